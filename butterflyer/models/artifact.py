@@ -1,0 +1,88 @@
+"""Saved models: ``model.safetensors`` + ``meta.json`` in one folder.
+
+Loading never unpickles: weights come from safetensors and the architecture from
+the registry by name. Pruned models have fewer channels than the registry builds,
+so layers are resized to the saved tensors' shapes before the weights go in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from butterflyer.errors import ModelError
+from butterflyer.fileio import atomic_write_bytes
+from butterflyer.models.classifier import ButterflyClassifier
+from butterflyer.models.meta import WEIGHTS_FILE, ModelMeta
+from butterflyer.models.registry import create_model
+
+
+def save_model(model: ButterflyClassifier, folder: str | Path, meta: ModelMeta) -> Path:
+    """Write weights and ``meta.json`` atomically into ``folder`` and return it."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = meta.model_copy(update={"has_imagenet_head": model.imagenet_head is not None})
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(out / WEIGHTS_FILE, save_safetensors(state, metadata={"architecture": meta.architecture}))
+    meta.save(out)
+    return out
+
+
+def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[ButterflyClassifier, ModelMeta]:
+    """Rebuild the network named in ``meta.json`` and load its safetensors weights (eval mode)."""
+    folder = Path(folder)
+    meta = ModelMeta.load(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(f"{folder} has no {WEIGHTS_FILE}; it may be an ONNX-only model (serve it with ONNX Runtime)")
+    state = load_file(str(weights))
+    model = create_model(meta.architecture, meta.num_classes, pretrained=False)
+    if "imagenet_head.weight" in state and model.imagenet_head is None:
+        w = state["imagenet_head.weight"]
+        model.imagenet_head = nn.Linear(w.shape[1], w.shape[0]).requires_grad_(False)
+    resize_to_state_dict(model, state)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"weights in {folder} do not fit {meta.architecture}: {exc}") from exc
+    return model.to(device).eval(), meta
+
+
+def resize_to_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Replace Conv2d/Linear/BatchNorm2d layers whose saved shapes differ (pruned models)."""
+    for name, module in list(model.named_modules()):
+        key = f"{name}.weight" if name else "weight"
+        if key not in state:
+            continue
+        saved = state[key]
+        if tuple(saved.shape) == tuple(module.weight.shape):
+            continue
+        new: nn.Module
+        if isinstance(module, nn.Conv2d):
+            depthwise = module.groups == module.in_channels and module.groups > 1
+            out_ch, in_per_group = saved.shape[0], saved.shape[1]
+            groups = out_ch if depthwise else module.groups
+            new = nn.Conv2d(in_per_group * groups, out_ch, module.kernel_size, module.stride, module.padding,
+                            module.dilation, groups, module.bias is not None, module.padding_mode)
+        elif isinstance(module, nn.Linear):
+            new = nn.Linear(saved.shape[1], saved.shape[0], module.bias is not None)
+        elif isinstance(module, nn.BatchNorm2d):
+            new = nn.BatchNorm2d(saved.shape[0], module.eps, module.momentum, module.affine,
+                                 module.track_running_stats)
+        else:
+            raise ModelError(f"cannot resize layer {name} of type {type(module).__name__}")
+        if isinstance(module, nn.Linear | nn.Conv2d) and not module.weight.requires_grad:
+            new.requires_grad_(False)
+        _set_submodule(model, name, new)
+    if isinstance(model, ButterflyClassifier):
+        model.num_features = model.head.in_features
+
+
+def _set_submodule(root: nn.Module, dotted: str, new: nn.Module) -> None:
+    parent_name, _, child = dotted.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, new)
