@@ -1,9 +1,183 @@
-"""CLI for the data stage (filled in by the issue that owns it)."""
+"""CLI for the data stage: ``butterflyer data collect|prepare|build-records``.
+
+Thin wrappers: parse flags, show a Rich progress bar, call the library function,
+print a short summary. Errors from the library reach the user via ``cli.main``.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+data_app = typer.Typer(
+    help="Collect photos, prepare clean splits, write sharded TFRecords.", no_args_is_help=True
+)
+console = Console()
+
+
+@contextmanager
+def _bar(description: str, total: int | None = None) -> Iterator[tuple[Progress, Any]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        yield bar, bar.add_task(description, total=total)
+
+
+@data_app.command("collect")
+def collect_cmd(
+    source: str = typer.Argument(
+        ..., help="Folder, .zip/.tar/.tar.gz, http(s) URL, or fsspec URI (gs://, s3://)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Collect again even if the source is unchanged."),
+    max_gb: float = typer.Option(256.0, "--max-gb", help="Refuse archives that expand beyond this many GB."),
+) -> None:
+    """Copy or safely extract SOURCE into raw/ (read-only) with a sha256 manifest."""
+    from butterflyer.data.archive import ArchiveLimits
+    from butterflyer.data.collect import collect
+
+    started = time.perf_counter()
+    with _bar("collect") as (bar, task):
+        info = collect(
+            source,
+            ArchiveLimits(max_total_bytes=int(max_gb * (1 << 30))),
+            progress=lambda n: bar.advance(task, n),
+            force=force,
+        )
+    verb = "collected" if info["collected"] else "unchanged, reused"
+    console.print(
+        f"{verb}: {info['count']} files, {info['bytes'] / 1e6:.1f} MB -> {info['root']} "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    if info.get("skipped"):
+        console.print(f"[yellow]skipped {len(info['skipped'])} symlinks[/] (listed in the raw manifest)")
+
+
+@data_app.command("prepare")
+def prepare_cmd(
+    raw: Path = typer.Option(None, help="Collected folder (default: the latest 'collect')."),
+    split: str = typer.Option(
+        "source", help="'source' keeps the source's train/valid/test; 'random' re-splits."
+    ),
+    ratios: str = typer.Option("0.8,0.1,0.1", help="train,val,test ratios for a random split."),
+    seed: int = typer.Option(0, help="Seed of the random split."),
+    near_threshold: int = typer.Option(4, help="Perceptual-hash bits for near-duplicates (-1: off)."),
+    min_side: int = typer.Option(32, help="Quarantine images with a side below this."),
+    max_megapixels: float = typer.Option(40.0, help="Quarantine images above this (decompression bombs)."),
+    workers: int = typer.Option(None, help="Processes (default: all cores)."),
+) -> None:
+    """Validate every image, quarantine bad ones, group duplicates, write leak-free splits."""
+    from butterflyer.data.prepare import PrepareConfig, prepare
+    from butterflyer.errors import ConfigError
+
+    if split not in ("source", "random"):
+        raise ConfigError("--split must be 'source' or 'random'.")
+    try:
+        parts = tuple(float(x) for x in ratios.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--ratios must be three numbers like 0.8,0.1,0.1, got '{ratios}'.") from exc
+    if len(parts) != 3:
+        raise ConfigError(f"--ratios must be three numbers like 0.8,0.1,0.1, got '{ratios}'.")
+    config = PrepareConfig(
+        keep_source_split=split == "source",
+        ratios=parts,
+        seed=seed,  # type: ignore[arg-type]
+        near_threshold=near_threshold,
+        min_side=min_side,
+        max_pixels=int(max_megapixels * 1e6),
+        workers=workers,
+    )
+    with _bar("prepare") as (bar, task):
+        summary = prepare(
+            config=config,
+            raw=raw,
+            progress=lambda n: bar.advance(task, n),
+            on_total=lambda n: bar.update(task, total=n),
+        )
+    if summary["reused"]:
+        console.print("unchanged since the last run: nothing to do")
+    c = summary["counts"]
+    console.print(
+        f"kept {summary['kept']} (train {c['train']}, val {c['val']}, test {c['test']}), "
+        f"quarantined {summary['quarantined']} {summary['quarantine_reasons'] or ''}, "
+        f"exact duplicates dropped {summary['exact_duplicates_dropped']}, "
+        f"near-duplicate groups {summary['near_duplicate_groups']} "
+        f"({summary['cross_split_groups']} spanned splits, {len(summary['moved'])} images moved)"
+    )
+    from butterflyer import paths
+
+    console.print(f"report: {paths.interim_dir() / 'report.md'}")
+
+
+@data_app.command("build-records")
+def build_records_cmd(
+    output: str = typer.Option(
+        None, "--output", help="Folder or bucket URI (default: records/ in the home)."
+    ),
+    runner: str = typer.Option("local", help="'local' (all cores) or 'beam' (Apache Beam)."),
+    shorter_side: int = typer.Option(256, help="Resize so the shorter side is at most this (never upscale)."),
+    quality: int = typer.Option(90, help="JPEG quality of re-encoded images."),
+    shard_mb: float = typer.Option(128.0, help="Target shard size in MB."),
+    shard_multiple: int = typer.Option(1, help="Round shard counts up to a multiple (e.g. GPUs x workers)."),
+    seed: int = typer.Option(0, help="Seed of the example order before sharding."),
+    workers: int = typer.Option(None, help="Processes for the local runner (default: all cores)."),
+    beam_option: list[str] = typer.Option(
+        None,
+        "--beam-option",
+        help="Beam pipeline flag, repeatable (e.g. --beam-option=--runner=DataflowRunner).",
+    ),
+) -> None:
+    """Write sharded TFRecords (tf.train.Example) and a manifest, resuming an interrupted run."""
+    from butterflyer.data.interim import read_interim
+    from butterflyer.data.records import RecordsConfig, build_records
+
+    config = RecordsConfig(
+        shorter_side=shorter_side,
+        jpeg_quality=quality,
+        shard_mb=shard_mb,
+        shard_multiple=shard_multiple,
+        seed=seed,
+        workers=workers,
+    )
+    from butterflyer import paths
+
+    _, splits = read_interim(paths.interim_dir())
+    total = sum(len(rows) for rows in splits.values())
+    started = time.perf_counter()
+    with _bar(f"build-records ({runner})", total) as (bar, task):
+        manifest = build_records(
+            output=output,
+            runner=runner,
+            config=config,
+            progress=lambda n: bar.advance(task, n),
+            beam_options=beam_option or None,
+        )
+    shards = sum(len(s["shards"]) for s in manifest["splits"].values())
+    counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
+    console.print(
+        f"{counts}; {shards} shards -> {output or paths.records_dir()} ({time.perf_counter() - started:.1f}s)"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
+    app.add_typer(data_app, name="data")

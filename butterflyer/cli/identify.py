@@ -1,9 +1,123 @@
-"""CLI for the identify stage (filled in by the issue that owns it)."""
+"""``butterflyer identify``: name the butterflies in photos from the command line.
+
+Same code path and JSON fields as ``POST /v1/identify``. ``butterflyer fit-serving``
+chooses a model's gate and roll-up thresholds on the validation split.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from butterflyer.errors import ButterflyerError, ImageError
+from butterflyer.serve.settings import DEFAULT_MODEL_URI, ServeSettings
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; folders become their image files (recursively, sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            out.extend(sorted(found))
+        else:
+            out.append(path)
+    return out
+
+
+def identify_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="image files or folders of images")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per image")] = False,
+    model: Annotated[str, typer.Option(help="model folder or models:/NAME@ALIAS")] = DEFAULT_MODEL_URI,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (0: automatic)")] = None,
+    explain_dir: Annotated[Path | None, typer.Option(help="write a heatmap PNG per image here")] = None,
+) -> None:
+    """Identify the butterfly or moth in each photo."""
+    from butterflyer.serve.identify import Identifier
+
+    settings = ServeSettings.from_env(model_uri=model, threads=threads)
+    ident = Identifier.load(settings.model_uri, settings)
+    console = Console()
+    table = Table("file", "verdict", "answer", "top alternatives")
+    failures = 0
+    for path in expand_paths(paths):
+        try:
+            result = ident.identify_path(path, explain=explain_dir is not None)
+        except (ImageError, OSError) as exc:
+            failures += 1
+            reason = exc.reason if isinstance(exc, ImageError) else "unreadable"
+            if as_json:
+                print(json.dumps({"file": str(path), "error": reason, "detail": str(exc)}), flush=True)
+            else:
+                table.add_row(str(path), f"[red]error: {reason}[/]", str(exc), "")
+            continue
+        if explain_dir is not None and result.heatmap_png:
+            _write_heatmap(explain_dir, path, result.heatmap_png)
+            result.heatmap_png = None
+        if as_json:
+            print(result.model_dump_json(), flush=True)
+        else:
+            alts = ", ".join(f"{g.common_name} {g.probability:.0%}" for g in result.top_k[1:4])
+            table.add_row(str(path), result.verdict, result.message, alts)
+    if not as_json:
+        console.print(table)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+def _write_heatmap(folder: Path, source: Path, data_url: str) -> None:
+    import base64
+
+    from butterflyer.fileio import atomic_write_bytes
+
+    payload = base64.b64decode(data_url.split(",", 1)[1])
+    atomic_write_bytes(folder / f"{source.stem}.heatmap.png", payload)
+
+
+def fit_serving_cmd(
+    model: Annotated[Path, typer.Argument(help="local model folder (meta.json + weights)")],
+    records: Annotated[str | None, typer.Option(help="records folder (default: <home>/records)")] = None,
+    per_class: Annotated[int, typer.Option(help="training photos per species for the gate profile")] = 30,
+    target_precision: Annotated[float, typer.Option(help="required precision of each roll-up rank")] = 0.95,
+    tune_split: Annotated[str, typer.Option(help="split the thresholds are chosen on")] = "val",
+    measure_split: Annotated[str | None, typer.Option(help="split to report the gate on (e.g. test)")] = None,
+    write: Annotated[bool, typer.Option(help="store the result in the model's meta.json")] = True,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: automatic)")] = 0,
+) -> None:
+    """Fit the not-a-butterfly gate and roll-up thresholds on train/validation photos."""
+    from butterflyer.paths import records_dir
+    from butterflyer.serve.fit import fit_serving, measure_gate, records_examples, write_serving
+    from butterflyer.serve.identify import Identifier
+    from butterflyer.serve.session import load_served_model
+
+    source = records or str(records_dir())
+    served = load_served_model(str(model), threads)
+    serving = fit_serving(served, records_examples(source, "train", per_class),
+                          records_examples(source, tune_split), target_precision=target_precision)
+    report: dict[str, object] = {"thresholds": serving["thresholds"], "fitted": serving["fitted"]}
+    if write:
+        write_serving(model, serving)
+        report["written"] = str(model / "meta.json")
+    if measure_split:
+        served.meta.extra["serving"] = serving
+        ident = Identifier.from_model(served, ServeSettings.from_env(model_uri=str(model), threads=threads))
+        report[f"gate_on_{measure_split}"] = measure_gate(ident, records_examples(source, measure_split))
+    json.dump(report, sys.stdout, indent=2)
+    print()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add ``identify`` and ``fit-serving`` to the main app."""
+    app.command("identify")(identify_cmd)
+    app.command("fit-serving")(fit_serving_cmd)
+
+
+__all__ = ["ButterflyerError", "expand_paths", "register"]

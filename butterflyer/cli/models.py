@@ -1,9 +1,109 @@
-"""CLI for the models stage (filled in by the issue that owns it)."""
+"""``butterflyer models list|show|register|promote|rollback|gate``: the model registry."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+models_app = typer.Typer(help="Registered models, their lineage, and the champion/challenger aliases.",
+                         no_args_is_help=True)
+console = Console()
+NameOpt = Annotated[str, typer.Option("--name", help="registered model name")]
+
+
+@models_app.command("list")
+def list_cmd(name: NameOpt = "butterflyer") -> None:
+    """Every version, newest first, with aliases and test top-1."""
+    from butterflyer.registry import store
+
+    versions = store.list_versions(name)
+    if not versions:
+        console.print(f"no versions of {name!r} yet: run 'butterflyer up' or 'butterflyer models register'")
+        return
+    table = Table(title=f"models:/{name}")
+    for col in ("version", "aliases", "architecture", "stage", "test top-1", "p50 ms", "data sha", "gate",
+                "created"):
+        table.add_column(col)
+    for v in versions:
+        m = v.metrics
+        top1 = m.get("test_top1")
+        lat = m.get("latency_ms_p50")
+        table.add_row(str(v.version), ",".join(v.aliases), v.tags.get("architecture", ""),
+                      v.tags.get("stage", ""),
+                      "" if top1 is None else f"{top1:.2%}", "" if lat is None else f"{lat:.1f}",
+                      v.tags.get("data_manifest_sha256", "")[:12], v.tags.get("gate.decision", ""),
+                      time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)))
+    console.print(table)
+
+
+@models_app.command("show")
+def show_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")] = "champion",
+             name: NameOpt = "butterflyer") -> None:
+    """Lineage, metrics and aliases of one version (JSON)."""
+    from butterflyer.registry import store
+
+    console.print_json(json.dumps(store.get_version(ref, name).as_dict(), default=str))
+
+
+@models_app.command("register")
+def register_cmd(folder: Annotated[Path, typer.Argument(help="saved model folder (meta.json + weights)")],
+                 name: NameOpt = "butterflyer",
+                 report: Annotated[Path | None, typer.Option(help="report file or folder to attach")] = None,
+                 challenger: Annotated[bool, typer.Option(help="point the challenger alias at it")] = True
+                 ) -> None:
+    """Register a model folder with its lineage."""
+    from butterflyer.registry import CHALLENGER, store
+
+    info, created = store.register_model_dir(folder, name=name, report=report,
+                                             alias=CHALLENGER if challenger else None)
+    console.print(f"{'registered' if created else 'already registered'}: {info.uri}")
+
+
+@models_app.command("gate")
+def gate_cmd(ref: Annotated[str, typer.Argument(help="version or alias to gate")] = "challenger",
+             name: NameOpt = "butterflyer",
+             margin: Annotated[float, typer.Option()] = 0.0,
+             min_top1: Annotated[float, typer.Option()] = 0.0,
+             latency_budget_ms: Annotated[float, typer.Option()] = 250.0,
+             dry_run: Annotated[bool, typer.Option(help="decide without promoting")] = False) -> None:
+    """Run the promotion gate on a version against the champion."""
+    from butterflyer.registry import store
+    from butterflyer.registry.gate import GateConfig, gate_and_promote
+
+    version = store.get_version(ref, name).version
+    decision = gate_and_promote(version, GateConfig(margin=margin, min_top1=min_top1,
+                                                    latency_budget_ms=latency_budget_ms),
+                                name=name, dry_run=dry_run)
+    console.print(("[green]PROMOTE[/] " if decision.promote else "[yellow]KEEP[/] ") + decision.reason)
+
+
+@models_app.command("promote")
+def promote_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")],
+                name: NameOpt = "butterflyer",
+                reason: Annotated[str, typer.Option(help="why (kept in the history)")] = "manual") -> None:
+    """Make a version the champion by hand (no gate); the previous champion stays reachable by rollback."""
+    from butterflyer.registry import store
+
+    info = store.promote(ref, name=name, reason=reason)
+    console.print(f"champion is now v{info.version} ({info.uri})")
+
+
+@models_app.command("rollback")
+def rollback_cmd(to: Annotated[str | None, typer.Option("--to", help="version to go back to")] = None,
+                 name: NameOpt = "butterflyer") -> None:
+    """Move the champion back to the previous one (servers pick it up on their next refresh)."""
+    from butterflyer.registry import store
+
+    info = store.rollback(to, name=name)
+    console.print(f"champion rolled back to v{info.version}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add ``models`` to the main app."""
+    app.add_typer(models_app, name="models")

@@ -2,7 +2,7 @@
 
 Loading never unpickles: weights come from safetensors and the architecture from
 the registry by name. Pruned models have fewer channels than the registry builds,
-so layers are resized to the saved tensors' shapes before the weights go in.
+so layers are resized in place to the saved tensors' shapes before the weights go in.
 """
 
 from __future__ import annotations
@@ -53,36 +53,39 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[
 
 
 def resize_to_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Replace Conv2d/Linear/BatchNorm2d layers whose saved shapes differ (pruned models)."""
+    """Resize Conv2d/Linear/BatchNorm layers in place to the saved shapes (pruned models).
+
+    Layers are resized, not replaced, so subclasses keep what they add: timm's
+    ``BatchNormAct2d`` keeps its fused activation, frozen layers stay frozen.
+    """
     for name, module in list(model.named_modules()):
         key = f"{name}.weight" if name else "weight"
-        if key not in state:
+        weight = getattr(module, "weight", None)
+        if key not in state or not isinstance(weight, torch.Tensor):
             continue
-        saved = state[key]
-        if tuple(saved.shape) == tuple(module.weight.shape):
+        shape = tuple(state[key].shape)
+        if shape == tuple(weight.shape):
             continue
-        new: nn.Module
         if isinstance(module, nn.Conv2d):
             depthwise = module.groups == module.in_channels and module.groups > 1
-            out_ch, in_per_group = saved.shape[0], saved.shape[1]
+            out_ch, in_per_group = shape[0], shape[1]
             groups = out_ch if depthwise else module.groups
-            new = nn.Conv2d(in_per_group * groups, out_ch, module.kernel_size, module.stride, module.padding,
-                            module.dilation, groups, module.bias is not None, module.padding_mode)
+            module.out_channels, module.in_channels, module.groups = out_ch, in_per_group * groups, groups
         elif isinstance(module, nn.Linear):
-            new = nn.Linear(saved.shape[1], saved.shape[0], module.bias is not None)
-        elif isinstance(module, nn.BatchNorm2d):
-            new = nn.BatchNorm2d(saved.shape[0], module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
+            module.out_features, module.in_features = shape
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.num_features = shape[0]
+            for buf in ("running_mean", "running_var"):
+                if getattr(module, buf, None) is not None:
+                    setattr(module, buf, torch.zeros(shape[0], dtype=getattr(module, buf).dtype))
         else:
-            raise ModelError(f"cannot resize layer {name} of type {type(module).__name__}")
-        if isinstance(module, nn.Linear | nn.Conv2d) and not module.weight.requires_grad:
-            new.requires_grad_(False)
-        _set_submodule(model, name, new)
+            raise ModelError(f"cannot resize layer {name} of type {type(module).__name__} to {shape}; "
+                             "only Conv2d, Linear and BatchNorm layers can be pruned")
+        module.weight = nn.Parameter(torch.empty(shape, dtype=weight.dtype),
+                                     requires_grad=weight.requires_grad)
+        bias = getattr(module, "bias", None)
+        if isinstance(bias, torch.Tensor):
+            module.bias = nn.Parameter(torch.empty(shape[0], dtype=bias.dtype),
+                                       requires_grad=bias.requires_grad)
     if isinstance(model, ButterflyClassifier):
         model.num_features = model.head.in_features
-
-
-def _set_submodule(root: nn.Module, dotted: str, new: nn.Module) -> None:
-    parent_name, _, child = dotted.rpartition(".")
-    parent = root.get_submodule(parent_name) if parent_name else root
-    setattr(parent, child, new)

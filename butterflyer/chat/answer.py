@@ -1,0 +1,177 @@
+"""The chatbot: species linking, retrieval and an answer quoted from the guide with numbered citations.
+
+``ChatEngine.ask(message, species_id=None, history=None)`` is the one entry point the
+CLI and the API use. Offline (the default) the answer is made only of guide sentences,
+each followed by its citation marker; with an LLM configured (:mod:`butterflyer.chat.llm`)
+the same retrieved passages are handed to the model and uncited sentences are dropped.
+Questions the guide cannot support get "My field guide doesn't cover that"; questions
+about something else get a polite refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from butterflyer.chat.embed import Encoder, get_encoder
+from butterflyer.chat.guide import load_guide
+from butterflyer.chat.index import ChatIndex, open_index
+from butterflyer.chat.intent import parse_intent
+from butterflyer.chat.linking import SpeciesLinker
+from butterflyer.chat.plan import Plan, Planner, Query
+from butterflyer.chat.reply import NOT_COVERED, OFF_TOPIC, ChatReply, Citation
+from butterflyer.chat.retrieve import Retriever
+from butterflyer.chat.schema import FieldGuide
+from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
+from butterflyer.errors import ChatError
+
+MAX_SENTENCES = 4
+MAX_MESSAGE_CHARS = 2000
+# Words that say nothing about *what* is asked once the species is known.
+PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his"}
+GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "species", "insect", "one", "guide",
+                             "field")}
+
+
+class ChatEngine:
+    """Answers questions from one field guide; build once per process and reuse."""
+
+    def __init__(self, guide: FieldGuide | None = None, encoder: Encoder | None = None,
+                 index_root: str | Path | None = None, index: ChatIndex | None = None,
+                 llm: Any = None) -> None:
+        self.guide = guide or load_guide()
+        self.encoder = encoder or get_encoder()
+        self.index = index or open_index(self.guide, self.encoder, index_root)
+        self.retriever = Retriever(self.index, self.encoder)
+        self.vocabulary = {t for c in self.index.chunks for t in tokens(c.search_text)}
+        self.vocabulary |= {stem(t) for t in self.vocabulary}
+        self.linker = SpeciesLinker(self.guide, self.vocabulary)
+        self.llm = llm
+        self.planner = Planner(self.index, self.retriever)
+
+    # --- public -------------------------------------------------------------------------
+    def ask(self, message: str, species_id: str | None = None,
+            history: Sequence[dict[str, str]] | None = None) -> ChatReply:
+        """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified)."""
+        message = (message or "").strip()
+        if not message:
+            raise ChatError("the message is empty; ask a question about a butterfly or moth")
+        if len(message) > MAX_MESSAGE_CHARS:
+            raise ChatError(f"the message is {len(message)} characters long; "
+                            f"keep it under {MAX_MESSAGE_CHARS}")
+        if species_id is not None and species_id not in self.guide.species:
+            raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
+        current = species_id or self._species_from_history(history or [])
+        mentions = self.linker.find(message)
+        named = list(dict.fromkeys(m.label for m in mentions))
+        words = tokens(message)
+        name_like = self._name_like_unknown(message)
+        # "Queen Alexandra's birdwing": a known name glued to an unknown word is another species
+        unknown_name = any(self._unknown(words, k) for m in mentions for k in (m.start - 1, m.end))
+        name_tokens = {t for m in mentions for t in tokens(message)[m.start:m.end]}
+        name_tokens |= {stem(t) for t in name_tokens}
+        intent = parse_intent(message, terms(message))
+        residual = [t for t in terms(message) if t not in name_tokens and stem(t) not in name_tokens
+                    and t not in GENERIC]
+
+        follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
+                                       or any(s not in ("overview", "facts") for s in intent.sections))
+        targets = named or ([current] if follow_up else [])
+        if intent.compare and len(named) == 1 and current and current != named[0]:
+            targets = [current, named[0]]
+        focus = targets[0] if targets else current
+
+        query = Query(text=message, intent=intent, targets=targets, residual=residual)
+        off_topic = False
+        if unknown_name:
+            plan = None
+            off_topic = not (intent.on_domain or intent.sections)
+        elif targets:
+            plan = self.planner.species(query, self.retriever.embed(message))
+        else:
+            plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
+        if plan is None or not plan.parts:
+            status = "off_topic" if off_topic else "not_covered"
+            text = OFF_TOPIC if off_topic else self._not_covered(targets)
+            return ChatReply(answer=text, citations=[], species_id=focus, status=status)
+        reply = self._compose(plan, focus)
+        if self.llm is not None:
+            from butterflyer.chat.llm import rephrase
+
+            reply = rephrase(self.llm, message, reply)
+        return reply
+
+    def resolve_species(self, name: str) -> str:
+        """A dataset label from a label, common, other or scientific name (typos tolerated)."""
+        if name in self.guide.species:
+            return name
+        upper = {label.upper(): label for label in self.guide.species}
+        if name.strip().upper() in upper:
+            return upper[name.strip().upper()]
+        found = self.linker.labels(name)
+        if len(found) == 1:
+            return found[0]
+        raise ChatError(f"no species called {name!r} in the field guide; use a dataset label such as "
+                        "'MONARCH' or a common name such as 'painted lady'")
+
+    def _unknown(self, words: list[str], k: int) -> bool:
+        if not 0 <= k < len(words):
+            return False
+        w = words[k]
+        return (len(w) > 2 and w not in STOPWORDS and w not in self.vocabulary
+                and stem(w) not in self.vocabulary)
+
+    def _name_like_unknown(self, message: str) -> list[str]:
+        """Capitalised words inside the message that the guide never uses (names it does not know)."""
+        out = []
+        for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]{2,})", message.strip()):
+            w = normalize(m.group(1))
+            if w not in self.vocabulary and stem(w) not in self.vocabulary and w not in STOPWORDS:
+                out.append(w)
+        return out
+
+    # --- output -------------------------------------------------------------------------
+    def _compose(self, plan: Plan, focus: str | None) -> ChatReply:
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for chunk, limit in plan.parts:
+            for sentence in chunk.sentences[:limit]:
+                if len(citations) >= MAX_SENTENCES:
+                    break
+                n = len(citations) + 1
+                citations.append(Citation(n=n, entry=chunk.entry, entry_kind=chunk.entry_kind,
+                                          entry_title=chunk.entry_title, section=chunk.section,
+                                          section_title=chunk.section_title, text=sentence))
+                parts.append(f"{sentence} [{n}]")
+        if not citations:
+            return ChatReply(answer=NOT_COVERED + ".", species_id=focus, status="not_covered")
+        return ChatReply(answer=" ".join(parts), citations=citations, species_id=focus)
+
+    def _not_covered(self, targets: list[str]) -> str:
+        if targets:
+            name = self.guide.species[targets[0]].common_name
+            return f"{NOT_COVERED} for the {name}, so I won't guess."
+        return f"{NOT_COVERED}, so I won't guess."
+
+    def _species_from_history(self, history: Sequence[dict[str, str]]) -> str | None:
+        for turn in reversed(list(history)[-10:]):
+            content = turn.get("content", "") if isinstance(turn, dict) else ""
+            found = self.linker.labels(content)
+            if found:
+                return found[-1]
+        return None
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> ChatEngine:
+    """The process-wide engine over the packaged guide (the MiniLM model loads once)."""
+    return ChatEngine(llm=_llm_from_env())
+
+
+def _llm_from_env() -> Any:
+    from butterflyer.chat.llm import llm_from_env
+
+    return llm_from_env()

@@ -1,0 +1,125 @@
+"""What a question asks for: which sections of an entry, whether it compares, whether it is on topic.
+
+Cue words are matched on stemmed content terms and on raw phrases. They only steer
+ranking and the choice of sections; the text of every answer still comes from the
+guide, and a question whose cues point at a section the entry lacks is declined.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from butterflyer.chat.text import normalize, stem
+
+# section -> (single-word cues, phrase cues). Words are stemmed before matching.
+_CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
+    "larval_host_plants": ({"caterpillar", "larva", "larvae", "larval", "host", "hostplant", "foodplant"},
+                           ("food plant", "lay eggs on", "lays eggs on", "lay its eggs on",
+                            "lay their eggs")),
+    "adult_food": ({"nectar", "drink", "sip", "puddl", "puddle"},
+                   ("adult eat", "adults eat", "adult feed", "adults feed", "adult food", "flowers do",
+                    "which flowers", "what flowers", "visit flowers")),
+    "food": ({"eat", "feed", "food", "diet"}, ()),
+    "wingspan": ({"wingspan", "big", "large", "small", "size", "wide", "mm", "millimetre", "millimeter",
+                  "centimetre", "cm", "inch", "span", "larg", "bigg", "tiny"},
+                 ("how long are", "wing span")),
+    "distribution": ({"where", "distribution", "range", "native", "countri", "country", "continent",
+                      "region", "occur", "found", "world"}, ()),
+    "habitat": ({"habitat", "environment", "live", "lives", "forest", "meadow", "grassland"},
+                ("what kind of place", "type of place")),
+    "flight_period": ({"when", "season", "month", "flight", "fly", "brood", "summer", "spring",
+                       "autumn", "winter"}, ("time of year", "on the wing", "flight period", "what months")),
+    "life_cycle": ({"egg", "pupa", "pupae", "chrysalis", "cocoon", "overwinter", "hibernat", "generation",
+                    "metamorphosi", "lifecycle", "lifespan", "develop", "grow"},
+                   ("life cycle", "how long do", "how long does", "how long can", "live for",
+                    "spend the winter", "survive the winter", "the winter", "winter as")),
+    "conservation_status": ({"endangered", "endanger", "threaten", "threatened", "protect", "protected",
+                             "conservation", "status", "iucn", "extinct", "declin", "vulnerable", "rare",
+                             "risk", "law", "legal"}, ()),
+    "identification": ({"identify", "recogni", "recognis", "recogniz", "look", "colour", "color", "mark",
+                        "marking", "pattern", "spot", "appearance", "describe", "stripe", "band", "underside",
+                        "upperside", "tail", "eyespot", "male", "female", "wings"},
+                       ("look like", "field mark")),
+    "similar_species": ({"apart", "difference", "differ", "distinguish", "versus", "vs", "confus", "confuse",
+                         "similar", "mistake", "compare", "resemble", "lookalike"},
+                        ("tell the", "tell a", "tell it from", "from a", "from the")),
+    "overview": ({"family", "genus", "subfamily", "scientific", "latin", "taxonomy", "classif", "classified",
+                  "name", "called", "belong"},
+                 ("also known", "is it a moth", "is it a butterfly", "moth or a butterfly",
+                  "butterfly or a moth", "a moth or", "a butterfly or")),
+    "facts": ({"interesting", "fact", "fun", "special", "notable", "unusual", "famous", "known", "trivia"},
+              ("tell me about", "what is special", "why", "why is", "why does", "why do", "why are")),
+}
+
+# Words that make a message clearly about butterflies and moths.
+_DOMAIN_TEXT = """
+butterfly butterflies moth moths caterpillar caterpillars larva larvae pupa chrysalis cocoon wing wings
+wingspan nectar lepidoptera insect insects milkweed metamorphosis migration migrate mimicry swallowtail
+skipper hairstreak birdwing admiral sulphur white blue copper fritillary host plant eggs antenna antennae
+proboscis scales pollinator garden photograph photo photographing camera species entomology
+"""
+DOMAIN = {stem(w) for w in _DOMAIN_TEXT.split()}
+
+# Words that, found in a sentence of another section, show it answers a question about this section.
+STRONG_CUES: dict[str, set[str]] = {
+    "wingspan": {"wingspan", "mm", "millimetre", "centimetre", "cm", "span"},
+    "conservation_status": {"endangered", "threatened", "protected", "iucn", "vulnerable", "conservation",
+                            "extinct", "declin", "declined", "rare", "red"},
+    "flight_period": {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+                      "october", "november", "december", "brood", "flight", "season"},
+    "larval_host_plants": {"caterpillar", "larva", "larvae", "host"},
+    "adult_food": {"nectar", "adult"},
+    "life_cycle": {"egg", "pupa", "chrysalis", "cocoon", "overwinter", "generation", "hibernate"},
+    "habitat": {"habitat", "forest", "meadow", "grassland", "woodland", "garden"},
+    "distribution": {"native", "found", "range", "occur"},
+}
+
+_COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
+                      r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
+
+
+# Every single-word cue, stemmed: words that choose a section but say nothing about the answer itself.
+_CUE_WORDS = {w for words, _ in _CUES.values() for w in words}
+CUE_TERMS = _CUE_WORDS | {stem(w) for w in _CUE_WORDS}
+
+
+@dataclass
+class Intent:
+    """Sections a question asks about (strongest first) and whether it compares species."""
+
+    sections: list[str] = field(default_factory=list)
+    compare: bool = False
+    on_domain: bool = False
+
+    def wants(self, section: str) -> bool:
+        """Whether ``section`` is among the asked-for sections."""
+        return section in self.sections
+
+
+def parse_intent(text: str, content_terms: list[str]) -> Intent:
+    """Guess the asked-for sections from cue words; ``content_terms`` are the message's stemmed terms."""
+    norm = normalize(text)
+    raw_words = set(re.findall(r"[a-z0-9]+", norm))
+    stems = set(content_terms) | {stem(w) for w in raw_words}
+    scores: dict[str, float] = {}
+    for section, (words, phrases) in _CUES.items():
+        hits = sum(1 for w in words if w in stems or w in raw_words)
+        hits += sum(2 for p in phrases if p in norm)
+        if hits:
+            scores[section] = hits
+    # "how do caterpillars eat" is about host plants; "what do adults eat" about nectar
+    if "food" in scores and ("larval_host_plants" in scores or "adult_food" in scores):
+        del scores["food"]
+    compare = bool(_COMPARE.search(norm))
+    if compare:
+        scores["similar_species"] = scores.get("similar_species", 0) + 2
+    if "where" in raw_words and "live" in stems:
+        scores["distribution"] = scores.get("distribution", 0) + 1
+    if "on the wing" in norm and "identification" in scores:
+        scores["identification"] -= 1 + ("wings" in raw_words)
+        if scores["identification"] <= 0:
+            del scores["identification"]
+    sections = sorted(scores, key=lambda s: -scores[s])
+    on_domain = bool(stems & DOMAIN)
+    return Intent(sections=sections, compare=compare, on_domain=on_domain)

@@ -1,0 +1,128 @@
+"""Species linking: find which guide species a message talks about.
+
+Names come from every entry: the dataset label (with its typos), the common name,
+other names and the scientific name. Matching works on normalised tokens, prefers
+the longest name, accepts plurals and possessives ("monarchs", "monarch's"), joined
+or split compounds ("swallow tail" / "swallowtail") and, for words that are not in the
+guide's vocabulary, small typos ("monarck", "paintd lady").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from butterflyer.chat.schema import FieldGuide
+from butterflyer.chat.text import STOPWORDS, stem, tokens
+
+MAX_NAME_TOKENS = 5
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A species named in a message: token span ``[start, end)`` and whether it matched exactly."""
+
+    label: str
+    start: int
+    end: int
+    exact: bool
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance, cut off above ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _typo_budget(length: int) -> int:
+    return 0 if length < 5 else 1 if length < 6 else 2 if length < 12 else 3
+
+
+class SpeciesLinker:
+    """Finds species mentions in text for one guide."""
+
+    def __init__(self, guide: FieldGuide, vocabulary: set[str] | None = None) -> None:
+        self._exact: dict[str, str] = {}
+        for label in sorted(guide.species):
+            for name in guide.species[label].names():
+                toks = tokens(name)
+                if not toks or len(toks) > MAX_NAME_TOKENS:
+                    continue
+                for key in {" ".join(toks), "".join(toks), " ".join(stem(t) for t in toks)}:
+                    # the label's own spellings win over another entry's other_names
+                    if key not in self._exact or name == label:
+                        self._exact[key] = label
+        self._squashed = {k.replace(" ", ""): v for k, v in self._exact.items()}
+        self.vocabulary = vocabulary or set()
+
+    def find(self, text: str) -> list[Mention]:
+        """Non-overlapping mentions, left to right, longest names first at each position."""
+        toks = tokens(text)
+        out: list[Mention] = []
+        i = 0
+        while i < len(toks):
+            hit = self._match_at(toks, i)
+            if hit is None:
+                i += 1
+                continue
+            out.append(hit)
+            i = hit.end
+        return out
+
+    def labels(self, text: str) -> list[str]:
+        """Distinct labels mentioned in ``text``, in order of first mention."""
+        seen: list[str] = []
+        for m in self.find(text):
+            if m.label not in seen:
+                seen.append(m.label)
+        return seen
+
+    def _match_at(self, toks: list[str], i: int) -> Mention | None:
+        if toks[i] in STOPWORDS:
+            return None
+        top = min(MAX_NAME_TOKENS, len(toks) - i)
+        for n in range(top, 0, -1):
+            cand = toks[i:i + n]
+            if cand[-1] in STOPWORDS:
+                continue
+            for key in (" ".join(cand), " ".join(stem(t) for t in cand)):
+                if key in self._exact:
+                    return Mention(self._exact[key], i, i + n, exact=True)
+            squashed = "".join(cand)
+            if squashed in self._squashed:
+                return Mention(self._squashed[squashed], i, i + n, exact=True)
+        for n in range(top, 0, -1):
+            cand = toks[i:i + n]
+            if cand[-1] in STOPWORDS or not any(self._is_typo_candidate(t) for t in cand):
+                continue
+            label = self._fuzzy("".join(cand))
+            if label is not None:
+                return Mention(label, i, i + n, exact=False)
+        return None
+
+    def _is_typo_candidate(self, token: str) -> bool:
+        return (len(token) >= 5 and token not in STOPWORDS and token not in self.vocabulary
+                and stem(token) not in self.vocabulary and not token.isdigit())
+
+    def _fuzzy(self, squashed: str) -> str | None:
+        budget = _typo_budget(len(squashed))
+        if budget == 0:
+            return None
+        best: tuple[int, str] | None = None
+        for key, label in self._squashed.items():
+            d = _edit_distance(squashed, key, budget)
+            if d <= budget and (best is None or d < best[0]):
+                best = (d, label)
+        return best[1] if best else None

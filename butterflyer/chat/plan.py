@@ -1,0 +1,224 @@
+"""Decide what to quote: which guide sentences answer a question, or that none do.
+
+The planner scores *sentences* inside the retrieved chunks: the chunk's fused
+retrieval score, a bonus when its section is the one the question asks for, and the
+share of the question's own words (IDF-weighted) the sentence contains. A question is
+answered only when the best sentence is supported: it sits in the asked-for section,
+carries that section's tell-tale words (a size quoted in a fact), or shares most of the
+question's content words. Otherwise the reply is "my field guide doesn't cover that".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.index import ChatIndex
+from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent
+from butterflyer.chat.retrieve import Retriever
+from butterflyer.chat.text import stem, terms, tokens
+
+LEX_WEIGHT = 0.06
+CUE_WEIGHT = 0.02
+NUMBER_WEIGHT = 0.03
+MIN_GENERAL_SIM = 0.40
+QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
+COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money", "pay", "cheap",
+            "expensive", "euro", "pound", "store"}
+NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
+                "dozen", "single", "half", "once", "twice"}
+SPECIFIC_SKIP = ("overview", "facts")
+
+
+@dataclass
+class Plan:
+    """Chunks (possibly single-sentence views) in answer order, with how many sentences to quote."""
+
+    parts: list[tuple[Chunk, int]] = field(default_factory=list)
+
+    def add(self, chunk: Chunk, limit: int) -> None:
+        if all(c.id != chunk.id for c, _ in self.parts):
+            self.parts.append((chunk, limit))
+
+
+@dataclass
+class Query:
+    """A parsed question: its text, intent, species and the content words left after the names."""
+
+    text: str
+    intent: Intent
+    targets: list[str]
+    residual: list[str]
+
+    @property
+    def content(self) -> set[str]:
+        """Residual words that are not section cues: what the answer itself must mention."""
+        return {t for t in self.residual if t not in CUE_TERMS}
+
+    @property
+    def wanted(self) -> list[str]:
+        out: list[str] = []
+        for s in self.intent.sections:
+            out.extend(["larval_host_plants", "adult_food"] if s == "food" else [s])
+        return out
+
+    @property
+    def quantity(self) -> bool:
+        return bool(QUANTITY.search(self.text.lower()))
+
+
+def single(chunk: Chunk, j: int) -> Chunk:
+    """A one-sentence view of ``chunk``."""
+    return replace(chunk, id=f"{chunk.id}#{j}", sentences=(chunk.sentences[j],))
+
+
+def has_number(sentence: str) -> bool:
+    """Whether a sentence states a quantity."""
+    return any(t.isdigit() or t in NUMBER_WORDS for t in tokens(sentence))
+
+
+class Planner:
+    """Scores sentences of retrieved chunks and builds the answer plan."""
+
+    def __init__(self, index: ChatIndex, retriever: Retriever) -> None:
+        self.index = index
+        self.retriever = retriever
+        self.chunk = {c.id: c for c in index.chunks}
+        self._max_idf = max(index.bm25.idf.values(), default=1.0)
+        self._sent_terms = {c.id: [{t[:5] for t in terms(s)} for s in c.sentences] for c in index.chunks}
+        self._sent_words = {c.id: [set(tokens(s)) | {stem(w) for w in tokens(s)} for s in c.sentences]
+                            for c in index.chunks}
+
+    # --- scoring ------------------------------------------------------------------------
+    def _idf(self, term: str) -> float:
+        return self.index.bm25.idf.get(term, self._max_idf)
+
+    def lex(self, words: set[str], chunk: Chunk, j: int) -> float:
+        """IDF-weighted share of ``words`` found in sentence ``j`` of ``chunk`` (5-letter prefixes)."""
+        if not words:
+            return 0.0
+        have = self._sent_terms[chunk.id][j]
+        den = sum(self._idf(t) for t in words)
+        return sum(self._idf(t) for t in words if t[:5] in have) / den
+
+    def cue_hit(self, chunk: Chunk, j: int, sections: list[str]) -> bool:
+        """Whether sentence ``j`` carries a tell-tale word of one of ``sections``."""
+        cues = set().union(*(STRONG_CUES.get(s, set()) for s in sections)) if sections else set()
+        return bool(cues & self._sent_words[chunk.id][j])
+
+    def rank_sentences(self, q: Query, hits) -> list[tuple[float, Chunk, int]]:  # noqa: ANN001
+        specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
+        residual = set(q.residual)
+        out = []
+        for h in hits:
+            chunk = self.index.chunks[h.idx]
+            for j, sentence in enumerate(chunk.sentences):
+                score = h.score + LEX_WEIGHT * self.lex(residual, chunk, j)
+                if specific and chunk.section not in specific and self.cue_hit(chunk, j, specific):
+                    score += CUE_WEIGHT
+                if q.quantity and has_number(sentence):
+                    score += NUMBER_WEIGHT
+                out.append((score, chunk, j))
+        out.sort(key=lambda x: -x[0])
+        return out
+
+    def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
+        """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if q.quantity and not has_number(chunk.sentences[j]):
+            return False
+        specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
+        if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
+            return True
+        if self.lex(q.content, chunk, j) >= 0.5:
+            return True
+        return not specific and bool(q.wanted) and chunk.section in q.wanted
+
+    # --- plans --------------------------------------------------------------------------
+    def compare(self, a: str, b: str) -> Plan:
+        plan = Plan()
+        for x, y in ((a, b), (b, a)):
+            chunk = self.chunk.get(f"{x}::similar_species:{y}")
+            if chunk:
+                plan.add(chunk, 2)
+        for x in (a, b):
+            chunk = self.chunk.get(f"{x}::identification")
+            if chunk:
+                plan.add(chunk, 1 if len(plan.parts) >= 2 else 2)
+        return plan
+
+    def summary(self, label: str) -> Plan:
+        plan = Plan()
+        for section, n in (("overview", 1), ("identification", 2), ("distribution", 1), ("facts", 1)):
+            chunk = self.chunk.get(f"{label}::{section}")
+            if chunk:
+                plan.add(chunk, n)
+        return plan
+
+    def species(self, q: Query, vec: np.ndarray) -> Plan | None:
+        """Plan for a question about ``q.targets``; ``None`` when the guide cannot support one."""
+        if set(q.residual) & COMMERCE:
+            return None
+        if q.intent.compare and len(q.targets) >= 2:
+            return self.compare(q.targets[0], q.targets[1])
+        hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
+        if not hits:
+            return None
+        if q.intent.compare and not (set(q.residual) & {"male", "female"}):
+            plan = Plan()
+            for h in hits:
+                c = self.index.chunks[h.idx]
+                if c.section == "similar_species":
+                    plan.add(c, 2)
+            if plan.parts:
+                return plan
+        if not q.residual and not q.intent.sections:
+            return self.summary(q.targets[0])
+        ranked = self.rank_sentences(q, hits)
+        best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
+        if best is None:
+            return None
+        return self._assemble(q, ranked, best)
+
+    def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:
+        """Plan for a question with no species; returns ``(plan, off_topic)``."""
+        on_domain = q.intent.on_domain or any(t in DOMAIN for t in q.residual)
+        hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=None, k=12, general=True)
+        best_sim = max((h.dense for h in hits), default=0.0)
+        if not on_domain and (best_sim < MIN_GENERAL_SIM + 0.1 or name_like_unknown):
+            return None, True
+        if name_like_unknown or best_sim < MIN_GENERAL_SIM or set(q.residual) & COMMERCE:
+            return None, False
+        ranked = self.rank_sentences(q, hits)
+        top_score, chunk, j = ranked[0]
+        if q.quantity and not has_number(chunk.sentences[j]):
+            return None, False
+        if q.content and self.lex(q.content, chunk, j) == 0 and hits[0].dense < MIN_GENERAL_SIM + 0.1:
+            return None, False
+        return self._assemble(q, ranked, ranked[0]), False
+
+    def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
+        _, chunk, j = best
+        plan = Plan()
+        plan.add(single(chunk, j), 1)
+        for k in range(len(chunk.sentences)):
+            if k != j and len(plan.parts) < 3 and (chunk.section in q.wanted or chunk.entry_kind == "topic"
+                                                    or self.lex(set(q.residual), chunk, k) > 0):
+                plan.add(single(chunk, k), 1)
+        if "food" in q.intent.sections:
+            pair = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants"}
+            other = pair.get(chunk.section)
+            extra = self.chunk.get(f"{chunk.entry}::{other}") if other else None
+            if extra:
+                plan.add(extra, 1)
+        runner = next(((s, c, k) for s, c, k in ranked if c.id != chunk.id and self.supported(q, c, k)), None)
+        if runner and runner[0] >= best[0] - 0.01 and len(plan.parts) < 4:
+            plan.add(single(runner[1], runner[2]), 1)
+        for extra_label in q.targets[1:]:
+            other_chunk = self.chunk.get(f"{extra_label}::{chunk.section}")
+            if other_chunk:
+                plan.add(other_chunk, 1)
+        return plan

@@ -1,0 +1,160 @@
+"""Pydantic models for the field guide (species entries, topics) and the chat eval questions.
+
+The YAML format is fixed by the project (one file per dataset label under
+``chat/guide/species/``, one per topic under ``chat/guide/topics/``); these models
+are its single executable definition. Every key must be present (``null`` where
+the writers were unsure) and unknown keys are rejected, so a typo in a field name
+is an error rather than a silently missing fact.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+def slugify(label: str) -> str:
+    """File slug of a label: lower-case, each run of non-alphanumerics becomes ``-``."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+Text = str  # free prose; validated for emptiness below
+
+
+def _not_blank(value: str | None, field: str) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError(f"{field} is empty; write the text or put null")
+    return value
+
+
+class Wingspan(_Strict):
+    """Wingspan range in millimetres."""
+
+    min: float = Field(gt=0, lt=400)
+    max: float = Field(gt=0, lt=400)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Wingspan:
+        if self.min > self.max:
+            raise ValueError(f"wingspan min {self.min} is larger than max {self.max}")
+        return self
+
+
+class SimilarSpecies(_Strict):
+    """Another dataset label that is easily confused with this one."""
+
+    label: str = Field(min_length=1)
+    how_to_tell: str = Field(min_length=1)
+
+
+class SpeciesEntry(_Strict):
+    """One field-guide entry, for one dataset label."""
+
+    label: str = Field(min_length=1)
+    common_name: str = Field(min_length=1)
+    other_names: list[str] = Field(default_factory=list)
+    scientific_name: str = Field(min_length=1)
+    kind: Literal["butterfly", "moth"]
+    family: str = Field(min_length=1)
+    subfamily: str | None
+    genus: str = Field(min_length=1)
+    wingspan_mm: Wingspan | None
+    distribution: str = Field(min_length=1)
+    habitat: str | None
+    larval_host_plants: str | None
+    adult_food: str | None
+    flight_period: str | None
+    life_cycle: str | None
+    conservation_status: str | None
+    identification: str = Field(min_length=1)
+    similar_species: list[SimilarSpecies] = Field(default_factory=list)
+    facts: list[str] = Field(default_factory=list)
+
+    @field_validator("habitat", "larval_host_plants", "adult_food", "flight_period", "life_cycle",
+                     "conservation_status", "subfamily")
+    @classmethod
+    def _no_blank(cls, value: str | None, info) -> str | None:  # type: ignore[no-untyped-def]
+        return _not_blank(value, info.field_name)
+
+    @field_validator("facts")
+    @classmethod
+    def _facts_non_empty(cls, value: list[str]) -> list[str]:
+        if any(not f.strip() for f in value):
+            raise ValueError("a fact is empty; remove it")
+        return value
+
+    @field_validator("family", "genus")
+    @classmethod
+    def _capitalised(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z][a-z]+", value):
+            raise ValueError(f"{value!r} is not a single capitalised Latin name (e.g. 'Nymphalidae')")
+        return value
+
+    @property
+    def slug(self) -> str:
+        """File slug of this entry."""
+        return slugify(self.label)
+
+    def names(self) -> list[str]:
+        """Every name this species is known by: label, common, other and scientific names."""
+        out = [self.label, self.common_name, *self.other_names, self.scientific_name]
+        seen: set[str] = set()
+        return [n for n in out if not (n.lower() in seen or seen.add(n.lower()))]
+
+
+class TopicSection(_Strict):
+    """One titled section of a general topic."""
+
+    heading: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class Topic(_Strict):
+    """A general topic (life cycle, mimicry, migration, ...)."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    title: str = Field(min_length=1)
+    sections: list[TopicSection] = Field(min_length=1)
+
+
+class EvalQuestion(_Strict):
+    """One evaluation question with the fact a correct answer must contain."""
+
+    question: str = Field(min_length=1)
+    species: str | None = None
+    expect_any: list[str] = Field(default_factory=list)
+    refuse: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvalQuestion:
+        if self.refuse and self.expect_any:
+            raise ValueError("a must-refuse question has expect_any; make it []")
+        if not self.refuse and not self.expect_any:
+            raise ValueError("an answerable question needs at least one expect_any substring")
+        return self
+
+
+class FieldGuide(BaseModel):
+    """The whole guide: species entries by label, topics by id, and a content hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    species: dict[str, SpeciesEntry]
+    topics: dict[str, Topic]
+    content_hash: str
+
+    def entry(self, label: str) -> SpeciesEntry:
+        """The entry for ``label`` (exact dataset spelling)."""
+        from butterflyer.errors import ChatError
+
+        try:
+            return self.species[label]
+        except KeyError:
+            raise ChatError(f"no field-guide entry for label {label!r}; known labels are the "
+                            f"dataset's (see butterflyer/chat/guide/labels.txt)") from None

@@ -1,0 +1,64 @@
+"""Small text helpers shared by chunking, BM25, species linking and grounding checks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Words too common to carry meaning for retrieval or grounding checks.
+_STOPWORD_TEXT = """
+a an the and or but if of to in on at by for with from into onto over under about as is are was were be been
+being do does did doing have has had having it its it's this that these those there here what which who whom
+whose when where why how can could should would will shall may might must i me my we our you your they them
+their he she his her him not no yes so than then too very just also any some all each other such only own same
+s t don't doesn't isn't tell me please know want like much many more most about up down out off again once
+one ones get got make does kind sort type thing things i'd i'm you're
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|c|ca|approx|St|Mt|Mr|Dr|vs|sp|spp|ssp|subsp|var)|\b[A-Z])\.$")
+_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case ASCII-folded text (accents removed), for matching."""
+    folded = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in folded if not unicodedata.combining(c)).lower()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences, keeping abbreviations such as ``D. plexippus`` or ``e.g.`` intact."""
+    pieces = _SPLIT.split(" ".join(text.split()))
+    out: list[str] = []
+    for piece in pieces:
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return [s.strip() for s in out if s.strip()]
+
+
+def stem(token: str) -> str:
+    """A very light English stemmer: plural and a few verb endings (good enough for BM25 on a guide)."""
+    if len(token) > 4 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 4 and token.endswith(("sses", "shes", "ches")):
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    if len(token) > 5 and token.endswith("ing"):
+        return token[:-3]
+    if len(token) > 4 and token.endswith("ed"):
+        return token[:-2]
+    return token
+
+
+def tokens(text: str) -> list[str]:
+    """Normalized word tokens (no stemming, stopwords kept)."""
+    return _TOKEN.findall(normalize(text))
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content terms: tokens without stopwords, for BM25 and overlap checks."""
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS]

@@ -1,0 +1,74 @@
+"""Settings of a compression run, with named profiles.
+
+``CompressConfig`` is saved as ``config.json`` next to the outputs. Profiles:
+
+- ``fast`` (the default, used by ``make run`` on 2 CPU cores): a modest MACs cut of
+  the teacher, a short distillation at reduced resolution on a class-balanced
+  subset of train, then int8. Minutes, not hours.
+- ``full``: a deeper cut with several prune/fine-tune rounds at full resolution;
+  meant for a GPU or a long CPU run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from butterflyer.errors import ConfigError
+
+
+class CompressConfig(BaseModel):
+    """Everything :func:`butterflyer.compress.pipeline.compress` needs besides its inputs."""
+
+    metric: Literal["macs", "params"] = "macs"
+    target: float = Field(0.8, description="fraction of the teacher's MACs/params to keep")
+    steps: int = Field(1, ge=1, description="prune + fine-tune rounds")
+    finetune_steps: int = Field(25, ge=0, description="distillation steps after each pruning round")
+    batch_size: int = Field(32, ge=1)
+    lr: float = 5e-4
+    temperature: float = 4.0
+    alpha: float = Field(0.7, ge=0.0, le=1.0, description="weight of the KD term against cross-entropy")
+    imagenet_weight: float = Field(0.5, ge=0.0, description="weight of distilling the ImageNet logits")
+    train_resolution: int | None = Field(160, description="fine-tuning input size; None = the model's")
+    train_per_class: int = Field(12, ge=1, description="train images per class decoded for fine-tuning")
+    recalibrate_bn: bool = Field(True, description="re-measure BatchNorm statistics at full resolution")
+    calibration_images: int = Field(256, ge=8, description="train images for int8 calibration")
+    calibration_method: Literal["minmax", "percentile", "entropy"] = "minmax"
+    quantize_teacher: bool = Field(True, description="also build the unpruned int8 model (a fallback)")
+    max_top1_drop: float = Field(1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
+                                 "model may have against the teacher")
+    val_limit: int | None = None
+    test_limit: int | None = None
+    latency_repeats: int = Field(40, ge=5)
+    latency_budget_s: float = Field(15.0, gt=0, description="time cap per latency measurement")
+    threads: tuple[int, ...] = (1, 2)
+    vgg16: bool = Field(False, description="add the VGG16 baseline and its pruned version to the report")
+    vgg16_dir: str | None = Field(None, description="a trained VGG16 model folder (else an untrained one)")
+    vgg16_target: float = Field(0.1, description="fraction of VGG16 parameters to keep")
+    vgg16_resolution: int = Field(224, description="input size the VGG16 rows are measured at")
+    seed: int = 0
+    profile: str = "fast"
+
+    def check(self) -> CompressConfig:
+        """Refuse settings that cannot work, before any work is done."""
+        if self.train_resolution is not None and self.train_resolution < 32:
+            raise ConfigError(f"train_resolution {self.train_resolution} is too small; use 96 or more")
+        if not self.threads or min(self.threads) < 1:
+            raise ConfigError("threads must list positive thread counts, e.g. 1 2")
+        return self
+
+
+PROFILES: dict[str, dict[str, object]] = {
+    "fast": {},
+    "full": {"target": 0.5, "steps": 4, "finetune_steps": 400, "train_per_class": 60,
+             "train_resolution": None, "calibration_images": 512, "vgg16": True},
+}
+
+
+def profile_config(name: str = "fast", **overrides: object) -> CompressConfig:
+    """A named profile with ``overrides`` (``None`` values are ignored)."""
+    if name not in PROFILES:
+        raise ConfigError(f"unknown compression profile {name!r}; choose one of {', '.join(PROFILES)}")
+    values = {**PROFILES[name], **{k: v for k, v in overrides.items() if v is not None}, "profile": name}
+    return CompressConfig(**values).check()

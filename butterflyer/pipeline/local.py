@@ -1,0 +1,93 @@
+"""Run the pipeline on this machine with ``kfp.local`` (each task a subprocess of this venv).
+
+``SubprocessRunner(use_venv=False)`` runs every component with this interpreter,
+where ``butterflyer`` is installed, so nothing is pip-installed. Caching is on:
+the cache key of a task covers its code and its inputs, and the data and model
+artifacts carry content hashes, so a rerun on unchanged data skips every task
+but ``collect`` (which re-checks the source) and ``register`` (the champion may
+have moved). The steps also skip work by input hashes on their own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from butterflyer import paths
+from butterflyer.errors import ButterflyerError, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalRun:
+    """What a local run did."""
+
+    seconds: float
+    params: dict[str, Any]
+    champion: dict[str, Any] | None
+    candidate: dict[str, Any] | None
+    root: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def pipeline_root() -> Path:
+    """Where kfp.local keeps per-run task folders (small: data and models stay in the home)."""
+    path = paths.home() / "pipeline" / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _check_interpreter() -> None:
+    if importlib.util.find_spec("butterflyer") is None:  # pragma: no cover - we are running butterflyer
+        raise ConfigError(f"{sys.executable} cannot import butterflyer; run 'make setup' and use .venv/bin/")
+
+
+def run_local(params: dict[str, Any] | None = None, *, cache: bool = True) -> LocalRun:
+    """Run the whole DAG locally and return the registry's view afterwards."""
+    from kfp import local
+
+    from butterflyer.pipeline.dag import build_pipeline
+
+    _check_interpreter()
+    values = {"home": str(paths.home()), **(params or {})}
+    if not str(values.get("source", "")).strip():
+        raise ConfigError("no data source: pass --data SOURCE (a folder, zip, tar, URL or bucket)")
+    root = pipeline_root()
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True,
+               enable_caching=cache, cache_root=str(root.parent / "kfp-cache"))
+    pipeline = build_pipeline(gpus=0)
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            # kfp.local warns that display names, resources and image names do not apply here: expected.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"kfp\.local")
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"kfp\.local")
+            pipeline(**values)
+    except RuntimeError as exc:
+        raise ButterflyerError(f"the local pipeline failed: {exc}. The failing task's log is printed above; "
+                               "fix it and run again (finished steps are skipped)") from exc
+    seconds = time.perf_counter() - started
+    return LocalRun(seconds=seconds, params=values, champion=_version("champion", values),
+                    candidate=_latest(values), root=root)
+
+
+def _version(alias: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    from butterflyer.registry import store
+
+    info = store.alias_version(alias, values.get("model_name", "butterflyer"))
+    return info.as_dict() if info else None
+
+
+def _latest(values: dict[str, Any]) -> dict[str, Any] | None:
+    from butterflyer.registry import store
+
+    versions = store.list_versions(values.get("model_name", "butterflyer"))
+    gated = [v for v in versions if "gate.decision" in v.tags]
+    return gated[0].as_dict() if gated else None

@@ -1,0 +1,144 @@
+"""The promotion gate: a challenger replaces the champion only when it is better.
+
+Rules (all must hold):
+
+1. the challenger has a test top-1 (``metric.test_top1``) and clears ``min_top1``;
+2. there is no champion, or the challenger beats it by more than ``margin`` on the
+   *same* test split: both were evaluated on records with the same data manifest
+   sha256. When the shas differ, the champion is re-evaluated on the challenger's
+   split if an ``evaluate_champion`` callback is given; otherwise no promotion;
+3. the challenger's batch-1 CPU latency (p50, ms) is within ``latency_budget_ms``.
+
+:func:`decide` is pure (easy to test); :func:`gate_and_promote` reads the registry,
+decides, promotes, and records the decision as tags on the challenger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from butterflyer.registry import CHAMPION, MODEL_NAME
+
+METRIC = "test_top1"
+LATENCY_KEY = "latency_ms_p50"
+
+
+class GateConfig(BaseModel):
+    """Thresholds of the gate (pipeline parameters and CLI flags)."""
+
+    margin: float = Field(0.0, ge=0.0, le=1.0, description="top-1 the challenger must gain (0.01 = 1 point)")
+    min_top1: float = Field(0.0, ge=0.0, le=1.0, description="absolute floor, applies with no champion too")
+    latency_budget_ms: float = Field(250.0, gt=0.0, description="batch-1 CPU p50 latency limit")
+    metric: str = METRIC
+
+
+@dataclass
+class Candidate:
+    """What the gate knows about one model."""
+
+    version: int | None
+    top1: float | None
+    data_sha: str | None
+    latency_ms: float | None = None
+
+
+@dataclass
+class GateDecision:
+    promote: bool
+    reason: str
+    challenger: Candidate
+    champion: Candidate | None
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _same_split(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and a != "unknown" and a == b
+
+
+def decide(challenger: Candidate, champion: Candidate | None, config: GateConfig) -> GateDecision:
+    """Apply the gate's rules; ``champion.top1`` must already be on the challenger's split."""
+    checks: dict[str, bool] = {}
+    reasons: list[str] = []
+    if challenger.top1 is None:
+        return GateDecision(False, f"challenger has no {config.metric}: evaluate it on the test split first",
+                            challenger, champion, {"evaluated": False})
+    checks["evaluated"] = True
+    checks["min_top1"] = challenger.top1 >= config.min_top1
+    if not checks["min_top1"]:
+        reasons.append(f"top-1 {challenger.top1:.4f} is below the floor {config.min_top1:.4f}")
+    if challenger.latency_ms is None:
+        checks["latency"] = False
+        reasons.append("latency was not measured")
+    else:
+        checks["latency"] = challenger.latency_ms <= config.latency_budget_ms
+        if not checks["latency"]:
+            reasons.append(f"p50 latency {challenger.latency_ms:.1f} ms exceeds the budget "
+                           f"{config.latency_budget_ms:.1f} ms")
+    if champion is None:
+        checks["beats_champion"] = True
+        beat = "no champion yet"
+    elif champion.top1 is None or not _same_split(challenger.data_sha, champion.data_sha):
+        checks["beats_champion"] = False
+        beat = ""
+        reasons.append(f"champion v{champion.version} has no top-1 on the challenger's test split "
+                       f"(data sha {challenger.data_sha}); re-evaluate it on the same records")
+    else:
+        gain = challenger.top1 - champion.top1
+        checks["beats_champion"] = gain > config.margin
+        beat = (f"top-1 {challenger.top1:.4f} vs champion v{champion.version} {champion.top1:.4f} "
+                f"(gain {gain:+.4f}, margin {config.margin:.4f})")
+        if not checks["beats_champion"]:
+            reasons.append(beat)
+    if all(checks.values()):
+        latency = f", p50 {challenger.latency_ms:.1f} ms" if challenger.latency_ms is not None else ""
+        return GateDecision(True, f"promote: {beat}{latency}", challenger, champion, checks)
+    return GateDecision(False, "keep champion: " + "; ".join(reasons), challenger, champion, checks)
+
+
+def _candidate(info: Any, metric: str) -> Candidate:
+    metrics = info.metrics
+    return Candidate(version=info.version, top1=metrics.get(metric),
+                     data_sha=info.tags.get("data_manifest_sha256"), latency_ms=metrics.get(LATENCY_KEY))
+
+
+def gate_and_promote(version: int | str, config: GateConfig | None = None, *, name: str = MODEL_NAME,
+                     evaluate_champion: Callable[[Any], float | None] | None = None,
+                     dry_run: bool = False) -> GateDecision:
+    """Gate registered ``version`` against the current champion and promote it if it passes.
+
+    ``evaluate_champion(champion_info) -> top1`` is called only when the champion
+    was evaluated on a different split than the challenger.
+    """
+    from butterflyer.registry import store
+
+    config = config or GateConfig()
+    challenger_info = store.get_version(version, name)
+    challenger = _candidate(challenger_info, config.metric)
+    champion_info = store.alias_version(CHAMPION, name)
+    champion: Candidate | None = None
+    if champion_info is not None:
+        if champion_info.version == challenger_info.version:
+            return GateDecision(False, f"v{challenger_info.version} is already the champion", challenger,
+                                challenger, {"already_champion": True})
+        champion = _candidate(champion_info, config.metric)
+        if not _same_split(challenger.data_sha, champion.data_sha) and evaluate_champion is not None \
+                and challenger.data_sha not in (None, "unknown"):
+            champion.top1 = evaluate_champion(champion_info)
+            champion.data_sha = challenger.data_sha if champion.top1 is not None else champion.data_sha
+    decision = decide(challenger, champion, config)
+    if not dry_run:
+        client = store.get_client()
+        client.set_model_version_tag(name, str(challenger_info.version), "gate.decision",
+                                     "promoted" if decision.promote else "rejected")
+        client.set_model_version_tag(name, str(challenger_info.version), "gate.reason",
+                                     decision.reason[:4000])
+        if decision.promote:
+            store.promote(challenger_info.version, name=name, reason=decision.reason)
+    return decision

@@ -1,0 +1,88 @@
+"""Our errors to HTTP statuses with a short reason; nothing a client sends becomes a 500.
+
+``ImageError`` reasons map as: ``not_an_image`` 415; ``empty``, ``truncated``,
+``too_small``, ``too_large`` (decompression bombs) 422. Bodies over the upload
+limit are 413, a missing model 503.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from butterflyer.errors import ButterflyerError, ConfigError, ImageError, ModelError
+
+log = logging.getLogger(__name__)
+
+IMAGE_STATUS = {"not_an_image": 415, "empty": 422, "truncated": 422, "too_small": 422, "too_large": 422}
+
+
+class UploadTooLarge(ButterflyerError):
+    """The request body is over ``max_upload_bytes``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the upload is over the {limit / 1e6:.0f} MB limit; send a smaller photo "
+                         "(a phone photo resized to about 2000 px is plenty)")
+        self.limit = limit
+
+
+class BadRequest(ButterflyerError):
+    """The request is malformed (no file, wrong form field)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def error_response(status: int, reason: str, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": reason, "detail": detail})
+
+
+def status_for(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and reason for one of our exceptions."""
+    from butterflyer.serve.holder import NotReady
+
+    if isinstance(exc, ImageError):
+        return IMAGE_STATUS.get(exc.reason, 422), exc.reason
+    if isinstance(exc, UploadTooLarge):
+        return 413, "too_large_upload"
+    if isinstance(exc, BadRequest):
+        return 400, exc.reason
+    if isinstance(exc, NotReady | ModelError):
+        return 503, "model_unavailable"
+    if isinstance(exc, ConfigError):
+        return 400, "bad_setting"
+    return 500, "internal_error"
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register JSON error handlers: our errors, validation errors and, last, anything else."""
+
+    async def ours(_request: Request, exc: Exception) -> JSONResponse:
+        status, reason = status_for(exc)
+        return error_response(status, reason, str(exc))
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        where = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in errors)
+        return error_response(422, "invalid_request", where or str(exc))
+
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "something went wrong on our side; the error is logged")
+
+    async def http(_request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 500)
+        detail = getattr(exc, "detail", "")
+        if isinstance(detail, dict) and "error" in detail:
+            return error_response(status, str(detail["error"]), str(detail.get("detail", "")))
+        return error_response(status, f"http_{status}", str(detail))
+
+    app.add_exception_handler(StarletteHTTPException, http)
+    app.add_exception_handler(ButterflyerError, ours)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,193 @@
+"""Fit and measure the serving decisions of one model on labelled photos.
+
+``fit_serving`` runs the model over labelled examples and chooses:
+
+- the gate profile (mean ImageNet answer per species) on the ``gate_split``
+  (train by default, ``per_class`` photos per species),
+- the gate threshold and the roll-up thresholds on the ``tune_split``
+  (validation), never on the test split,
+
+and, with ``write=True``, stores them in the model folder's ``meta.json`` under
+``extra["serving"]`` so they travel with the model. ``measure_gate`` reports
+false rejections on a labelled split (use the test split) and verdicts on
+scikit-image's bundled everyday photos, which are never used for fitting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from butterflyer.errors import DataError, ImageError, ModelError
+from butterflyer.models.meta import ModelMeta
+from butterflyer.serve.catalog import Catalog, load_catalog
+from butterflyer.serve.gate import GateProfile, choose_threshold, fit_profile
+from butterflyer.serve.identify import SERVING_KEY, Identifier
+from butterflyer.serve.preprocess import decode, preprocess
+from butterflyer.serve.rollup import fit_thresholds
+from butterflyer.serve.session import ServedModel
+
+Example = tuple[bytes, str]
+SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "horse", "cat", "hubble_deep_field",
+                   "immunohistochemistry", "retina", "moon", "grass", "gravel", "brick", "colorwheel", "page",
+                   "text", "logo", "coins", "clock")
+
+
+@dataclass
+class Scored:
+    """Model outputs over a set of photos: species and ImageNet probabilities and true indices."""
+
+    species: np.ndarray
+    imagenet: np.ndarray | None
+    targets: np.ndarray
+    skipped: int
+
+
+def records_examples(records: str | Path, split: str, per_class: int | None = None) -> Iterator[Example]:
+    """``(jpeg bytes, label)`` pairs from a records folder, at most ``per_class`` per label."""
+    from butterflyer.data.reader import iter_examples
+
+    seen: Counter[str] = Counter()
+    for ex in iter_examples(str(records), split):
+        label = ex["text"]
+        if per_class is not None and seen[label] >= per_class:
+            continue
+        seen[label] += 1
+        yield ex["encoded"], label
+
+
+def score(model: ServedModel, examples: Iterable[Example], batch_size: int = 32,
+          progress: Callable[[int], None] | None = None) -> Scored:
+    """Run ``model`` over ``examples`` (labels the model does not know are skipped)."""
+    index = {label: i for i, label in enumerate(model.meta.labels)}
+    cfg = model.meta.data_config
+    species, inet, targets, skipped = [], [], [], 0
+    pending: list[np.ndarray] = []
+    pending_t: list[int] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        out = model.run(np.stack(pending))
+        species.append(out.species)
+        if out.imagenet is not None:
+            inet.append(out.imagenet)
+        targets.extend(pending_t)
+        if progress:
+            progress(len(pending))
+        pending.clear()
+        pending_t.clear()
+
+    for data, label in examples:
+        if label not in index:
+            skipped += 1
+            continue
+        try:
+            pending.append(preprocess(decode(data, cfg), cfg))
+        except ImageError:
+            skipped += 1
+            continue
+        pending_t.append(index[label])
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    if not targets:
+        raise DataError("no usable labelled photos for this model; check the records folder and split")
+    return Scored(np.concatenate(species), np.concatenate(inet) if inet else None, np.array(targets), skipped)
+
+
+def _taxonomy(catalog: Catalog) -> Callable[[str], tuple[str | None, str | None]]:
+    return lambda label: (catalog.genus(label), catalog.family(label))
+
+
+def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examples: Iterable[Example],
+                catalog: Catalog | None = None, target_precision: float = 0.95,
+                max_false_reject: float = 0.01) -> dict[str, Any]:
+    """Choose gate profile and threshold and roll-up thresholds; returns ``meta.extra["serving"]``."""
+    catalog = catalog if catalog is not None else load_catalog()
+    started = time.time()
+    serving: dict[str, Any] = {}
+    tune = score(model, tune_examples)
+    thresholds = fit_thresholds(tune.species, tune.targets, _taxonomy(catalog), model.meta.labels,
+                                target_precision=target_precision)
+    serving["thresholds"] = thresholds.to_dict()
+    report: dict[str, Any] = {"tune_images": int(len(tune.targets)), "target_precision": target_precision}
+    if tune.imagenet is not None:
+        fit = score(model, gate_examples)
+        if fit.imagenet is None:
+            raise ModelError("the model stopped giving ImageNet scores between two runs")
+        cents = fit_profile(fit.imagenet, fit.targets)
+        provisional = GateProfile(cents, 0.0)
+        sims = provisional.similarity(tune.imagenet)
+        threshold = choose_threshold(sims, max_false_reject)
+        serving["gate"] = GateProfile(cents, threshold).to_json()
+        report.update(gate_images=int(len(fit.targets)), gate_threshold=round(threshold, 4),
+                      tune_false_reject=float(np.mean(sims < threshold)))
+    report["seconds"] = round(time.time() - started, 1)
+    serving["fitted"] = report
+    return serving
+
+
+def write_serving(folder: str | Path, serving: dict[str, Any]) -> Path:
+    """Store ``serving`` in ``folder/meta.json`` (atomically) and return the file."""
+    meta = ModelMeta.load(folder)
+    extra = dict(meta.extra)
+    extra[SERVING_KEY] = serving
+    return meta.model_copy(update={"extra": extra}).save(folder)
+
+
+def skimage_photos() -> dict[str, Image.Image]:
+    """scikit-image's bundled sample photos (no download), as RGB images at least 64 px."""
+    import skimage.data as samples
+
+    out: dict[str, Image.Image] = {}
+    for name in SKIMAGE_SAMPLES:
+        try:
+            arr = np.asarray(getattr(samples, name)())
+        except Exception:  # some samples need an optional downloader; skip those
+            continue
+        if arr.dtype == bool:
+            arr = arr.astype(np.uint8) * 255
+        if arr.dtype != np.uint8:
+            arr = (255 * (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-9)).astype(np.uint8)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, axis=-1)
+        img = Image.fromarray(arr[..., :3])
+        if min(img.size) >= 64:
+            out[name] = img
+    return out
+
+
+def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, Any]:
+    """Verdicts on labelled butterfly photos and on scikit-image photos."""
+    verdicts: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    correct = total = 0
+    index = {label: i for i, label in enumerate(ident.model.meta.labels)}
+    for data, label in examples:
+        if label not in index:
+            continue
+        result = ident.identify_bytes(data)
+        total += 1
+        verdicts[result.verdict] += 1
+        if result.verdict == "not_a_butterfly":
+            rejected[label] += 1
+        if result.species is not None and result.species.id == label:
+            correct += 1
+    sk = {name: ident.identify_image(img).verdict for name, img in skimage_photos().items()}
+    return {
+        "butterfly_photos": total,
+        "false_reject_rate": round(verdicts["not_a_butterfly"] / max(total, 1), 4),
+        "rejected_by_label": dict(rejected.most_common()),
+        "verdicts": dict(verdicts),
+        "species_named_and_right": round(correct / max(total, 1), 4),
+        "skimage": sk,
+        "skimage_rejected": f"{sum(v == 'not_a_butterfly' for v in sk.values())}/{len(sk)}",
+    }

@@ -1,0 +1,159 @@
+"""Identification: bytes in, :class:`IdentifyResult` out. The one code path behind
+the API, the CLI and the web page.
+
+>>> ident = Identifier.load("models:/butterflyer@champion")
+>>> ident.identify_bytes(open("photo.jpg", "rb").read()).verdict
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from butterflyer.data.images import DecodeLimits
+from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
+from butterflyer.serve.gate import Gate as GateRule
+from butterflyer.serve.preprocess import decode, preprocess, resize_crop
+from butterflyer.serve.rollup import Thresholds, decide
+from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
+from butterflyer.serve.session import ServedModel, load_served_model
+from butterflyer.serve.settings import ServeSettings
+
+SERVING_KEY = "serving"
+
+
+def stored_thresholds(meta_extra: dict[str, Any]) -> Thresholds:
+    """Roll-up thresholds fitted for this model (``meta.extra["serving"]``), else the documented defaults."""
+    rollup = (meta_extra.get(SERVING_KEY) or {}).get("thresholds") or {}
+    base = Thresholds()
+    return Thresholds(species=float(rollup.get("species", base.species)),
+                      genus=float(rollup.get("genus", base.genus)),
+                      family=float(rollup.get("family", base.family)))
+
+
+@dataclass
+class Identifier:
+    """A served model bound to its catalog, roll-up thresholds and gate threshold."""
+
+    model: ServedModel
+    catalog: Catalog
+    thresholds: Thresholds
+    gate: GateRule
+    limits: DecodeLimits = DecodeLimits()
+    top_k: int = 5
+    loaded_at: float = 0.0
+
+    @classmethod
+    def from_model(cls, model: ServedModel, settings: ServeSettings | None = None,
+                   catalog: Catalog | None = None) -> Identifier:
+        """Bind ``model``; explicit settings override what the model folder stores."""
+        settings = settings or ServeSettings.from_env(model_uri=model.uri)
+        stored = stored_thresholds(model.meta.extra)
+        thresholds = Thresholds(species=settings.species_threshold or stored.species,
+                                genus=settings.genus_threshold or stored.genus,
+                                family=settings.family_threshold or stored.family)
+        gate = GateRule.from_meta_extra(model.meta.extra, settings.gate_threshold)
+        return cls(model=model, catalog=catalog if catalog is not None else load_catalog(),
+                   thresholds=thresholds, gate=gate,
+                   limits=DecodeLimits(min_side=settings.min_side, max_pixels=settings.max_pixels),
+                   top_k=settings.top_k, loaded_at=time.time())
+
+    @classmethod
+    def load(cls, uri: str, settings: ServeSettings | None = None) -> Identifier:
+        """Resolve and open ``uri`` (folder or ``models:/``) with ``settings`` (env defaults)."""
+        settings = settings or ServeSettings.from_env(model_uri=uri)
+        return cls.from_model(load_served_model(uri, settings.threads), settings)
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def decode(self, data: bytes) -> Image.Image:
+        """Safe decode (raises :class:`butterflyer.errors.ImageError` with a reason)."""
+        return decode(data, self.model.meta.data_config, self.limits)
+
+    def identify_bytes(self, data: bytes, explain: bool = False, file: str | None = None) -> IdentifyResult:
+        """Decode and identify one image."""
+        start = time.perf_counter()
+        img = self.decode(data)
+        return self.identify_image(img, explain=explain, file=file, started=start)
+
+    def identify_image(self, img: Image.Image, explain: bool = False, file: str | None = None,
+                       started: float | None = None) -> IdentifyResult:
+        """Identify one decoded RGB image."""
+        start = time.perf_counter() if started is None else started
+        cfg = self.model.meta.data_config
+        crop = resize_crop(img, cfg)
+        batch = preprocess(crop, cfg)[None]
+        out = self.model.run(batch)
+        result = self.interpret(out.species[0], None if out.imagenet is None else out.imagenet[0])
+        if explain:
+            from butterflyer.serve.explain import heatmap_data_url
+
+            target = int(np.argmax(out.species[0]))
+            result.heatmap_png = heatmap_data_url(self.model, crop, batch, target)
+        result.file = file
+        result.latency_ms = round((time.perf_counter() - start) * 1000.0, 2)
+        return result
+
+    def identify_path(self, path: str | Path, explain: bool = False) -> IdentifyResult:
+        """Identify the image file at ``path``."""
+        path = Path(path)
+        return self.identify_bytes(path.read_bytes(), explain=explain, file=str(path))
+
+    # -- probabilities to an answer ---------------------------------------------------------------
+
+    def guess(self, index: int, probability: float) -> SpeciesGuess:
+        label = self.model.meta.labels[index]
+        info = self.catalog.get(label)
+        return SpeciesGuess(id=label, common_name=info.common_name, scientific_name=info.scientific_name,
+                            probability=round(float(probability), 6))
+
+    def interpret(self, species_probs: np.ndarray, imagenet_probs: np.ndarray | None) -> IdentifyResult:
+        """Apply the gate, then the roll-up, to one image's probabilities."""
+        labels = self.model.meta.labels
+        order = np.argsort(-species_probs)[: self.top_k]
+        top_k = [self.guess(int(i), float(species_probs[i])) for i in order]
+        ref = ModelRef(name=self.model.name, version=self.model.version)
+        gate = None
+        if imagenet_probs is not None:
+            decision = self.gate.decide(imagenet_probs)
+            gate = Gate(score=round(decision.score, 6), threshold=round(decision.threshold, 6))
+            if not decision.passed:
+                return IdentifyResult(verdict="not_a_butterfly", top_k=top_k, model=ref, latency_ms=0.0,
+                                      gate=gate, message=("This doesn't look like a butterfly or moth to me, "
+                                                          "so I won't guess a species."))
+        genera = [self.catalog.genus(label) for label in labels]
+        families = [self.catalog.family(label) for label in labels]
+        roll = decide(species_probs, genera, families, self.thresholds)
+        species = taxon = None
+        if roll.verdict == "species" and roll.species_index is not None:
+            species = self.guess(roll.species_index, roll.probability)
+            message = _species_message(species)
+        elif roll.verdict in ("genus", "family") and roll.name:
+            common = FAMILY_COMMON_NAMES.get(roll.name) if roll.verdict == "family" else None
+            taxon = Taxon(rank=roll.verdict, name=roll.name, common_name=common,  # type: ignore[arg-type]
+                          probability=round(roll.probability, 6))
+            message = _taxon_message(taxon)
+        else:
+            message = (f"I can't tell what this is. My best guess is {top_k[0].common_name}, but only at "
+                       f"{top_k[0].probability:.0%}.")
+        return IdentifyResult(verdict=roll.verdict, species=species, taxon=taxon,  # type: ignore[arg-type]
+                              top_k=top_k, model=ref, latency_ms=0.0, gate=gate, message=message)
+
+
+def _species_message(species: SpeciesGuess) -> str:
+    sci = f" ({species.scientific_name})" if species.scientific_name else ""
+    return f"{species.common_name}{sci}, {species.probability:.0%} sure."
+
+
+def _taxon_message(taxon: Taxon) -> str:
+    if taxon.rank == "family":
+        what = f"one of the {taxon.common_name} (family {taxon.name})" if taxon.common_name else \
+            f"a member of the family {taxon.name}"
+    else:
+        what = f"a member of the genus {taxon.name}"
+    return f"Probably {what}, {taxon.probability:.0%} sure, but I can't tell the species."

@@ -1,0 +1,99 @@
+"""Find or make the ``model.onnx`` a model folder is served from.
+
+A compressed model folder already holds ``model.onnx``. A freshly trained one
+holds only ``model.safetensors``: it is exported once with the compression
+stage's exporter (``butterflyer.compress.export.export_onnx``) when that module
+is installed, otherwise with a plain ``torch.onnx.export`` of the two-output
+network, and cached under ``<home>/cache/onnx/<weights sha256>/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from pathlib import Path
+
+from butterflyer.errors import ModelError
+from butterflyer.fileio import is_remote, sha256_file
+from butterflyer.models.meta import META_FILE, ONNX_FILE, WEIGHTS_FILE, ModelMeta
+from butterflyer.paths import cache_dir
+
+log = logging.getLogger(__name__)
+_EXPORT_LOCK = threading.Lock()
+
+
+def resolve_model_folder(uri: str) -> Path:
+    """A local model folder for ``uri`` (a path, or ``models:/NAME@ALIAS`` via the registry)."""
+    if uri.startswith("models:/") or is_remote(uri):
+        try:
+            from butterflyer.registry.resolve import resolve_model_uri
+        except ImportError as exc:
+            raise ModelError(f"cannot resolve {uri}: the registry module is not installed; "
+                             "pass a model folder with --model PATH instead") from exc
+        return Path(resolve_model_uri(uri))
+    folder = Path(uri).expanduser()
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist; pass a folder holding meta.json and "
+                         "model.onnx or model.safetensors, or models:/butterflyer@champion")
+    return folder.resolve()
+
+
+def onnx_for(folder: Path) -> Path:
+    """``folder/model.onnx`` when present, else a cached export of ``folder/model.safetensors``."""
+    direct = folder / ONNX_FILE
+    if direct.is_file():
+        return direct
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(f"{folder} has neither {ONNX_FILE} nor {WEIGHTS_FILE}; point at a saved or "
+                         "compressed model folder")
+    target_dir = cache_dir() / "onnx" / sha256_file(weights)[:24]
+    target = target_dir / ONNX_FILE
+    with _EXPORT_LOCK:
+        if target.is_file():
+            return target
+        log.info("exporting %s to ONNX once (cached in %s)", folder, target_dir)
+        made = _export(folder, target_dir)
+        if made != target:
+            target_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(made, target)
+        if not (target_dir / META_FILE).is_file():
+            shutil.copyfile(folder / META_FILE, target_dir / META_FILE)
+    return target
+
+
+def _export(folder: Path, out_dir: Path) -> Path:
+    try:
+        from butterflyer.compress.export import export_onnx
+    except ImportError:
+        return _plain_export(folder, out_dir)
+    made = Path(export_onnx(folder, out_dir))
+    return made / ONNX_FILE if made.is_dir() else made
+
+
+def _plain_export(folder: Path, out_dir: Path) -> Path:
+    """Fallback exporter: input ``image``, outputs ``logits`` (and ``imagenet_logits``)."""
+    import torch
+
+    from butterflyer.fileio import atomic_open
+    from butterflyer.models import DualOutput, load_model
+
+    model, meta = load_model(folder)
+    net = DualOutput(model) if model.imagenet_head is not None else model
+    outputs = ["logits", "imagenet_logits"] if model.imagenet_head is not None else ["logits"]
+    size = meta.data_config.input_size
+    dummy = torch.zeros(1, 3, size, size)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / ONNX_FILE
+    with atomic_open(target, "wb") as fh:
+        torch.onnx.export(net, (dummy,), fh, input_names=["image"], output_names=outputs,
+                          dynamic_axes={"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
+                          opset_version=17, dynamo=False)
+    _check_meta(meta, folder)
+    return target
+
+
+def _check_meta(meta: ModelMeta, folder: Path) -> None:
+    if not meta.labels:
+        raise ModelError(f"{folder}/{META_FILE} lists no labels")

@@ -1,0 +1,94 @@
+"""Response shapes shared by the API and ``butterflyer identify --json``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Verdict = Literal["species", "genus", "family", "uncertain", "not_a_butterfly"]
+
+
+class SpeciesGuess(BaseModel):
+    id: str = Field(description="dataset label, e.g. MONARCH")
+    common_name: str
+    scientific_name: str | None = None
+    probability: float
+
+
+class Taxon(BaseModel):
+    rank: Literal["genus", "family"]
+    name: str
+    common_name: str | None = None
+    probability: float
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class Gate(BaseModel):
+    """How butterfly-like the ImageNet head finds the photo, and the bar it must clear."""
+
+    score: float
+    threshold: float
+
+
+class IdentifyResult(BaseModel):
+    """One image's answer. ``species`` is set only for a species verdict, ``taxon`` only for a roll-up."""
+
+    verdict: Verdict
+    species: SpeciesGuess | None = None
+    taxon: Taxon | None = None
+    top_k: list[SpeciesGuess]
+    model: ModelRef
+    latency_ms: float
+    message: str = Field(description="the answer in one plain sentence")
+    gate: Gate | None = None
+    heatmap_png: str | None = Field(None, description="data: URL of a Grad-CAM-style overlay (explain=true)")
+    file: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns: a short machine reason and a sentence saying how to fix it."""
+
+    error: str
+    detail: str
+
+
+class SpeciesSummary(BaseModel):
+    id: str
+    common_name: str
+    scientific_name: str | None = None
+    genus: str | None = None
+    family: str | None = None
+    kind: str | None = None
+
+
+class SpeciesCard(SpeciesSummary):
+    subfamily: str | None = None
+    family_common_name: str | None = None
+    summary: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    in_model: bool = True
+
+
+class SpeciesList(BaseModel):
+    count: int
+    species: list[SpeciesSummary]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    uri: str
+    folder: str
+    architecture: str
+    num_classes: int
+    temperature: float
+    gate_available: bool
+    gate_kind: str
+    thresholds: dict[str, float]
+    gate_threshold: float | None
+    loaded_at: float

@@ -1,0 +1,20 @@
+"""Run the app with uvicorn: ``serve(settings)`` is what ``butterflyer serve`` and ``butterflyer up`` call."""
+
+from __future__ import annotations
+
+import logging
+
+from butterflyer.serve.app import create_app
+from butterflyer.serve.holder import ModelHolder
+from butterflyer.serve.settings import ServeSettings
+
+
+def serve(settings: ServeSettings, holder: ModelHolder | None = None, log_level: str = "info") -> None:
+    """Serve until interrupted. One worker process: the model holder and its swaps live in it."""
+    import uvicorn
+
+    logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings, holder)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
+                timeout_keep_alive=30)

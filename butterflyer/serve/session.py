@@ -1,0 +1,141 @@
+"""One loaded model: an ONNX Runtime session plus the ``meta.json`` that explains it.
+
+:func:`load_served_model` turns a model URI into a :class:`ServedModel`, whose
+:meth:`ServedModel.run` returns temperature-calibrated species probabilities and,
+when the export carries it, the ImageNet head's probabilities for the gate.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from butterflyer.errors import ModelError
+from butterflyer.models.meta import ModelMeta
+from butterflyer.serve.onnx_cache import onnx_for, resolve_model_folder
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature`` in float64 for stability."""
+    z = logits.astype(np.float64) / max(float(temperature), 1e-6)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class Outputs:
+    """Probabilities for a batch: ``species (N, C)`` and ``imagenet (N, 1000)`` or ``None``."""
+
+    species: np.ndarray
+    imagenet: np.ndarray | None
+
+
+@dataclass
+class ServedModel:
+    """An ONNX session with its metadata; safe to call from several threads at once."""
+
+    uri: str
+    folder: Path
+    onnx_path: Path
+    meta: ModelMeta
+    session: ort.InferenceSession
+    input_name: str
+    output_names: list[str]
+    fixed_batch: int | None
+    _torch: Any = field(default=None, repr=False)
+    _torch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.extra.get("name") or self.meta.architecture)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.version)
+
+    @property
+    def has_gate(self) -> bool:
+        return "imagenet_logits" in self.output_names
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """What changes when another model is promoted: folder, ONNX file and version."""
+        return str(self.folder), str(self.onnx_path), self.version
+
+    def run_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw ``(logits, imagenet_logits or None)`` for a float32 NCHW batch."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if self.fixed_batch is not None and batch.shape[0] != self.fixed_batch:
+            parts = [self.run_logits(batch[i:i + 1]) for i in range(batch.shape[0])]
+            species = np.concatenate([p[0] for p in parts])
+            inet = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])  # type: ignore[misc]
+            return species, inet
+        results = self.session.run(self.output_names, {self.input_name: batch})
+        species = results[0]
+        inet = results[1] if len(results) > 1 else None
+        return species, inet
+
+    def run(self, batch: np.ndarray) -> Outputs:
+        """Calibrated species probabilities (stored temperature) and ImageNet probabilities."""
+        logits, inet = self.run_logits(batch)
+        if logits.shape[-1] != self.meta.num_classes:
+            raise ModelError(f"{self.onnx_path} gives {logits.shape[-1]} scores but meta.json lists "
+                             f"{self.meta.num_classes} labels; re-export the model")
+        return Outputs(softmax(logits, self.meta.temperature), None if inet is None else softmax(inet))
+
+    def torch_model(self) -> Any | None:
+        """The PyTorch network (for Grad-CAM) when the folder keeps ``model.safetensors``, else ``None``."""
+        with self._torch_lock:
+            if self._torch is None:
+                from butterflyer.models.meta import WEIGHTS_FILE
+
+                if not (self.folder / WEIGHTS_FILE).is_file():
+                    self._torch = False
+                else:
+                    from butterflyer.models import load_model
+
+                    try:
+                        self._torch = load_model(self.folder)[0]
+                    except ModelError:
+                        self._torch = False
+            return self._torch or None
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    """ORT options: ``threads`` intra-op threads (0 lets ORT pick), one inter-op thread."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = max(0, int(threads))
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    return opts
+
+
+def load_served_model(uri: str, threads: int = 0) -> ServedModel:
+    """Resolve ``uri``, find or export its ONNX file and open a CPU inference session."""
+    folder = resolve_model_folder(uri)
+    meta = ModelMeta.load(folder)
+    onnx_path = onnx_for(folder)
+    try:
+        session = ort.InferenceSession(str(onnx_path), session_options(threads),
+                                       providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own untyped errors for bad files
+        raise ModelError(f"ONNX Runtime cannot open {onnx_path}: {exc}; re-export the model") from exc
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise ModelError(f"{onnx_path} has {len(inputs)} inputs; expected one image input")
+    names = [o.name for o in session.get_outputs()]
+    outputs = ["logits"] if "logits" in names else names[:1]
+    if meta.has_imagenet_head and "imagenet_logits" in names:
+        outputs.append("imagenet_logits")
+    dim0 = inputs[0].shape[0] if inputs[0].shape else None
+    fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
+    return ServedModel(uri=uri, folder=folder, onnx_path=onnx_path, meta=meta, session=session,
+                       input_name=inputs[0].name, output_names=outputs, fixed_batch=fixed)

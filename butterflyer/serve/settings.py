@@ -1,0 +1,63 @@
+"""Typed settings for the identification service and the ``identify`` command.
+
+Defaults come from the class, then ``BUTTERFLYER_SERVE_*`` environment variables,
+then explicit keyword arguments (the CLI flags). Unsafe values are refused when
+the settings are built, not when the first request arrives.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from butterflyer.errors import ConfigError
+
+ENV_PREFIX = "BUTTERFLYER_SERVE_"
+DEFAULT_MODEL_URI = "models:/butterflyer@champion"
+
+
+class ServeSettings(BaseModel):
+    """Everything the service needs; ``ServeSettings.from_env(**overrides)`` builds one."""
+
+    model_uri: str = DEFAULT_MODEL_URI
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    threads: int = Field(0, ge=0, le=256, description="ONNX Runtime intra-op threads (0: let ORT choose)")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    max_pixels: int = Field(40_000_000, ge=10_000, le=200_000_000)
+    min_side: int = Field(32, ge=1, le=4096)
+    refresh_seconds: float = Field(30.0, ge=0.0,
+                                   description="re-resolve a models:/ alias this often (0: never)")
+    max_concurrency: int = Field(4, ge=1, le=256, description="inferences running at once; others queue")
+    top_k: int = Field(5, ge=1, le=20)
+    explain: bool = Field(True, description="allow explain=true (heatmaps)")
+    chat: bool = Field(True, description="include the field-guide chat route when it is installed")
+    species_threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    genus_threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    family_threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    gate_threshold: float | None = Field(None, ge=0.0, lt=1.0)
+
+    @field_validator("model_uri")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("model_uri must not be empty; pass a model folder or models:/NAME@ALIAS")
+        return value.strip()
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ServeSettings:
+        """Class defaults < ``BUTTERFLYER_SERVE_<FIELD>`` variables < non-``None`` overrides."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            env = os.environ.get(ENV_PREFIX + name.upper())
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid serve settings ({problems}); fix the flag or the "
+                              f"{ENV_PREFIX}* environment variable") from exc

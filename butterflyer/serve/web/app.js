@@ -1,0 +1,271 @@
+// ButterFlyer page: pick or drop a photo, POST it to /v1/identify, show the answer honestly.
+// Plain JS, no build step. Every string from the server goes in through textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { file: null, result: null, features: { chat: false, explain: true, max_upload_bytes: 10e6 },
+                chatHistory: [], speciesId: null, chatSpecies: null, busy: false };
+
+const VERDICT_LABEL = {
+  species: "Species", genus: "Genus only", family: "Family only",
+  uncertain: "Not sure", not_a_butterfly: "Not a butterfly",
+};
+
+function pct(p) { return `${Math.round(p * 100)}%`; }
+
+function el(tag, props = {}, text) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function setStatus(text) { $("status").textContent = text || ""; }
+
+function showError(text) {
+  const box = $("error");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+async function loadFeatures() {
+  try {
+    const res = await fetch("/v1/features");
+    if (res.ok) Object.assign(state.features, await res.json());
+  } catch (_) { /* the page still works with the defaults */ }
+  $("chat").hidden = !state.features.chat;
+  if (!state.features.explain) $("heatmap").closest("label").hidden = true;
+}
+
+function pickFile(file) {
+  showError("");
+  if (!file) return;
+  if (file.size > state.features.max_upload_bytes) {
+    showError(`That file is ${(file.size / 1e6).toFixed(1)} MB; the limit is ` +
+              `${Math.round(state.features.max_upload_bytes / 1e6)} MB. Try a smaller photo.`);
+    return;
+  }
+  state.file = file;
+  const preview = $("preview");
+  if (preview.dataset.url) URL.revokeObjectURL(preview.dataset.url);
+  preview.dataset.url = URL.createObjectURL(file);
+  preview.src = preview.dataset.url;
+  preview.alt = "Your photo";
+  preview.hidden = false;
+  $("drop-hint").hidden = true;
+  identify();
+}
+
+async function identify() {
+  if (!state.file || state.busy) return;
+  state.busy = true;
+  const explain = $("heatmap").checked;
+  setStatus(explain ? "Looking closely (with heatmap)…" : "Looking…");
+  showError("");
+  const form = new FormData();
+  form.append("image", state.file, state.file.name || "photo");
+  try {
+    const res = await fetch(`/v1/identify?explain=${explain}`, { method: "POST", body: form });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      showError(errorText(res.status, body));
+      setStatus("");
+      return;
+    }
+    state.result = body;
+    renderResult(body);
+    setStatus(`Answered in ${Math.round(body.latency_ms)} ms.`);
+  } catch (err) {
+    showError("The server did not answer. Is ButterFlyer still running?");
+    setStatus("");
+  } finally {
+    state.busy = false;
+  }
+}
+
+function errorText(status, body) {
+  const detail = body && body.detail ? ` (${body.detail})` : "";
+  if (status === 413) return `That file is too large${detail}.`;
+  if (status === 415) return "That file is not a photo we can read. Use a JPEG, PNG, WebP or GIF image.";
+  if (status === 422) return `That image cannot be used${detail}.`;
+  if (status === 503) return `No model is loaded yet${detail}.`;
+  return `Something went wrong (${status})${detail}.`;
+}
+
+function showHeatmap(result) {
+  const preview = $("preview");
+  if ($("heatmap").checked && result && result.heatmap_png) {
+    preview.src = result.heatmap_png;
+    preview.alt = "Your photo with a heatmap: warm colours show what drove the answer";
+  } else if (preview.dataset.url) {
+    preview.src = preview.dataset.url;
+    preview.alt = "Your photo";
+  }
+}
+
+function renderResult(r) {
+  $("result").hidden = false;
+  const badge = $("verdict-badge");
+  badge.textContent = VERDICT_LABEL[r.verdict] || r.verdict;
+  badge.className = `badge ${r.verdict}`;
+  let name = "", sci = "", prob = null;
+  if (r.verdict === "species" && r.species) {
+    name = r.species.common_name; sci = r.species.scientific_name || ""; prob = r.species.probability;
+  } else if ((r.verdict === "genus" || r.verdict === "family") && r.taxon) {
+    name = r.taxon.common_name ? `Probably one of the ${r.taxon.common_name}` : `Probably genus ${r.taxon.name}`;
+    sci = `${r.taxon.rank} ${r.taxon.name}`; prob = r.taxon.probability;
+  } else if (r.verdict === "not_a_butterfly") {
+    name = "This doesn't look like a butterfly or moth";
+  } else {
+    name = "I can't tell what this is";
+  }
+  $("answer-name").textContent = name;
+  $("answer-sci").textContent = sci;
+  $("answer-message").textContent = r.message || "";
+  const conf = $("confidence");
+  conf.hidden = prob === null;
+  if (prob !== null) {
+    const bar = conf.querySelector(".bar");
+    bar.classList.toggle("low", prob < 0.8);
+    bar.setAttribute("aria-valuenow", String(Math.round(prob * 100)));
+    $("confidence-fill").style.width = pct(prob);
+    $("confidence-label").textContent = pct(prob);
+  }
+  renderAlternatives(r);
+  $("model-line").textContent = `Model ${r.model.name} v${r.model.version}` +
+    (r.gate ? ` · butterfly score ${r.gate.score.toFixed(2)} (needs ${r.gate.threshold.toFixed(2)})` : "");
+  showHeatmap(r);
+  const focusId = r.species ? r.species.id : (r.verdict === "not_a_butterfly" ? null : r.top_k[0] && r.top_k[0].id);
+  if (focusId) loadSpecies(focusId); else $("species").hidden = true;
+}
+
+function renderAlternatives(r) {
+  const list = $("alternatives");
+  list.replaceChildren();
+  const title = $("alts-title");
+  title.textContent = r.verdict === "not_a_butterfly"
+    ? "If it were a butterfly, the closest would be" : `Top ${r.top_k.length} possibilities`;
+  for (const g of r.top_k) {
+    const item = el("li");
+    const btn = el("button", { type: "button" });
+    btn.dataset.id = g.id;
+    btn.setAttribute("aria-label", `${g.common_name}, ${pct(g.probability)}. Show species card.`);
+    btn.append(el("span", { className: "alt-name" }, g.common_name),
+               el("span", { className: "alt-p" }, pct(g.probability)),
+               el("span", { className: "alt-sci" }, g.scientific_name || g.id));
+    const bar = el("span", { className: "alt-bar" });
+    bar.style.width = pct(Math.max(g.probability, 0.01));
+    btn.append(bar);
+    btn.addEventListener("click", () => loadSpecies(g.id));
+    item.append(btn);
+    list.append(item);
+  }
+}
+
+const DETAIL_NAMES = {
+  identification: "How to recognise it", distribution: "Where", habitat: "Habitat",
+  larval_host_plants: "Caterpillar food", adult_food: "Adult food", flight_period: "Flies",
+  wingspan_mm: "Wingspan", conservation_status: "Conservation", similar_species: "Look-alikes",
+};
+
+function detailText(key, value) {
+  if (key === "wingspan_mm" && value && typeof value === "object") return `${value.min}–${value.max} mm`;
+  if (Array.isArray(value)) {
+    return value.map((v) => (typeof v === "object" ? `${v.label}: ${v.how_to_tell}` : String(v))).join(" · ");
+  }
+  return String(value);
+}
+
+async function loadSpecies(id) {
+  state.speciesId = id;
+  for (const b of $("alternatives").querySelectorAll("button")) {
+    b.setAttribute("aria-current", String(b.dataset.id === id));
+  }
+  try {
+    const res = await fetch(`/v1/species/${encodeURIComponent(id)}`);
+    if (!res.ok) { $("species").hidden = true; return; }
+    const s = await res.json();
+    state.chatSpecies = s.scientific_name ? s.id : null;  // only species the field guide covers
+    $("species").hidden = false;
+    $("species-name").textContent = s.common_name;
+    $("species-sci").textContent = s.scientific_name || "";
+    const tax = $("species-taxonomy");
+    tax.replaceChildren();
+    const fam = s.family ? s.family + (s.family_common_name ? ` (${s.family_common_name})` : "") : null;
+    for (const [k, v] of [["Kind", s.kind], ["Family", fam], ["Subfamily", s.subfamily], ["Genus", s.genus],
+                          ["Dataset label", s.id]]) {
+      if (v) tax.append(el("dt", {}, k), el("dd", {}, v));
+    }
+    $("species-summary").textContent = s.summary || "No field-guide entry for this species yet.";
+    const det = $("species-details");
+    det.replaceChildren();
+    for (const [key, label] of Object.entries(DETAIL_NAMES)) {
+      if (key === "identification" || !s.details || !s.details[key]) continue;
+      det.append(el("dt", {}, label), el("dd", {}, detailText(key, s.details[key])));
+    }
+  } catch (_) {
+    $("species").hidden = true;
+  }
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const input = $("chat-input");
+  const message = input.value.trim();
+  if (!message) return;
+  input.value = "";
+  const log = $("chat-log");
+  log.append(el("p", { className: "q" }, message));
+  const answer = el("div", { className: "a" }, "…");
+  log.append(answer);
+  try {
+    const body = { message, history: state.chatHistory.slice(-6) };
+    if (state.chatSpecies) body.species_id = state.chatSpecies;
+    const res = await fetch("/v1/chat", { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify(body) });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      answer.textContent = res.status === 404 ? "The field-guide chat is not available on this server."
+        : `Sorry, I can't answer that right now${data.detail ? ` (${typeof data.detail === "string" ? data.detail : "error"})` : ""}.`;
+      return;
+    }
+    answer.textContent = data.answer || "";
+    for (const c of data.citations || []) {
+      answer.append(el("p", { className: "cite" }, `Source: ${c.entry}${c.section ? ", " + c.section : ""}`));
+    }
+    state.chatHistory.push({ role: "user", content: message }, { role: "assistant", content: data.answer || "" });
+  } catch (_) {
+    answer.textContent = "The server did not answer.";
+  }
+  log.scrollTop = log.scrollHeight;
+}
+
+function keyboardButton(labelId, inputId) {
+  $(labelId).addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $(inputId).click(); }
+  });
+}
+
+function init() {
+  for (const id of ["file", "camera"]) {
+    $(id).addEventListener("change", (e) => { pickFile(e.target.files[0]); e.target.value = ""; });
+  }
+  keyboardButton("choose", "file");
+  keyboardButton("take", "camera");
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("dragging"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("dragging");
+    pickFile(e.dataTransfer.files[0]);
+  });
+  $("heatmap").addEventListener("change", () => {
+    if ($("heatmap").checked && state.result && !state.result.heatmap_png) identify();
+    else showHeatmap(state.result);
+  });
+  $("chat-form").addEventListener("submit", ask);
+  loadFeatures();
+}
+
+document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,129 @@
+"""GPU data path: decode JPEG batches on the GPU and augment whole batches there.
+
+On a GPU host, CPU workers decoding and augmenting JPEGs one by one cannot keep
+up with the GPU. Here the records are read as raw bytes, ``decode_jpeg`` decodes
+a whole list on the device, and augmentation runs as batched tensor ops:
+random-resized crops for every image at once with ``roi_align``, a per-sample
+flip mask, and per-sample brightness/contrast/saturation jitter. Everything in
+:func:`augment_batch` also runs on CPU tensors (that is how it is tested).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchvision.io import ImageReadMode, decode_jpeg
+from torchvision.ops import roi_align
+
+from butterflyer.models.meta import DataConfig
+from butterflyer.train.data import is_records
+
+
+def random_boxes(n: int, height: int, width: int, gen: torch.Generator, scale: tuple[float, float] = (0.35, 1.0),
+                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+    """``(n, 4)`` boxes ``x1, y1, x2, y2`` with RandomResizedCrop's area and aspect distribution."""
+    device = gen.device
+    area = height * width * torch.empty(n, device=device).uniform_(*scale, generator=gen)
+    log_r = torch.empty(n, device=device).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=gen)
+    aspect = log_r.exp()
+    w = (area * aspect).sqrt().clamp(max=width)
+    h = (area / aspect).sqrt().clamp(max=height)
+    x1 = torch.rand(n, device=device, generator=gen) * (width - w)
+    y1 = torch.rand(n, device=device, generator=gen) * (height - h)
+    return torch.stack([x1, y1, x1 + w, y1 + h], 1)
+
+
+def center_boxes(n: int, height: int, width: int, crop_frac: float, device: torch.device) -> torch.Tensor:
+    """Centre crops covering ``crop_frac`` of the shorter side (the eval view)."""
+    side = min(height, width) * crop_frac
+    x1, y1 = (width - side) / 2, (height - side) / 2
+    return torch.tensor([[x1, y1, x1 + side, y1 + side]], device=device).expand(n, 4)
+
+
+def crop_resize(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Crop every image to its box and resize to ``size`` x ``size`` in one batched call (float NCHW).
+
+    ``sampling_ratio=0`` averages ceil(box / size) samples per output pixel: anti-aliased when shrinking.
+    """
+    rois = torch.cat([torch.arange(len(images), device=images.device, dtype=boxes.dtype).unsqueeze(1), boxes], 1)
+    return roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True)
+
+
+def color_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.3) -> torch.Tensor:
+    """Per-sample brightness, contrast and saturation in ``[1 - strength, 1 + strength]`` (x in [0, 1])."""
+    n = len(x)
+    shape = (n, 1, 1, 1)
+
+    def factor() -> torch.Tensor:
+        return torch.empty(shape, device=x.device).uniform_(1 - strength, 1 + strength, generator=gen)
+
+    x = x * factor()
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * factor() + mean
+    gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    x = (x - gray) * factor() + gray
+    return x.clamp(0, 1)
+
+
+def augment_batch(images: torch.Tensor, dc: DataConfig, gen: torch.Generator, train: bool) -> torch.Tensor:
+    """uint8 ``(N, 3, H, W)`` -> normalised float ``(N, 3, S, S)``; random crops/flips/colour when ``train``."""
+    x = images.float().div_(255)
+    n, _, h, w = x.shape
+    size = dc.input_size
+    if train:
+        x = crop_resize(x, random_boxes(n, h, w, gen), size)
+        flip = torch.rand(n, device=x.device, generator=gen) < 0.5
+        x = torch.where(flip.view(n, 1, 1, 1), x.flip(-1), x)
+        x = color_jitter(x, gen)
+    else:
+        x = crop_resize(x, center_boxes(n, h, w, dc.input_size / dc.resize_size, x.device), size)
+    mean = torch.tensor(dc.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(dc.std, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def decode_batch(blobs: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    """Decode a list of JPEG byte tensors on ``device`` (batched nvJPEG on CUDA)."""
+    out = decode_jpeg(blobs, mode=ImageReadMode.RGB, device=device)
+    return out if isinstance(out, list) else [out]
+
+
+def stack_same_size(images: list[torch.Tensor], fallback: int) -> torch.Tensor:
+    """Stack images; those whose size differs from the first are resized to it (rare in records)."""
+    h, w = images[0].shape[-2:]
+    if all(img.shape[-2:] == (h, w) for img in images):
+        return torch.stack(images)
+    side = max(fallback, 1)
+    return torch.stack([F.interpolate(img.unsqueeze(0).float(), size=(side, side), mode="bilinear",
+                                      antialias=True, align_corners=False).squeeze(0).round().clamp(0, 255)
+                        .to(torch.uint8) for img in images])
+
+
+def gpu_batches(uri: str, split: str, dc: DataConfig, batch_size: int, ctx: Any, train: bool, seed: int,
+                augment: str = "trivial", workers: int = 0) -> Callable[[int], Iterator[Any]] | None:
+    """``epoch -> batches`` decoded and augmented on ``ctx.device``, or ``None`` when not applicable."""
+    if ctx.device.type != "cuda" or not is_records(uri):
+        return None
+    from torch.utils.data import DataLoader
+
+    from butterflyer.train.data import RecordsSplit
+
+    ds = RecordsSplit(uri, split, None, shuffle=train, seed=seed, rank=ctx.rank, world=ctx.world, decode=False)
+
+    def collate(items: list[Any]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        blobs = [b if isinstance(b, torch.Tensor) else torch.frombuffer(bytearray(b), dtype=torch.uint8)
+                 for b, _, _ in items]
+        return blobs, torch.tensor([y for _, y, _ in items]), torch.tensor([i for _, _, i in items])
+
+    def make(epoch: int) -> Iterator[Any]:
+        ds.set_epoch(epoch)
+        gen = torch.Generator(device=ctx.device).manual_seed(seed * 7919 + epoch * 31 + ctx.rank)
+        for blobs, ys, idx in DataLoader(ds, batch_size=batch_size, num_workers=workers, collate_fn=collate):
+            images = stack_same_size(decode_batch(blobs, ctx.device), dc.resize_size)
+            yield augment_batch(images, dc, gen, train), ys, idx
+
+    return make

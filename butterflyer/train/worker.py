@@ -1,0 +1,22 @@
+"""Entry point of each process started by torchrun: ``python -m butterflyer.train.worker CONFIG.json``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from butterflyer.fileio import read_json
+from butterflyer.train.config import TrainConfig
+from butterflyer.train.trainer import run_here
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s rank? %(levelname)s %(message)s")
+    path = Path(argv[0])
+    cfg = TrainConfig.model_validate(read_json(path))
+    run_here(cfg, path.parent)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

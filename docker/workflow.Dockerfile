@@ -1,0 +1,22 @@
+# ButterFlyer workflow container: the CLI and the pipeline's register/fit-serving/deploy steps; also compiles and submits the pipeline
+# Build from the repository root:  docker build -f docker/workflow.Dockerfile -t REGISTRY/REPO/workflow:0.1.0 .
+# Not built in this project's CI (no Docker engine there). No secrets are baked in: credentials come from
+# the environment at run time (Google application default credentials on Vertex AI / GKE).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 BUTTERFLYER_HOME=/home/app/.butterflyer MPLBACKEND=Agg
+
+RUN useradd --create-home --uid 10001 app
+WORKDIR /opt/butterflyer
+
+# torch first, pinned as in pyproject.toml (cpu), then the package with its extras.
+RUN pip install torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY butterflyer ./butterflyer
+RUN pip install ".[gcp]" && python -c "import butterflyer, kfp; print('ok')"
+
+USER app
+WORKDIR /home/app
+ENTRYPOINT ["butterflyer"]
+CMD ["--help"]

@@ -1,0 +1,84 @@
+"""End to end in a real headless Chromium: open the page, upload a photo, read the answer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from butterflyer.serve.app import create_app
+from butterflyer.serve.catalog import Catalog, SpeciesInfo
+from butterflyer.serve.holder import ModelHolder
+from butterflyer.serve.identify import Identifier
+from butterflyer.serve.session import load_served_model
+from butterflyer.serve.settings import ServeSettings
+
+from .conftest import imagenet_logits, make_constant_onnx, make_images, running_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def base_url(tmp_path: Path):  # noqa: ANN201
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed; run 'make browser'")
+    labels = ["MONARCH", "QUEEN", "VICEROY"]
+    catalog = Catalog({
+        "MONARCH": SpeciesInfo("MONARCH", "Monarch", "Danaus plexippus", "Danaus", "Nymphalidae",
+                               kind="butterfly", summary="Orange wings with black veins and white dots."),
+        "QUEEN": SpeciesInfo("QUEEN", "Queen", "Danaus gilippus", "Danaus", "Nymphalidae"),
+        "VICEROY": SpeciesInfo("VICEROY", "Viceroy", "Limenitis archippus", "Limenitis", "Nymphalidae"),
+    })
+    folder = make_constant_onnx(tmp_path / "m", [4.0, 1.0, 0.5], imagenet_logits(True), labels=labels,
+                                version="7")
+    settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
+    holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
+                                                                               catalog))
+    with running_server(create_app(settings, holder)) as url:
+        yield url
+
+
+def test_upload_shows_species_name(base_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    photo = tmp_path / "butterfly.jpg"
+    photo.write_bytes(make_images()["jpeg"])
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(make_images()["text"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(base_url + "/")
+            expect(page.locator("h1")).to_contain_text("ButterFlyer")
+            expect(page.locator("#chat")).to_be_hidden()  # the page works without the chat route
+
+            page.set_input_files("#file", str(bad))
+            expect(page.locator("#error")).to_contain_text("not a photo")
+
+            page.set_input_files("#file", str(photo))
+            expect(page.locator("#answer-name")).to_have_text("Monarch")
+            expect(page.locator("#answer-sci")).to_have_text("Danaus plexippus")
+            expect(page.locator("#alternatives li")).to_have_count(3)
+            expect(page.locator("#species-name")).to_have_text("Monarch")
+            expect(page.locator("#species-summary")).to_contain_text("black veins")
+            expect(page.locator("#error")).to_be_hidden()
+            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+
+            page.locator("#alternatives button").nth(2).click()
+            expect(page.locator("#species-name")).to_have_text("Viceroy")
+
+            page.set_viewport_size({"width": 390, "height": 844})  # a phone
+            page.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -1,0 +1,51 @@
+"""Fitting the gate profile and roll-up thresholds, and storing them with the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from butterflyer.models.meta import ModelMeta
+from butterflyer.serve.catalog import Catalog, SpeciesInfo
+from butterflyer.serve.fit import fit_serving, measure_gate, skimage_photos, write_serving
+from butterflyer.serve.identify import Identifier
+from butterflyer.serve.session import load_served_model
+from butterflyer.serve.settings import ServeSettings
+
+from .conftest import LABELS, encode, photo
+
+
+def _examples(n_per_label: int, seed: int) -> list[tuple[bytes, str]]:
+    out = []
+    for k, label in enumerate(LABELS):
+        for i in range(n_per_label):
+            img = photo((48, 48), seed=seed + 100 * k + i)
+            arr = np.asarray(img).copy()
+            arr[..., k % 3] = 255 - 40 * k  # a colour cue per label
+            from PIL import Image
+
+            out.append((encode(Image.fromarray(arr), "JPEG"), label))
+    return out
+
+
+def test_fit_write_and_serve_with_the_profile(tiny_model: Path) -> None:
+    served = load_served_model(str(tiny_model))
+    catalog = Catalog({label: SpeciesInfo(label, label.title(), f"Genus{i} species", f"Genus{i // 2}", "Fam")
+                       for i, label in enumerate(LABELS)})
+    serving = fit_serving(served, _examples(4, 0), _examples(3, 1000) + [(b"junk", "MONARCH"), (b"", "NOPE")],
+                          catalog=catalog)
+    assert set(serving) == {"thresholds", "gate", "fitted"}
+    assert serving["fitted"]["tune_images"] == 12  # the junk and the unknown label are skipped
+    assert serving["gate"]["shape"] == [4, 1000]
+    assert 0.0 < serving["gate"]["threshold"] < 1.0
+    assert serving["fitted"]["tune_false_reject"] <= 0.1
+    write_serving(tiny_model, serving)
+    assert ModelMeta.load(tiny_model).extra["serving"]["gate"]["threshold"] == serving["gate"]["threshold"]
+
+    ident = Identifier.load(str(tiny_model), ServeSettings(model_uri=str(tiny_model)))
+    assert ident.gate.kind == "imagenet_profile"
+    report = measure_gate(ident, _examples(2, 5000))
+    assert report["butterfly_photos"] == 8
+    assert set(report["skimage"]) == set(skimage_photos())
+    assert len(report["skimage"]) >= 10

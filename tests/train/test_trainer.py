@@ -1,0 +1,74 @@
+"""End-to-end training of the tiny model on a tiny synthetic task (both profiles)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from butterflyer.errors import ConfigError, DataError
+from butterflyer.models import load_model
+from butterflyer.train.config import TrainConfig
+from butterflyer.train.trainer import train
+
+from .conftest import LABELS
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base = dict(input=str(data), output=str(out), model="tiny", profile="full", epochs=8, head_epochs=1,
+                batch_size=8, lr=3e-3, augment="none", tracker="none", patience=4)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_full_profile_learns_and_saves_everything(image_folder: Path, tmp_path: Path) -> None:
+    result = train(_cfg(image_folder, tmp_path / "run"))
+    assert result.metrics["test_top1"] >= 0.9
+    assert result.metrics["val_top1"] >= 0.9
+    model, meta = load_model(result.model_dir)
+    assert meta.labels == LABELS and meta.architecture == "tiny"
+    assert meta.metrics["test_top1"] == pytest.approx(result.metrics["test_top1"])
+    assert meta.temperature > 0 and meta.data_manifest_sha256 and meta.config["model"] == "tiny"
+    assert len(meta.extra["history"]) == len(result.history) >= 2
+    for record in result.history:  # each training example exactly once per epoch
+        assert record["seen_min"] == record["seen_max"] == 1.0
+    run = result.model_dir.parent
+    assert json.loads((run / "config.json").read_text())["profile"] == "full"
+    assert (run / "checkpoints" / "last.pt").is_file() and (run / "checkpoints" / "best.safetensors").is_file()
+    for name in ("report.md", "metrics.json", "confusion_matrix.png", "reliability.png", "training_curves.png"):
+        assert (run / "report-test" / name).is_file()
+    x = torch.randn(2, 3, 32, 32)
+    assert model(x).shape == (2, 3)
+
+
+def test_cpu_fast_profile_learns(image_folder: Path, tmp_path: Path) -> None:
+    cfg = _cfg(image_folder, tmp_path / "fast", profile="cpu-fast", lr=0.05, fast_head_epochs=60)
+    result = train(cfg)
+    assert result.metrics["test_top1"] >= 0.9
+    assert "time_features_s" in result.metrics
+    again = train(cfg.model_copy(update={"output": str(tmp_path / "fast2")}))  # feature cache hit
+    assert again.metrics["test_top1"] == pytest.approx(result.metrics["test_top1"])
+
+
+def test_bad_inputs_fail_with_clear_errors(image_folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--input"):
+        train(TrainConfig(model="tiny"))
+    with pytest.raises(DataError, match="records"):
+        train(_cfg(tmp_path / "nowhere", tmp_path / "r"))
+    with pytest.raises(ConfigError, match="CUDA|GPU"):
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+        train(_cfg(image_folder, tmp_path / "g", gpu=1))
+    with pytest.raises(ConfigError):
+        TrainConfig(model="tiny", input="x", lr=-1)
+
+
+def test_existing_run_needs_resume(image_folder: Path, tmp_path: Path) -> None:
+    cfg = _cfg(image_folder, tmp_path / "run", epochs=2)
+    train(cfg)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(cfg)
+    done = train(cfg.model_copy(update={"resume": True}))  # nothing left to do: reloads and finishes
+    assert len(done.history) == 2
