@@ -60,8 +60,10 @@ def find_model(explicit: str | None) -> str:
     return str(folder)
 
 
-def sample_photo() -> bytes:
-    """A real test photo from the records when present, else a synthetic 640x480 JPEG."""
+def sample_photo(path: str | None = None) -> bytes:
+    """``--photo``, else a real test photo from the records when present, else a synthetic 640x480 JPEG."""
+    if path:
+        return Path(path).read_bytes()
     try:
         from butterflyer.data.reader import iter_examples
         from butterflyer.paths import records_dir
@@ -80,7 +82,8 @@ def sample_photo() -> bytes:
 
 
 def start_server(model: str, port: int, threads: int, concurrency: int) -> subprocess.Popen:
-    env = dict(os.environ, BUTTERFLYER_SERVE_MAX_CONCURRENCY=str(concurrency), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, BUTTERFLYER_SERVE_MAX_CONCURRENCY=str(concurrency), HF_HUB_OFFLINE="1",
+               BUTTERFLYER_SERVE_CHAT="false")
     cmd = [sys.executable, "-m", "butterflyer.cli.main", "serve", "--model", model, "--port", str(port),
            "--threads", str(threads), "--refresh", "0"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -96,6 +99,22 @@ def start_server(model: str, port: int, threads: int, concurrency: int) -> subpr
         time.sleep(0.3)
     proc.kill()
     raise RuntimeError("server did not become ready in 180 s")
+
+
+def in_process(model: str, photo: bytes, n: int = 40) -> dict:
+    """The floor under HTTP: decode + preprocess + one ONNX run, single thread, no server."""
+    from butterflyer.serve.identify import Identifier
+    from butterflyer.serve.settings import ServeSettings
+
+    ident = Identifier.load(model, ServeSettings(model_uri=model, threads=1))
+    ident.identify_bytes(photo)
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        ident.identify_bytes(photo)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"in_process_single_thread_ms_p50": round(float(np.median(times)), 1),
+            "in_process_ms_min": round(min(times), 1)}
 
 
 async def drive(url: str, photo: bytes, clients: int, seconds: float, max_requests: int) -> dict:
@@ -135,17 +154,20 @@ async def drive(url: str, photo: bytes, clients: int, seconds: float, max_reques
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="model folder or models:/ URI (default: newest found)")
+    ap.add_argument("--photo", help="image to send (default: first test photo in the records)")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--max-requests", type=int, default=5000)
-    ap.add_argument("--configs", default="1x2,2x1", help="ORT threads x inferences at once, ...")
+    ap.add_argument("--configs", default="1x4,1x2,2x1",
+                    help="comma-separated THREADSxINFERENCES: ORT threads x inferences at once")
     args = ap.parse_args()
 
     model = find_model(args.model)
-    photo = sample_photo()
+    photo = sample_photo(args.photo)
     print(f"model: {model}\nphoto: {len(photo)} bytes; clients: {args.clients}; up to {args.seconds:.0f} s "
           f"or {args.max_requests} requests per config; cores: {os.cpu_count()} (shared: figures are noisy)")
     rows = []
+    print(json.dumps(in_process(model, photo)))
     for config in args.configs.split(","):
         threads, concurrency = (int(x) for x in config.split("x"))
         port = free_port()

@@ -19,7 +19,7 @@ from typing import Any
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import parse_intent
+from butterflyer.chat.intent import GROUP_NOUNS, parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import NOT_COVERED, OFF_TOPIC, ChatReply, Citation
@@ -69,13 +69,17 @@ class ChatEngine:
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
-        # "Queen Alexandra's birdwing": a known name glued to an unknown word is another species
-        unknown_name = any(self._unknown(words, k) for m in mentions for k in (m.start - 1, m.end))
-        name_tokens = {t for m in mentions for t in tokens(message)[m.start:m.end]}
-        name_tokens |= {stem(t) for t in name_tokens}
-        intent = parse_intent(message, terms(message))
-        residual = [t for t in terms(message) if t not in name_tokens and stem(t) not in name_tokens
-                    and t not in GENERIC]
+        # "Queen Alexandra's birdwing", "gulf fritillary": an unknown word right before a group noun
+        # that is not part of a known name is the name of a species the guide lacks
+        in_mention = {k for m in mentions for k in range(m.start, m.end)}
+        unknown_name = any(self._unknown(words, k) and any(
+            words[g] in GROUP_NOUNS and g not in in_mention for g in range(k + 1, min(k + 4, len(words))))
+            for k in range(len(words)) if k not in in_mention)
+        # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
+        unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
+        intent = parse_intent(unnamed, terms(unnamed))
+        intent.on_domain = intent.on_domain or parse_intent(message, terms(message)).on_domain
+        residual = [t for t in terms(unnamed) if t not in GENERIC]
 
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
                                        or any(s not in ("overview", "facts") for s in intent.sections))
@@ -95,7 +99,7 @@ class ChatEngine:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
         if plan is None or not plan.parts:
             status = "off_topic" if off_topic else "not_covered"
-            text = OFF_TOPIC if off_topic else self._not_covered(targets)
+            text = OFF_TOPIC if off_topic else self._not_covered([] if unknown_name else targets)
             return ChatReply(answer=text, citations=[], species_id=focus, status=status)
         reply = self._compose(plan, focus)
         if self.llm is not None:
@@ -157,11 +161,13 @@ class ChatEngine:
         return f"{NOT_COVERED}, so I won't guess."
 
     def _species_from_history(self, history: Sequence[dict[str, str]]) -> str | None:
+        """The species the latest turn that names one is about: the user's last-named species, or
+        the first one an assistant answer names (its subject; later ones are comparisons)."""
         for turn in reversed(list(history)[-10:]):
             content = turn.get("content", "") if isinstance(turn, dict) else ""
             found = self.linker.labels(content)
             if found:
-                return found[-1]
+                return found[0] if turn.get("role") == "assistant" else found[-1]
         return None
 
 

@@ -17,7 +17,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
     "larval_host_plants": ({"caterpillar", "larva", "larvae", "larval", "host", "hostplant", "foodplant"},
                            ("food plant", "lay eggs on", "lays eggs on", "lay its eggs on",
                             "lay their eggs")),
-    "adult_food": ({"nectar", "drink", "sip", "puddl", "puddle"},
+    "adult_food": ({"nectar", "drink", "sip", "puddl", "puddle", "flower", "fond"},
                    ("adult eat", "adults eat", "adult feed", "adults feed", "adult food", "flowers do",
                     "which flowers", "what flowers", "visit flowers")),
     "food": ({"eat", "feed", "food", "diet"}, ()),
@@ -65,7 +65,7 @@ DOMAIN = {stem(w) for w in _DOMAIN_TEXT.split()}
 STRONG_CUES: dict[str, set[str]] = {
     "wingspan": {"wingspan", "mm", "millimetre", "centimetre", "cm", "span"},
     "conservation_status": {"endangered", "threatened", "protected", "iucn", "vulnerable", "conservation",
-                            "extinct", "declin", "declined", "rare", "red"},
+                            "extinct", "declin", "declined", "rare"},
     "flight_period": {"january", "february", "march", "april", "may", "june", "july", "august", "september",
                       "october", "november", "december", "brood", "flight", "season"},
     "larval_host_plants": {"caterpillar", "larva", "larvae", "host"},
@@ -74,6 +74,16 @@ STRONG_CUES: dict[str, set[str]] = {
     "habitat": {"habitat", "forest", "meadow", "grassland", "woodland", "garden"},
     "distribution": {"native", "found", "range", "occur"},
 }
+
+# Words that end the common name of a butterfly or moth ("gulf fritillary", "Goliath birdwing").
+_GROUP_TEXT = """
+butterfly butterflies moth moths swallowtail swallowtails birdwing birdwings fritillary fritillaries
+skipper skippers hairstreak hairstreaks blue blues white whites copper coppers admiral admirals sulphur
+sulphurs emperor hawkmoth sphinx tiger morpho tortoiseshell crescent checkerspot metalmark ringlet heath
+satyr nymph elfin azure duskywing longwing heliconian glasswing clearwing caterpillar caterpillars owl
+owlet silkmoth underwing
+"""
+GROUP_NOUNS = set(_GROUP_TEXT.split())
 
 _COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
                       r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
@@ -104,7 +114,8 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
     stems = set(content_terms) | {stem(w) for w in raw_words}
     scores: dict[str, float] = {}
     for section, (words, phrases) in _CUES.items():
-        hits = sum(1 for w in words if w in stems or w in raw_words)
+        hits = sum(1 for w in words if w in stems or w in raw_words
+                   or (len(w) >= 5 and any(r.startswith(w) for r in raw_words)))
         hits += sum(2 for p in phrases if p in norm)
         if hits:
             scores[section] = hits
@@ -114,8 +125,8 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
     compare = bool(_COMPARE.search(norm))
     if compare:
         scores["similar_species"] = scores.get("similar_species", 0) + 2
-    if "where" in raw_words and "live" in stems:
-        scores["distribution"] = scores.get("distribution", 0) + 1
+    if "where" in raw_words and ("live" in stems or "lives" in raw_words):
+        scores["distribution"] = scores.get("distribution", 0) + 2
     if "on the wing" in norm and "identification" in scores:
         scores["identification"] -= 1 + ("wings" in raw_words)
         if scores["identification"] <= 0:

@@ -31,7 +31,11 @@ COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
+UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "few", "several"}
 SPECIFIC_SKIP = ("overview", "facts")
+CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
+PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
+         "distribution": "habitat", "habitat": "distribution"}
 
 
 @dataclass
@@ -70,6 +74,32 @@ class Query:
     def quantity(self) -> bool:
         return bool(QUANTITY.search(self.text.lower()))
 
+    @property
+    def counted(self) -> str | None:
+        """The noun of "how many <noun>" (the answer must be about it), stemmed."""
+        m = re.search(r"\bhow many ([a-z]+)", self.text.lower())
+        return stem(m.group(1)) if m else None
+
+
+SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
+            "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
+            "butterfly": "butterfly", "overwinter": "winter", "hibernat": "winter", "hibernate": "winter"}
+
+
+def _canon(term: str) -> str:
+    """A term folded onto a canonical synonym and cut to its 5-letter stem prefix when longer."""
+    term = SYNONYMS.get(term, term)
+    return term[:5] if len(term) > 5 else term
+
+
+def _present(term: str, have: set[str]) -> bool:
+    """Whether ``term`` (canonical) matches a sentence term: same prefix, or a short word's inflection."""
+    if term in have:
+        return True
+    if len(term) >= 5:
+        return False
+    return any(h.startswith(term) and len(h) - len(term) <= 3 for h in have)
+
 
 def single(chunk: Chunk, j: int) -> Chunk:
     """A one-sentence view of ``chunk``."""
@@ -78,7 +108,7 @@ def single(chunk: Chunk, j: int) -> Chunk:
 
 def has_number(sentence: str) -> bool:
     """Whether a sentence states a quantity."""
-    return any(t.isdigit() or t in NUMBER_WORDS for t in tokens(sentence))
+    return any(t.isdigit() or t in NUMBER_WORDS or t in UNITS for t in tokens(sentence))
 
 
 class Planner:
@@ -89,7 +119,7 @@ class Planner:
         self.retriever = retriever
         self.chunk = {c.id: c for c in index.chunks}
         self._max_idf = max(index.bm25.idf.values(), default=1.0)
-        self._sent_terms = {c.id: [{t[:5] for t in terms(s)} for s in c.sentences] for c in index.chunks}
+        self._sent_terms = {c.id: [{_canon(t) for t in terms(s)} for s in c.sentences] for c in index.chunks}
         self._sent_words = {c.id: [set(tokens(s)) | {stem(w) for w in tokens(s)} for s in c.sentences]
                             for c in index.chunks}
 
@@ -98,12 +128,17 @@ class Planner:
         return self.index.bm25.idf.get(term, self._max_idf)
 
     def lex(self, words: set[str], chunk: Chunk, j: int) -> float:
-        """IDF-weighted share of ``words`` found in sentence ``j`` of ``chunk`` (5-letter prefixes)."""
+        """IDF-weighted share of ``words`` found in sentence ``j`` of ``chunk`` (5-letter prefixes);
+        section cue words weigh less than the question's own content words."""
         if not words:
             return 0.0
         have = self._sent_terms[chunk.id][j]
-        den = sum(self._idf(t) for t in words)
-        return sum(self._idf(t) for t in words if t[:5] in have) / den
+
+        def weight(t: str) -> float:
+            return self._idf(t) * (CUE_SHARE if t in CUE_TERMS else 1.0)
+
+        den = sum(weight(t) for t in words)
+        return sum(weight(t) for t in words if _present(_canon(t), have)) / den
 
     def cue_hit(self, chunk: Chunk, j: int, sections: list[str]) -> bool:
         """Whether sentence ``j`` carries a tell-tale word of one of ``sections``."""
@@ -129,6 +164,8 @@ class Planner:
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if q.quantity and not has_number(chunk.sentences[j]):
+            return False
+        if q.counted and not _present(_canon(q.counted), self._sent_terms[chunk.id][j]):
             return False
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
@@ -208,10 +245,9 @@ class Planner:
             if k != j and len(plan.parts) < 3 and (chunk.section in q.wanted or chunk.entry_kind == "topic"
                                                     or self.lex(set(q.residual), chunk, k) > 0):
                 plan.add(single(chunk, k), 1)
-        if "food" in q.intent.sections:
-            pair = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants"}
-            other = pair.get(chunk.section)
-            extra = self.chunk.get(f"{chunk.entry}::{other}") if other else None
+        other = PAIRS.get(chunk.section)
+        if other and (other in q.wanted or "food" in q.intent.sections):
+            extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)
         runner = next(((s, c, k) for s, c, k in ranked if c.id != chunk.id and self.supported(q, c, k)), None)

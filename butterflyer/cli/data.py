@@ -130,6 +130,7 @@ def prepare_cmd(
 
 @data_app.command("build-records")
 def build_records_cmd(
+    interim: Path = typer.Option(None, help="Prepared splits (default: interim/ in the home)."),
     output: str = typer.Option(
         None, "--output", help="Folder or bucket URI (default: records/ in the home)."
     ),
@@ -160,11 +161,13 @@ def build_records_cmd(
     )
     from butterflyer import paths
 
-    _, splits = read_interim(paths.interim_dir())
+    interim = interim or paths.interim_dir()
+    _, splits = read_interim(interim)
     total = sum(len(rows) for rows in splits.values())
     started = time.perf_counter()
     with _bar(f"build-records ({runner})", total) as (bar, task):
         manifest = build_records(
+            interim=interim,
             output=output,
             runner=runner,
             config=config,

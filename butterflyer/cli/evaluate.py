@@ -16,11 +16,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(
-        model_dir: Annotated[Path, typer.Argument(help="Saved model folder (meta.json + model.safetensors).")],
+        model_dir: Annotated[
+            Path, typer.Argument(help="Saved model folder (meta.json + model.safetensors).")
+        ],
         input: Annotated[str, typer.Option("--input", "-i", help="Records URI.")],
         split: Annotated[str, typer.Option(help="train | val | test.")] = "test",
-        out: Annotated[Path | None, typer.Option(help="Report folder [default: <model>/../report-<split>].")] = None,
-        calibrate: Annotated[bool, typer.Option(help="Refit the temperature on val first (writes meta.json).")] = False,
+        out: Annotated[
+            Path | None, typer.Option(help="Report folder [default: <model>/../report-<split>].")
+        ] = None,
+        calibrate: Annotated[
+            bool, typer.Option(help="Refit the temperature on val first (writes meta.json).")
+        ] = False,
     ) -> None:
         """Top-1/top-5, per-class P/R/F1, confusion matrix, calibration; writes a report folder."""
         from butterflyer.train.evaluate import calibrate as fit_t
@@ -30,7 +36,9 @@ def register(app: typer.Typer) -> None:
             t = fit_t(model_dir, input)
             console.print(f"temperature fitted on val: {t:.3f}", highlight=False)
         r = evaluate(model_dir, input, split, out)
-        console.print(f"top-1 {r['top1']:.4f}  top-5 {r['top5']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
-                      f"ECE {r['ece']:.4f} -> {r['ece_calibrated']:.4f} (T = {r['temperature']:.3f})",
-                      highlight=False)
+        console.print(
+            f"top-1 {r['top1']:.4f}  top-5 {r['top5']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+            f"ECE {r['ece']:.4f} -> {r['ece_calibrated']:.4f} (T = {r['temperature']:.3f})",
+            highlight=False,
+        )
         typer.echo(r["report_dir"])

@@ -17,12 +17,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train_cmd(
-        input: Annotated[str, typer.Option("--input", "-i", help="Records URI (folder with manifest.json).")] = "",
-        output: Annotated[str, typer.Option(help="Run folder or bucket URI [default: BUTTERFLYER_HOME/runs/...].")] = "",
+        input: Annotated[
+            str, typer.Option("--input", "-i", help="Records URI (folder with manifest.json).")
+        ] = "",
+        output: Annotated[
+            str, typer.Option(help="Run folder or bucket URI [default: BUTTERFLYER_HOME/runs/...].")
+        ] = "",
         gpu: Annotated[int, typer.Option(help="GPUs to use; N > 1 launches N DDP processes (NCCL).")] = 0,
-        nproc: Annotated[int | None, typer.Option(help="Processes on CPU (gloo DDP), e.g. to test DDP.")] = None,
-        model: Annotated[str, typer.Option(help="efficientnet_lite0|1|2, vgg16, tiny.")] = "efficientnet_lite0",
-        weights: Annotated[str | None, typer.Option(help="Backbone weights (.safetensors/.pth path or URI).")] = None,
+        nproc: Annotated[
+            int | None, typer.Option(help="Processes on CPU (gloo DDP), e.g. to test DDP.")
+        ] = None,
+        model: Annotated[
+            str, typer.Option(help="efficientnet_lite0|1|2, vgg16, tiny.")
+        ] = "efficientnet_lite0",
+        weights: Annotated[
+            str | None, typer.Option(help="Backbone weights (.safetensors/.pth path or URI).")
+        ] = None,
         epochs: Annotated[int, typer.Option(help="Epochs of the full profile (head stage included).")] = 10,
         head_epochs: Annotated[int, typer.Option(help="Epochs with the backbone frozen.")] = 1,
         batch_size: Annotated[int, typer.Option(help="Per-process batch size.")] = 64,
@@ -32,7 +42,9 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
         tracker: Annotated[str, typer.Option(help="mlflow | wandb | none.")] = "mlflow",
-        tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI [default: SQLite in home].")] = None,
+        tracking_uri: Annotated[
+            str | None, typer.Option(help="MLflow tracking URI [default: SQLite in home].")
+        ] = None,
         augment: Annotated[str, typer.Option(help="trivial | randaugment | none.")] = "trivial",
         patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0 = off).")] = 3,
         finetune_epochs: Annotated[int, typer.Option(help="cpu-fast: epochs fine-tuning conv_head.")] = 4,
@@ -44,13 +56,37 @@ def register(app: typer.Typer) -> None:
         from butterflyer.train.trainer import train
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        cfg = TrainConfig(input=input, output=output, gpu=gpu, nproc=nproc, model=model, weights=weights,
-                          epochs=epochs, head_epochs=head_epochs, batch_size=batch_size, lr=lr, resume=resume,
-                          profile=profile, seed=seed, compile=compile, tracker=tracker, tracking_uri=tracking_uri,
-                          augment=augment, patience=patience, fast_finetune_epochs=finetune_epochs,
-                          num_workers=workers, run_name=run_name)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as bar:
+        cfg = TrainConfig(
+            input=input,
+            output=output,
+            gpu=gpu,
+            nproc=nproc,
+            model=model,
+            weights=weights,
+            epochs=epochs,
+            head_epochs=head_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            resume=resume,
+            profile=profile,
+            seed=seed,
+            compile=compile,
+            tracker=tracker,
+            tracking_uri=tracking_uri,
+            augment=augment,
+            patience=patience,
+            fast_finetune_epochs=finetune_epochs,
+            num_workers=workers,
+            run_name=run_name,
+        )
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             tasks: dict[str, int] = {}
 
             def progress(name: str, done: int, total: int) -> None:
@@ -59,15 +95,26 @@ def register(app: typer.Typer) -> None:
                 bar.update(tasks[name], completed=done)
 
             def on_epoch(r: dict[str, float]) -> None:
-                bar.console.print(f"epoch {int(r['epoch']):3d} stage {int(r.get('stage', 1))}  "
-                                  f"train loss {r.get('train_loss', float('nan')):.4f}  "
-                                  f"val top-1 {r['val_top1']:.4f}", highlight=False)
+                bar.console.print(
+                    f"epoch {int(r['epoch']):3d} stage {int(r.get('stage', 1))}  "
+                    f"train loss {r.get('train_loss', float('nan')):.4f}  "
+                    f"val top-1 {r['val_top1']:.4f}",
+                    highlight=False,
+                )
 
             result = train(cfg, progress=progress, on_epoch=on_epoch)
         m = result.metrics
         console.print(f"[bold green]model:[/] {result.model_dir}", highlight=False)
-        shown = ("val_top1", "test_top1", "test_top5", "test_ece", "test_ece_calibrated", "temperature",
-                 "imagenet_agreement_val", "time_train_s")
+        shown = (
+            "val_top1",
+            "test_top1",
+            "test_top5",
+            "test_ece",
+            "test_ece_calibrated",
+            "temperature",
+            "imagenet_agreement_val",
+            "time_train_s",
+        )
         for key in shown:
             if key in m:
                 console.print(f"  {key:24s} {m[key]:.4f}", highlight=False)

@@ -52,8 +52,9 @@ class CompressConfig(BaseModel):
 
     def check(self) -> CompressConfig:
         """Refuse settings that cannot work, before any work is done."""
-        if self.train_resolution is not None and self.train_resolution < 32:
-            raise ConfigError(f"train_resolution {self.train_resolution} is too small; use 96 or more")
+        if self.train_resolution is not None and self.train_resolution < 16:
+            raise ConfigError(f"train_resolution {self.train_resolution} is too small; "
+                              "use 16 or more (96 or more for real photos)")
         if not self.threads or min(self.threads) < 1:
             raise ConfigError("threads must list positive thread counts, e.g. 1 2")
         return self

@@ -55,7 +55,8 @@ class ImageSet:
         for images, _ in self.batches(batch_size):
             yield images.numpy()
 
-    def train_batches(self, batch_size: int, crop: int, seed: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def train_batches(self, batch_size: int, crop: int, seed: int
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One shuffled epoch with a random ``crop`` square and horizontal flips."""
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self))

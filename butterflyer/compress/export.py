@@ -107,7 +107,7 @@ def onnx_session(model_dir: str | Path, threads: int | None = None):
 
     path = Path(model_dir) / ONNX_FILE
     if not path.is_file():
-        raise ModelError(f"{model_dir} has no {ONNX_FILE}; run 'butterflyer compress export' first")
+        raise ModelError(f"{model_dir} has no {ONNX_FILE}; run 'butterflyer compress export MODEL_DIR' first")
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads

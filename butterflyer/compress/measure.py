@@ -55,16 +55,6 @@ def torch_predict(model: ButterflyClassifier) -> Predict:
     return run
 
 
-def onnx_predict_fn(session) -> Predict:
-    """Species logits from an ONNX Runtime session."""
-    from butterflyer.compress.export import INPUT_NAME, LOGITS
-
-    def run(images: np.ndarray) -> np.ndarray:
-        return session.run([LOGITS], {INPUT_NAME: np.ascontiguousarray(images, dtype=np.float32)})[0]
-
-    return run
-
-
 def collect_logits(predict: Predict, batches: Iterable[np.ndarray], chunk: int = 32) -> np.ndarray:
     """Run ``predict`` over batches (split into ``chunk``-size pieces) and stack the logits."""
     outs = []
@@ -90,67 +80,52 @@ def time_calls(fn: Callable[[], object], repeats: int, warmup: int = 3, budget_s
     return times
 
 
-def latency(fn: Callable[[], object], repeats: int = 50, budget_s: float | None = 20.0) -> Latency:
-    """p50/p95 of single calls in ms."""
-    times = np.asarray(time_calls(fn, repeats, budget_s=budget_s))
-    return Latency(float(np.percentile(times, 50)), float(np.percentile(times, 95)))
+def interleaved_latency(fns: dict[str, Callable[[], object]], repeats: int = 50, warmup: int = 3,
+                        budget_s: float | None = 60.0) -> dict[str, Latency]:
+    """Batch-1 latency of several callables timed in round-robin, so that load from other
+    processes on a shared machine hits every variant alike. ``budget_s`` caps the whole loop."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    start = time.perf_counter()
+    for i in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1000.0)
+        if budget_s is not None and time.perf_counter() - start > budget_s and i >= 4:
+            break
+    return {name: Latency(float(np.percentile(t, 50)), float(np.percentile(t, 95)))
+            for name, t in times.items()}
 
 
-def throughput(fn: Callable[[], object], batch: int, repeats: int = 5, budget_s: float | None = 30.0) -> float:
+def throughput(fn: Callable[[], object], batch: int, repeats: int = 5, budget_s: float | None = 30.0
+               ) -> float:
     """Images per second at ``batch`` (median call)."""
     times = time_calls(fn, repeats, warmup=1, budget_s=budget_s)
     return float(batch / (np.median(times) / 1000.0))
 
 
-def torch_latency(model: ButterflyClassifier, input_size: int, threads: int, repeats: int = 50,
-                  budget_s: float = 20.0) -> Latency:
-    """Batch-1 eager PyTorch latency with ``threads`` intra-op threads."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        x = torch.randn(1, 3, input_size, input_size)
-        model.eval()
+def torch_call(model: ButterflyClassifier, batch: int, input_size: int) -> Callable[[], object]:
+    """A no-argument call running ``model`` on a random batch (for timing)."""
+    x = torch.randn(batch, 3, input_size, input_size)
+    model.eval()
 
-        def call() -> None:
-            with torch.inference_mode():
-                model(x)
+    def call() -> None:
+        with torch.inference_mode():
+            model(x)
 
-        return latency(call, repeats, budget_s)
-    finally:
-        torch.set_num_threads(previous)
+    return call
 
 
-def torch_throughput(model: ButterflyClassifier, input_size: int, threads: int, batch: int = 32) -> float:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        x = torch.randn(batch, 3, input_size, input_size)
-
-        def call() -> None:
-            with torch.inference_mode():
-                model(x)
-
-        return throughput(call, batch)
-    finally:
-        torch.set_num_threads(previous)
-
-
-def onnx_latency(model_dir: Path, input_size: int, threads: int, repeats: int = 50,
-                 budget_s: float = 20.0) -> Latency:
-    """Batch-1 ONNX Runtime latency (all outputs computed, as the server does)."""
-    from butterflyer.compress.export import onnx_predict, onnx_session
-
-    session = onnx_session(model_dir, threads=threads)
-    x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size)).astype(np.float32)
-    return latency(lambda: onnx_predict(session, x), repeats, budget_s)
-
-
-def onnx_throughput(model_dir: Path, input_size: int, threads: int, batch: int = 32) -> float:
+def onnx_call(model_dir: Path, batch: int, input_size: int, threads: int) -> Callable[[], object]:
+    """A no-argument call running the ONNX model on a random batch, all outputs (for timing)."""
     from butterflyer.compress.export import onnx_predict, onnx_session
 
     session = onnx_session(model_dir, threads=threads)
     x = np.random.default_rng(0).standard_normal((batch, 3, input_size, input_size)).astype(np.float32)
-    return throughput(lambda: onnx_predict(session, x), batch)
+    return lambda: onnx_predict(session, x)
 
 
 def file_mb(path: Path) -> float:

@@ -145,6 +145,8 @@ def prune_to(model: ButterflyClassifier, input_size: int, goal: float, base: Cos
         model.train(was_training)
         if isinstance(model, ButterflyClassifier):
             model.num_features = model.head.in_features
+            if model.imagenet_head is not None:
+                model.imagenet_head.requires_grad_(False)  # pruning hands back fresh trainable Parameters
 
 
 def channel_summary(model: nn.Module) -> dict[str, int]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def write_manifest(uri: str, manifest: dict[str, Any]) -> None:
         with fsspec.open(join(uri, MANIFEST_NAME), "w") as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     else:
-        atomic_write_json(join(uri, MANIFEST_NAME), manifest)
+        os.chmod(atomic_write_json(join(uri, MANIFEST_NAME), manifest), 0o644)
 
 
 def remove_manifest(uri: str) -> None:

@@ -120,17 +120,21 @@ def prepare(
         raw, raw_manifest = latest_raw()
     else:
         raw = Path(raw)
-        raw_manifest = {
-            "id": str(raw.resolve()),
-            "files": [
-                {
-                    "path": p.relative_to(raw).as_posix(),
-                    "sha256": f"{p.stat().st_size}:{p.stat().st_mtime_ns}",
-                }
-                for p in sorted(raw.rglob("*"))
-                if p.is_file()
-            ],
-        }
+        collected = raw.parent / f"{raw.name}.json"
+        if collected.is_file():  # a folder written by collect: reuse its manifest
+            raw_manifest = read_json(collected)
+        else:  # any other folder: sizes and mtimes stand in for hashes
+            raw_manifest = {
+                "id": str(raw.resolve()),
+                "files": [
+                    {
+                        "path": p.relative_to(raw).as_posix(),
+                        "sha256": f"{p.stat().st_size}:{p.stat().st_mtime_ns}",
+                    }
+                    for p in sorted(raw.rglob("*"))
+                    if p.is_file()
+                ],
+            }
     interim = Path(interim) if interim is not None else paths.interim_dir()
     print_ = _fingerprint(raw_manifest, config)
     summary_path = interim / SUMMARY_FILE

@@ -14,7 +14,12 @@ workers. A level whose shard count divides evenly hands out whole shards (the
 cheap path: build records with ``shard_multiple`` = ranks x workers); otherwise
 its consumers walk the same shards in the epoch's order and keep every n-th
 record, seeking past the rest. A rank's share does not depend on its number of
-workers, so ``len(ds)`` is exact and the same every epoch.
+workers, so ``len(ds)`` is exact and the same every epoch. With whole shards per
+rank, ranks may differ by up to one shard's rounding (a few records); DDP loops
+should stop at the smallest rank's step count (or use ``Join``).
+
+Call ``set_epoch`` before creating the epoch's iterator; with
+``persistent_workers=True`` the workers keep the epoch they started with.
 """
 
 from __future__ import annotations

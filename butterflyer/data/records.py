@@ -120,6 +120,8 @@ def write_shard(output: str, name: str, payloads: Iterable[bytes]) -> dict[str, 
             digest.update(framed)
             size += len(framed)
             records += 1
+    if not is_remote(output):
+        os.chmod(target, 0o644)  # temp files are private; shards are for every reader
     return {"name": name, "records": records, "bytes": size, "sha256": digest.hexdigest()}
 
 
@@ -159,11 +161,12 @@ def done_entries(output: str, print_: str) -> dict[str, dict[str, Any]]:
 
 
 def _cleanup(output: str, keep: set[str]) -> None:
-    """Remove shards of older plans and the progress folder once the manifest is written."""
+    """Remove shards of older plans, temp files of killed runs and the progress folder."""
     fs, root = fsspec.core.url_to_fs(output)
     for info in fs.ls(root, detail=True):
         name = Path(info["name"]).name
-        if name.endswith(".tfrecord") and name not in keep:
+        stale_temp = name.startswith(".") and name.endswith(".tmp") and ".tfrecord." in name
+        if (name.endswith(".tfrecord") and name not in keep) or stale_temp:
             fs.rm(info["name"])
     progress = f"{root.rstrip('/')}/{PROGRESS_DIR}"
     if fs.exists(progress):

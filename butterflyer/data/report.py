@@ -42,7 +42,7 @@ def plot_distribution(path: Path, per_class: dict[str, dict[str, int]], labels: 
         ax.barh(range(len(labels)), counts, left=left, color=colour, label=split, height=0.8)
         left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.set_yticks(range(len(labels)), labels, fontsize=6 if len(labels) > 40 else 8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(labels) - 0.5, -0.5)  # first label on top, no empty margin
     ax.set_xlabel("images")
     ax.set_title("Images per class and split")
     ax.legend(loc="lower right")

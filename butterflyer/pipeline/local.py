@@ -59,6 +59,7 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True) -> Lo
     values = {"home": str(paths.home()), **(params or {})}
     if not str(values.get("source", "")).strip():
         raise ConfigError("no data source: pass --data SOURCE (a folder, zip, tar, URL or bucket)")
+    _refuse_nulls(values)
     root = pipeline_root()
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True,
                enable_caching=cache, cache_root=str(root.parent / "kfp-cache"))
@@ -76,6 +77,18 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True) -> Lo
     seconds = time.perf_counter() - started
     return LocalRun(seconds=seconds, params=values, champion=_version("champion", values),
                     candidate=_latest(values), root=root)
+
+
+def _refuse_nulls(value: Any, where: str = "parameters") -> None:
+    """Pipeline parameters cannot hold null (kfp has no such value): say which one does."""
+    if value is None:
+        raise ConfigError(f"pipeline {where} is null; leave it out to use the stage's default")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nulls(item, f"{where}.{key}" if where != "parameters" else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_nulls(item, f"{where}[{i}]")
 
 
 def _version(alias: str, values: dict[str, Any]) -> dict[str, Any] | None:

@@ -76,9 +76,13 @@ def _describe_raw(result: Any) -> dict[str, Any]:
 
 def prepare(raw_uri: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate, de-duplicate and split ``raw_uri`` into ``interim/``."""
+    from butterflyer.data.prepare import PrepareConfig
     from butterflyer.data.prepare import prepare as prepare_raw
 
-    result = prepare_raw(Path(raw_uri), **(config or {}))
+    settings = dict(config or {})
+    if "ratios" in settings:
+        settings["ratios"] = tuple(settings["ratios"])
+    result = prepare_raw(raw=Path(raw_uri), config=PrepareConfig(**settings))
     interim = paths.interim_dir()
     out: dict[str, Any] = {"uri": str(interim)}
     if isinstance(result, dict):
@@ -161,10 +165,15 @@ def evaluate(model_uri: str, records_uri: str, records_sha: str, split: str = "t
 
 def evaluate_any(model_dir: Path, records_uri: str, split: str = "test", out_dir: Path | None = None
                  ) -> dict[str, float]:
-    """Evaluate a PyTorch or ONNX-only model folder; returns ``{f"{split}_top1", ...}`` floats."""
-    from butterflyer.train.evaluate import evaluate as evaluate_model
+    """Evaluate a PyTorch or ONNX-only model folder; returns ``{f"{split}_top1", ...}`` fractions."""
+    from butterflyer.models.meta import WEIGHTS_FILE
 
-    raw = evaluate_model(model_dir, records_uri, split=split, out_dir=out_dir)
+    if (Path(model_dir) / WEIGHTS_FILE).is_file():
+        from butterflyer.train.evaluate import evaluate as evaluate_model
+
+        raw = evaluate_model(model_dir, records_uri, split=split, out_dir=out_dir)
+    else:
+        raw = _evaluate_onnx(Path(model_dir), records_uri, split, out_dir)
     metrics: dict[str, float] = {}
     for key, value in (raw or {}).items():
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -173,6 +182,31 @@ def evaluate_any(model_dir: Path, records_uri: str, split: str = "test", out_dir
     if f"{split}_top1" not in metrics:
         raise ModelError(f"evaluation of {model_dir} returned no top1 ({sorted(raw or {})})")
     return metrics
+
+
+def _evaluate_onnx(model_dir: Path, records_uri: str, split: str, out_dir: Path | None) -> dict[str, float]:
+    """Top-1/top-5 of an ONNX-only folder (e.g. the int8 model) with ONNX Runtime."""
+    import numpy as np
+
+    from butterflyer.compress.data import load_split
+    from butterflyer.compress.export import LOGITS, onnx_predict, onnx_session
+    from butterflyer.models.meta import ModelMeta
+
+    meta = ModelMeta.load(model_dir)
+    images = load_split(records_uri, split, meta.data_config, meta.labels)
+    session = onnx_session(model_dir)
+    logits = np.concatenate([onnx_predict(session, batch)[LOGITS] for batch in images.arrays(64)])
+    order = np.argsort(-logits, axis=1)
+    hits = order == images.labels[:, None]
+    result = {"top1": float(hits[:, :1].any(axis=1).mean()), "top5": float(hits[:, :5].any(axis=1).mean()),
+              "n": float(len(images.labels))}
+    if out_dir is not None:
+        lines = [f"# Evaluation of {model_dir.name} on {split} (ONNX Runtime)", "",
+                 f"- examples: {len(images.labels)}", f"- top-1: **{result['top1']:.4f}**",
+                 f"- top-5: {result['top5']:.4f}", ""]
+        atomic_write_json(Path(out_dir) / "metrics.json", result)
+        (Path(out_dir) / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    return result
 
 
 def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool,
@@ -189,10 +223,12 @@ def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool
 
             shipped = Path(export_onnx(teacher, out_dir / "onnx"))
             return {"uri": str(shipped), "report": "", "metrics": _meta_metrics(shipped)}
-        from butterflyer.compress.pipeline import CompressConfig
+        from butterflyer.compress.config import profile_config
         from butterflyer.compress.pipeline import compress as compress_model
 
-        result = compress_model(teacher, records_uri, out_dir, CompressConfig(**settings))
+        overrides = dict(settings)
+        profile = str(overrides.pop("profile", "fast"))
+        result = compress_model(teacher, records_uri, out_dir, profile_config(profile, **overrides))
         shipped = Path(_first_attr(result, "shipped_dir", "ship_dir", "model_dir", "shipped", "final_dir"))
         report = _first_attr(result, "report_path", "report_md", "report", default="")
         return {"uri": str(shipped), "report": str(report or ""), "metrics": _meta_metrics(shipped),

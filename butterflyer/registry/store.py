@@ -147,9 +147,9 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
     existing = find_by_fingerprint(tags["model_sha256"], name)
     if existing is not None:
         for key, value in tags.items():
-            if key.startswith("metric.") or key in (extra_tags or {}):
-                if existing.tags.get(key) != value:
-                    client.set_model_version_tag(name, str(existing.version), key, value)
+            refreshed = key.startswith("metric.") or key in (extra_tags or {})
+            if refreshed and existing.tags.get(key) != value:
+                client.set_model_version_tag(name, str(existing.version), key, value)
         if alias:
             client.set_registered_model_alias(name, alias, str(existing.version))
         return get_version(existing.version, name), False

@@ -29,9 +29,11 @@ WEB_DIR = Path(__file__).parent / "web"
 CHAT_MODULE = "butterflyer.serve.routes.chat"
 
 
-def create_app(settings: ServeSettings | None = None, holder: ModelHolder | None = None) -> FastAPI:
+def create_app(settings: ServeSettings | None = None, holder: ModelHolder | None = None,
+               warm_chat: bool = False) -> FastAPI:
     """The FastAPI app. The model loads at startup (a missing model leaves ``/readyz`` at 503
-    and is retried every ``refresh_seconds``); pass ``holder`` to share or pre-load one."""
+    and is retried every ``refresh_seconds``); pass ``holder`` to share or pre-load one.
+    ``warm_chat`` loads the chat engine in the background at startup (the server does)."""
     settings = settings or ServeSettings.from_env()
     holder = holder or ModelHolder(settings)
 
@@ -39,7 +41,7 @@ def create_app(settings: ServeSettings | None = None, holder: ModelHolder | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.limiter = anyio.CapacityLimiter(settings.max_concurrency)
         await anyio.to_thread.run_sync(holder.start)
-        if app.state.chat_enabled:
+        if warm_chat and app.state.chat_enabled:
             threading.Thread(target=_warm_chat, name="butterflyer-chat-warm-up", daemon=True).start()
         try:
             yield

@@ -30,6 +30,10 @@ class UploadTooLarge(ButterflyerError):
         self.limit = limit
 
 
+class Busy(ButterflyerError):
+    """Too many requests are already waiting for the model."""
+
+
 class BadRequest(ButterflyerError):
     """The request is malformed (no file, wrong form field)."""
 
@@ -52,6 +56,8 @@ def status_for(exc: Exception) -> tuple[int, str]:
         return 413, "too_large_upload"
     if isinstance(exc, BadRequest):
         return 400, exc.reason
+    if isinstance(exc, Busy):
+        return 503, "busy"
     if isinstance(exc, NotReady | ModelError):
         return 503, "model_unavailable"
     if isinstance(exc, ConfigError):

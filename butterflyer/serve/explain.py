@@ -25,7 +25,47 @@ _CAM_LOCK = threading.Lock()  # hooks on a shared network: one Grad-CAM at a tim
 
 
 def grad_cam(net: Any, batch: np.ndarray, target: int) -> np.ndarray:
-    """Grad-CAM map in [0, 1] at feature resolution for ``target`` (torch model in eval mode)."""
+    """Grad-CAM map in [0, 1] at feature resolution for ``target`` (torch model in eval mode).
+
+    When the last feature map reaches the linear head through plain average
+    pooling (EfficientNet-Lite, the tiny test net), the gradient of the score with
+    respect to the map is the head's weight row at every position, so Grad-CAM is
+    computed from one forward pass without a backward pass (checked numerically
+    each time). Otherwise (VGG's MLP head) the gradient is taken.
+    """
+    import torch
+
+    with torch.inference_mode():
+        maps, pooled = _last_map(net, torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+    head = getattr(net, "head", None)
+    if (maps is not None and isinstance(head, torch.nn.Linear) and maps.shape[1] == pooled.shape[1]
+            and torch.allclose(maps.mean(dim=(2, 3)), pooled, atol=1e-4, rtol=1e-3)):
+        cam = torch.relu(torch.einsum("c,chw->hw", head.weight[target], maps[0])).numpy()
+        return _normalise(cam)
+    return _gradient_cam(net, batch, target)
+
+
+def _last_map(net: Any, x: Any) -> tuple[Any, Any]:
+    """The backbone's last spatial feature map (``None`` if there is none) and its pooled features."""
+    import torch
+
+    captured: dict[str, torch.Tensor] = {}
+
+    def keep(_module: Any, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[-1] > 1:
+            captured["maps"] = output
+
+    handles = [m.register_forward_hook(keep) for m in net.backbone.modules() if not list(m.children())]
+    try:
+        pooled = net.forward_features(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return captured.get("maps"), pooled
+
+
+def _gradient_cam(net: Any, batch: np.ndarray, target: int) -> np.ndarray:
+    """Classic Grad-CAM with a backward pass (for heads that are not linear after pooling)."""
     import torch
 
     captured: dict[str, torch.Tensor] = {}

@@ -181,7 +181,9 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
             rejected[label] += 1
         if result.species is not None and result.species.id == label:
             correct += 1
-    sk = {name: ident.identify_image(img).verdict for name, img in skimage_photos().items()}
+    sk_results = {name: ident.identify_image(img) for name, img in skimage_photos().items()}
+    sk = {name: r.verdict for name, r in sk_results.items()}
+    sk_scores = {name: r.gate.score for name, r in sk_results.items() if r.gate is not None}
     return {
         "butterfly_photos": total,
         "false_reject_rate": round(verdicts["not_a_butterfly"] / max(total, 1), 4),
@@ -190,4 +192,6 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
         "species_named_and_right": round(correct / max(total, 1), 4),
         "skimage": sk,
         "skimage_rejected": f"{sum(v == 'not_a_butterfly' for v in sk.values())}/{len(sk)}",
+        "skimage_gate_scores": sk_scores,
+        "gate_threshold": ident.gate.threshold,
     }

@@ -10,6 +10,7 @@ network, and cached under ``<home>/cache/onnx/<weights sha256>/``.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -76,7 +77,6 @@ def _plain_export(folder: Path, out_dir: Path) -> Path:
     """Fallback exporter: input ``image``, outputs ``logits`` (and ``imagenet_logits``)."""
     import torch
 
-    from butterflyer.fileio import atomic_open
     from butterflyer.models import DualOutput, load_model
 
     model, meta = load_model(folder)
@@ -86,10 +86,11 @@ def _plain_export(folder: Path, out_dir: Path) -> Path:
     dummy = torch.zeros(1, 3, size, size)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / ONNX_FILE
-    with atomic_open(target, "wb") as fh:
-        torch.onnx.export(net, (dummy,), fh, input_names=["image"], output_names=outputs,
-                          dynamic_axes={"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
-                          opset_version=17, dynamo=False)
+    partial = out_dir / f".{ONNX_FILE}.partial"
+    torch.onnx.export(net, (dummy,), str(partial), input_names=["image"], output_names=outputs,
+                      dynamic_axes={"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
+                      opset_version=17, dynamo=False)
+    os.replace(partial, target)  # never leave a half-written model.onnx
     _check_meta(meta, folder)
     return target
 

@@ -46,7 +46,8 @@ class IdentifyResult(BaseModel):
     latency_ms: float
     message: str = Field(description="the answer in one plain sentence")
     gate: Gate | None = None
-    heatmap_png: str | None = Field(None, description="data: URL of a Grad-CAM-style overlay (explain=true)")
+    heatmap_png: str | None = Field(default=None,
+                                    description="data: URL of a Grad-CAM-style overlay (explain=true)")
     file: str | None = None
 
 

@@ -15,6 +15,6 @@ def serve(settings: ServeSettings, holder: ModelHolder | None = None, log_level:
 
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, holder)
+    app = create_app(settings, holder, warm_chat=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level, access_log=False,
                 timeout_keep_alive=30)

@@ -48,6 +48,7 @@ class ServedModel:
     input_name: str
     output_names: list[str]
     fixed_batch: int | None
+    threads: int = 1
     _torch: Any = field(default=None, repr=False)
     _torch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -98,8 +99,13 @@ class ServedModel:
                 if not (self.folder / WEIGHTS_FILE).is_file():
                     self._torch = False
                 else:
+                    import torch
+
                     from butterflyer.models import load_model
 
+                    # torch's own pool oversubscribes a busy CPU badly (10x slower measured on 2 shared
+                    # cores); heatmaps use as many threads as ONNX Runtime does
+                    torch.set_num_threads(max(1, self.threads))
                     try:
                         self._torch = load_model(self.folder)[0]
                     except ModelError:
@@ -138,4 +144,5 @@ def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     dim0 = inputs[0].shape[0] if inputs[0].shape else None
     fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
     return ServedModel(uri=uri, folder=folder, onnx_path=onnx_path, meta=meta, session=session,
-                       input_name=inputs[0].name, output_names=outputs, fixed_batch=fixed)
+                       input_name=inputs[0].name, output_names=outputs, fixed_batch=fixed,
+                       threads=threads)

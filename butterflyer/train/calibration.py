@@ -18,7 +18,9 @@ from butterflyer.errors import DataError
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 200) -> float:
     """The ``T`` in [0.05, 20] minimising the NLL of ``softmax(logits / T)`` on held-out data."""
     if len(labels) == 0:
-        raise DataError("cannot fit a temperature on an empty validation split; rebuild records with a val split")
+        raise DataError(
+            "cannot fit a temperature on an empty validation split; rebuild records with a val split"
+        )
     logits, labels = logits.detach().double().clone(), labels.detach().long().clone()
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")

@@ -31,7 +31,9 @@ def _state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in inner.state_dict().items()}
 
 
-def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loop: dict[str, Any]) -> Path:
+def save_checkpoint(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, loop: dict[str, Any]
+) -> Path:
     """Write ``last.pt`` atomically: model, optimizer and ``loop`` (epoch, best, history, ...)."""
     buf = io.BytesIO()
     torch.save({"model": _state(model), "optimizer": optimizer.state_dict(), "loop": loop}, buf)
@@ -46,7 +48,9 @@ def load_checkpoint(folder: Path) -> dict[str, Any] | None:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, ValueError, EOFError) as exc:
-        raise ModelError(f"checkpoint {path} is unreadable ({exc}); delete it to start over without --resume") from exc
+        raise ModelError(
+            f"checkpoint {path} is unreadable ({exc}); delete it to start over without --resume"
+        ) from exc
 
 
 def save_best(folder: Path, model: nn.Module) -> Path:

@@ -48,6 +48,7 @@ class TrainConfig(BaseModel):
     experiment: str = "butterflyer"
     run_name: str | None = None
     num_workers: int = 0
+    threads: int | None = None
     gpu_decode: bool = True
     # CPU fast path
     fast_head_epochs: int = 30
@@ -83,20 +84,28 @@ class TrainConfig(BaseModel):
         import torch
 
         if not self.input:
-            raise ConfigError("no training data: pass --input RECORDS_URI (the folder 'butterflyer data "
-                              "build-records' wrote, with manifest.json)")
+            raise ConfigError(
+                "no training data: pass --input RECORDS_URI (the folder 'butterflyer data "
+                "build-records' wrote, with manifest.json)"
+            )
         if self.batch_size < 1:
             raise ConfigError("--batch-size must be at least 1")
         if self.gpu > 0 and not torch.cuda.is_available():
-            raise ConfigError(f"--gpu {self.gpu} asked for GPUs but PyTorch sees no CUDA device; use --gpu 0 "
-                              "(CPU), and --nproc N to test N CPU processes with gloo")
+            raise ConfigError(
+                f"--gpu {self.gpu} asked for GPUs but PyTorch sees no CUDA device; use --gpu 0 "
+                "(CPU), and --nproc N to test N CPU processes with gloo"
+            )
         if self.gpu > 0 and torch.cuda.device_count() < self.world_size:
-            raise ConfigError(f"--gpu {self.gpu} but only {torch.cuda.device_count()} CUDA devices are visible")
+            raise ConfigError(
+                f"--gpu {self.gpu} but only {torch.cuda.device_count()} CUDA devices are visible"
+            )
         profile = self.profile
         if profile == "auto":
             profile = "cpu-fast" if self.gpu == 0 and self.world_size == 1 else "full"
         if profile == "cpu-fast" and self.world_size > 1:
-            raise ConfigError("--profile cpu-fast runs in one process; drop --nproc/--gpu or use --profile full")
+            raise ConfigError(
+                "--profile cpu-fast runs in one process; drop --nproc/--gpu or use --profile full"
+            )
         output = self.output
         if not output:
             from butterflyer.paths import runs_dir

@@ -38,19 +38,22 @@ def _interp(name: str) -> v2.InterpolationMode:
 
 def eval_transform(dc: DataConfig) -> Transform:
     """Resize the shorter side to ``resize_size``, centre-crop ``input_size``, normalise (uint8 CHW in)."""
-    return v2.Compose([
-        v2.Resize(dc.resize_size, interpolation=_interp(dc.interpolation), antialias=True),
-        v2.CenterCrop(dc.input_size),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(list(dc.mean), list(dc.std)),
-    ])
+    return v2.Compose(
+        [
+            v2.Resize(dc.resize_size, interpolation=_interp(dc.interpolation), antialias=True),
+            v2.CenterCrop(dc.input_size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(dc.mean), list(dc.std)),
+        ]
+    )
 
 
 def train_transform(dc: DataConfig, augment: str = "trivial") -> Transform:
     """RandomResizedCrop + flip (+ TrivialAugment or RandAugment), then normalise."""
     steps: list[Any] = [
-        v2.RandomResizedCrop(dc.input_size, scale=(0.35, 1.0), interpolation=_interp(dc.interpolation),
-                             antialias=True),
+        v2.RandomResizedCrop(
+            dc.input_size, scale=(0.35, 1.0), interpolation=_interp(dc.interpolation), antialias=True
+        ),
         v2.RandomHorizontalFlip(),
     ]
     if augment == "trivial":
@@ -85,16 +88,20 @@ def _split_dir(root: Path, split: str) -> Path:
     for name in SPLIT_ALIASES.get(split, (split,)):
         if (root / name).is_dir():
             return root / name
-    raise DataError(f"{root} has no '{split}' folder; expected {root}/{split}/<label>/<image>.jpg "
-                    "or a records folder with manifest.json")
+    raise DataError(
+        f"{root} has no '{split}' folder; expected {root}/{split}/<label>/<image>.jpg "
+        "or a records folder with manifest.json"
+    )
 
 
 def _check_input(uri: str) -> None:
     if is_records(uri):
         return
     if is_remote(uri) or not Path(uri).is_dir():
-        raise DataError(f"{uri} is neither a records folder (no manifest.json) nor an image folder. "
-                        "Build records with 'butterflyer data build-records' and pass their folder as --input.")
+        raise DataError(
+            f"{uri} is neither a records folder (no manifest.json) nor an image folder. "
+            "Build records with 'butterflyer data build-records' and pass their folder as --input."
+        )
 
 
 def read_labels(uri: str) -> list[str]:
@@ -142,8 +149,9 @@ def shard(order: list[int], rank: int, world: int) -> list[int]:
 class FolderSplit(Dataset):
     """One split of an image folder, map-style; yields ``(transform(image), label, index)``."""
 
-    def __init__(self, uri: str, split: str, transform: Transform | None = None,
-                 labels: list[str] | None = None) -> None:
+    def __init__(
+        self, uri: str, split: str, transform: Transform | None = None, labels: list[str] | None = None
+    ) -> None:
         root = Path(uri)
         self.labels = labels or read_labels(uri)
         index = {name: i for i, name in enumerate(self.labels)}
@@ -152,8 +160,11 @@ class FolderSplit(Dataset):
         for label_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
             if label_dir.name not in index:
                 raise DataError(f"{label_dir} is a label the train split does not have")
-            self.items += [(p, index[label_dir.name]) for p in sorted(label_dir.iterdir())
-                           if p.suffix.lower() in IMAGE_SUFFIXES]
+            self.items += [
+                (p, index[label_dir.name])
+                for p in sorted(label_dir.iterdir())
+                if p.suffix.lower() in IMAGE_SUFFIXES
+            ]
         self.transform = transform
 
     def __len__(self) -> int:
@@ -164,8 +175,10 @@ class FolderSplit(Dataset):
         try:
             image = decode_to_tensor(path.read_bytes())
         except ImageError as exc:
-            raise DataError(f"{path}: {exc} (reason {exc.reason}); run 'butterflyer data prepare' to "
-                            "quarantine bad images") from exc
+            raise DataError(
+                f"{path}: {exc} (reason {exc.reason}); run 'butterflyer data prepare' to "
+                "quarantine bad images"
+            ) from exc
         return (self.transform(image) if self.transform else image), label, i
 
 
@@ -183,8 +196,11 @@ class ShardedEpoch(IterableDataset):
         self.epoch = epoch
 
     def indices(self) -> list[int]:
-        return shard(epoch_order(len(self.base), self.seed, self.epoch, self.shuffle),  # type: ignore[arg-type]
-                     self.rank, self.world)
+        return shard(
+            epoch_order(len(self.base), self.seed, self.epoch, self.shuffle),  # type: ignore[arg-type]
+            self.rank,
+            self.world,
+        )
 
     def __len__(self) -> int:
         return len(self.indices())
@@ -193,7 +209,7 @@ class ShardedEpoch(IterableDataset):
         mine = self.indices()
         info = get_worker_info()
         if info is not None:
-            mine = mine[info.id::info.num_workers]
+            mine = mine[info.id :: info.num_workers]
         for i in mine:
             yield self.base[i]
 
@@ -206,12 +222,22 @@ class RecordsSplit(IterableDataset):
     index slot is ``-1`` and the loop skips its own coverage count.
     """
 
-    def __init__(self, uri: str, split: str, transform: Transform | None, shuffle: bool, seed: int,
-                 rank: int = 0, world: int = 1, decode: bool = True) -> None:
+    def __init__(
+        self,
+        uri: str,
+        split: str,
+        transform: Transform | None,
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        decode: bool = True,
+    ) -> None:
         from butterflyer.data.reader import RecordsDataset
 
-        self.inner = RecordsDataset(uri, split, transform=None, shuffle=shuffle, seed=seed, decode=decode,
-                                    rank=rank, world_size=world)
+        self.inner = RecordsDataset(
+            uri, split, transform=None, shuffle=shuffle, seed=seed, decode=decode, rank=rank, world_size=world
+        )
         self.transform, self.decode = transform, decode
 
     def set_epoch(self, epoch: int) -> None:
@@ -229,8 +255,16 @@ class RecordsSplit(IterableDataset):
             yield image, int(label), -1
 
 
-def open_split(uri: str, split: str, transform: Transform | None, shuffle: bool = False, seed: int = 0,
-               rank: int = 0, world: int = 1, labels: list[str] | None = None) -> IterableDataset:
+def open_split(
+    uri: str,
+    split: str,
+    transform: Transform | None,
+    shuffle: bool = False,
+    seed: int = 0,
+    rank: int = 0,
+    world: int = 1,
+    labels: list[str] | None = None,
+) -> IterableDataset:
     """One split as an iterable of ``(image, label, index)`` with ``set_epoch``; rank's share only."""
     _check_input(uri)
     if is_records(uri):

@@ -72,13 +72,28 @@ def _free_port() -> int:
 def launch(config_path: Path, nproc: int, log_dir: Path) -> None:
     """Run ``nproc`` worker processes on this machine and wait; raises if any fails."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", str(nproc),
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "butterflyer.train.worker", str(config_path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(nproc),
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "butterflyer.train.worker",
+        str(config_path),
+    ]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // nproc)))
     with open(log_dir / "torchrun.log", "wb") as out:
         code = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     if code != 0:
         tail = (log_dir / "torchrun.log").read_text(errors="replace")[-3000:]
-        raise ButterflyerError(f"distributed training failed (exit {code}); log {log_dir / 'torchrun.log'}:\n{tail}")
+        raise ButterflyerError(
+            f"distributed training failed (exit {code}); log {log_dir / 'torchrun.log'}:\n{tail}"
+        )

@@ -35,8 +35,15 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def predict(model: ButterflyClassifier, meta: ModelMeta, uri: str, split: str, batch_size: int = 64,
-            device: str | torch.device = "cpu", num_workers: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(
+    model: ButterflyClassifier,
+    meta: ModelMeta,
+    uri: str,
+    split: str,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw species logits (before temperature) and labels for every example of ``split``."""
     check_labels(meta, uri)
     ds = open_split(uri, split, eval_transform(meta.data_config), shuffle=False, labels=meta.labels)
@@ -54,8 +61,10 @@ def check_labels(meta: ModelMeta, uri: str) -> None:
     """The records must use the model's label list in the same order."""
     labels = read_labels(uri)
     if labels != meta.labels:
-        raise DataError(f"the labels of {uri} ({len(labels)}) differ from the model's ({len(meta.labels)}); "
-                        "evaluate on records built for this model, or retrain on these records")
+        raise DataError(
+            f"the labels of {uri} ({len(labels)}) differ from the model's ({len(meta.labels)}); "
+            "evaluate on records built for this model, or retrain on these records"
+        )
 
 
 def calibrate(model_dir: Path, records_uri: str, split: str = "val") -> float:
@@ -67,8 +76,9 @@ def calibrate(model_dir: Path, records_uri: str, split: str = "val") -> float:
     return t
 
 
-def summarize(logits: torch.Tensor, labels: torch.Tensor, names: list[str], temperature: float,
-              bins: int = 15) -> dict[str, Any]:
+def summarize(
+    logits: torch.Tensor, labels: torch.Tensor, names: list[str], temperature: float, bins: int = 15
+) -> dict[str, Any]:
     """All report metrics from logits (JSON-ready)."""
     k = len(names)
     preds = logits.argmax(1)
@@ -76,22 +86,41 @@ def summarize(logits: torch.Tensor, labels: torch.Tensor, names: list[str], temp
     prf = per_class_prf(cm)
     before = reliability(torch.softmax(logits.double(), 1), labels, bins)
     after = reliability(torch.softmax(logits.double() / temperature, 1), labels, bins)
-    per_class = {names[i]: {"precision": prf["precision"][i].item(), "recall": prf["recall"][i].item(),
-                            "f1": prf["f1"][i].item(), "support": int(prf["support"][i])} for i in range(k)}
+    per_class = {
+        names[i]: {
+            "precision": prf["precision"][i].item(),
+            "recall": prf["recall"][i].item(),
+            "f1": prf["f1"][i].item(),
+            "support": int(prf["support"][i]),
+        }
+        for i in range(k)
+    }
     present = prf["support"] > 0
     return {
-        "n": len(labels), "top1": topk_accuracy(logits, labels, 1), "top5": topk_accuracy(logits, labels, 5),
+        "n": len(labels),
+        "top1": topk_accuracy(logits, labels, 1),
+        "top5": topk_accuracy(logits, labels, 5),
         "macro_f1": prf["f1"][present].mean().item() if present.any() else float("nan"),
-        "nll": nll(logits, labels), "nll_calibrated": nll(logits, labels, temperature),
-        "ece": before.ece, "ece_calibrated": after.ece, "temperature": temperature,
-        "per_class": per_class, "most_confused": most_confused(cm, names, 15),
+        "nll": nll(logits, labels),
+        "nll_calibrated": nll(logits, labels, temperature),
+        "ece": before.ece,
+        "ece_calibrated": after.ece,
+        "temperature": temperature,
+        "per_class": per_class,
+        "most_confused": most_confused(cm, names, 15),
         "confusion_matrix": cm.tolist(),
         "_reliability": (before, after),
     }
 
 
-def evaluate(model_dir: Path, records_uri: str, split: str = "test", out_dir: Path | None = None,
-             batch_size: int = 64, device: str | torch.device = "cpu") -> dict[str, Any]:
+def evaluate(
+    model_dir: Path,
+    records_uri: str,
+    split: str = "test",
+    out_dir: Path | None = None,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> dict[str, Any]:
     """Evaluate ``model_dir`` on ``split`` and write the report folder; returns the metrics dict.
 
     The returned dict has ``top1``, ``top5``, ``macro_f1``, ``nll``, ``ece`` (T = 1),
@@ -108,22 +137,35 @@ def evaluate(model_dir: Path, records_uri: str, split: str = "test", out_dir: Pa
     return result
 
 
-def write_report(logits: torch.Tensor, labels: torch.Tensor, meta: ModelMeta, out: Path, split: str = "test"
-                 ) -> dict[str, Any]:
+def write_report(
+    logits: torch.Tensor, labels: torch.Tensor, meta: ModelMeta, out: Path, split: str = "test"
+) -> dict[str, Any]:
     """Write the report folder for already-computed ``logits``; returns the metrics dict."""
     out.mkdir(parents=True, exist_ok=True)
     result = summarize(logits, labels, meta.labels, meta.temperature)
     before, after = result.pop("_reliability")
     probs = torch.softmax(logits / meta.temperature, 1)
     conf, preds = probs.max(1)
-    predictions = [{"index": i, "true": meta.labels[int(y)], "predicted": meta.labels[int(p)],
-                    "confidence": round(float(c), 5)}
-                   for i, (y, p, c) in enumerate(zip(labels, preds, conf, strict=True))]
+    predictions = [
+        {
+            "index": i,
+            "true": meta.labels[int(y)],
+            "predicted": meta.labels[int(p)],
+            "confidence": round(float(c), 5),
+        }
+        for i, (y, p, c) in enumerate(zip(labels, preds, conf, strict=True))
+    ]
     plots.confusion_png(torch.tensor(result["confusion_matrix"]), meta.labels, out / "confusion_matrix.png")
     plots.reliability_png(before, after, meta.temperature, out / "reliability.png")
     plots.curves_png(list(meta.extra.get("history", [])), out / "training_curves.png")
-    result.update({"split": split, "architecture": meta.architecture,
-                   "data_manifest_sha256": meta.data_manifest_sha256, "report_dir": str(out)})
+    result.update(
+        {
+            "split": split,
+            "architecture": meta.architecture,
+            "data_manifest_sha256": meta.data_manifest_sha256,
+            "report_dir": str(out),
+        }
+    )
     atomic_write_json(out / "metrics.json", result)
     atomic_write_json(out / "predictions.json", predictions)
     atomic_write_text(out / "report.md", _markdown(result, meta))
@@ -132,19 +174,36 @@ def write_report(logits: torch.Tensor, labels: torch.Tensor, meta: ModelMeta, ou
 
 def _markdown(r: dict[str, Any], meta: ModelMeta) -> str:
     lines = [
-        f"# Evaluation of `{meta.architecture}` on the {r['split']} split", "",
-        f"- examples: {r['n']}", f"- top-1: **{r['top1']:.4f}**, top-5: {r['top5']:.4f}, macro F1: {r['macro_f1']:.4f}",
-        f"- NLL: {r['nll']:.4f} -> {r['nll_calibrated']:.4f} with temperature {r['temperature']:.3f} (fitted on val)",
+        f"# Evaluation of `{meta.architecture}` on the {r['split']} split",
+        "",
+        f"- examples: {r['n']}",
+        f"- top-1: **{r['top1']:.4f}**, top-5: {r['top5']:.4f}, macro F1: {r['macro_f1']:.4f}",
+        f"- NLL: {r['nll']:.4f} -> {r['nll_calibrated']:.4f} with T = {r['temperature']:.3f} (fitted on val)",
         f"- expected calibration error (15 bins): {r['ece']:.4f} -> {r['ece_calibrated']:.4f}",
-        f"- data manifest sha256: `{meta.data_manifest_sha256}`", "",
-        "![confusion matrix](confusion_matrix.png)", "", "![reliability](reliability.png)", "",
-        "![training curves](training_curves.png)", "", "## Most confused pairs", "",
-        "| true | predicted | count |", "|---|---|---|",
+        f"- data manifest sha256: `{meta.data_manifest_sha256}`",
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+        "![reliability](reliability.png)",
+        "",
+        "![training curves](training_curves.png)",
+        "",
+        "## Most confused pairs",
+        "",
+        "| true | predicted | count |",
+        "|---|---|---|",
     ]
     lines += [f"| {p['true']} | {p['predicted']} | {p['count']} |" for p in r["most_confused"]]
     worst = sorted(r["per_class"].items(), key=lambda kv: (kv[1]["f1"], kv[0]))[:15]
-    lines += ["", "## Weakest classes (F1)", "", "| class | precision | recall | F1 | support |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
-              for name, m in worst]
+    lines += [
+        "",
+        "## Weakest classes (F1)",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+        for name, m in worst
+    ]
     return "\n".join(lines) + "\n"

@@ -34,6 +34,7 @@ from butterflyer.train.features import (
     cut_backbone,
     extract,
     load_cached,
+    pick_threads,
     save_cached,
 )
 from butterflyer.train.schedule import cosine_lr
@@ -50,7 +51,9 @@ class FastResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _batches(uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, workers: int, labels: list[str]):
+def _batches(
+    uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, workers: int, labels: list[str]
+):
     tf = eval_transform(dc)
     if flip:
         tf = v2.Compose([v2.RandomHorizontalFlip(p=1.0), tf])
@@ -60,12 +63,28 @@ def _batches(uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, 
         yield images, ys
 
 
-def cached_maps(cfg: TrainConfig, cut: Cut, dc: DataConfig, split: str, flip: bool, data_sha: str,
-                labels: list[str], device: torch.device, progress: ProgressHook | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+def cached_maps(
+    cfg: TrainConfig,
+    cut: Cut,
+    dc: DataConfig,
+    split: str,
+    flip: bool,
+    data_sha: str,
+    labels: list[str],
+    device: torch.device,
+    progress: ProgressHook | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The prefix's maps for one split and view, from the cache or computed (then cached)."""
-    key = cache_key(model=cfg.model, weights=cfg.weights, pretrained=cfg.pretrained, data=data_sha, split=split,
-                    flip=flip, dc=dc.model_dump(), blocks=cfg.fast_finetune_blocks)
+    key = cache_key(
+        model=cfg.model,
+        weights=cfg.weights,
+        pretrained=cfg.pretrained,
+        data=data_sha,
+        split=split,
+        flip=flip,
+        dc=dc.model_dump(),
+        blocks=cfg.fast_finetune_blocks,
+    )
     hit = load_cached(key)
     if hit is not None:
         log.info("feature cache hit for %s%s", split, " (mirrored)" if flip else "")
@@ -79,8 +98,14 @@ def cached_maps(cfg: TrainConfig, cut: Cut, dc: DataConfig, split: str, flip: bo
         if progress is not None:
             progress(f"features {split}{' mirrored' if flip else ''}", done[0], total)
 
-    maps, ys = extract(cut.prefix, _batches(cfg.input, split, dc, flip, 64, cfg.num_workers, labels), total,
-                       device, bf16, tick)
+    maps, ys = extract(
+        cut.prefix,
+        _batches(cfg.input, split, dc, flip, 64, cfg.num_workers, labels),
+        total,
+        device,
+        bf16,
+        tick,
+    )
     save_cached(key, maps, ys)
     return maps, ys
 
@@ -88,7 +113,7 @@ def cached_maps(cfg: TrainConfig, cut: Cut, dc: DataConfig, split: str, flip: bo
 @torch.no_grad()
 def _pool(suffix: nn.Module, maps: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     suffix.eval()
-    return torch.cat([suffix(maps[i:i + chunk].float()) for i in range(0, len(maps), chunk)])
+    return torch.cat([suffix(maps[i : i + chunk].float()) for i in range(0, len(maps), chunk)])
 
 
 @torch.no_grad()
@@ -105,10 +130,18 @@ def _set_lr(opt: torch.optim.Optimizer, factor: float) -> None:
         group["lr"] = group["base_lr"] * factor
 
 
-def train_head(head: nn.Linear, dropout: nn.Module, feats: torch.Tensor, ys: torch.Tensor, val_feats: torch.Tensor,
-               val_ys: torch.Tensor, cfg: TrainConfig, on_epoch: EpochHook | None = None,
-               gen: torch.Generator | None = None) -> list[dict[str, float]]:
-    """Train ``head`` on fixed features (AdamW, label smoothing, warm-up + cosine); returns per-epoch records."""
+def train_head(
+    head: nn.Linear,
+    dropout: nn.Module,
+    feats: torch.Tensor,
+    ys: torch.Tensor,
+    val_feats: torch.Tensor,
+    val_ys: torch.Tensor,
+    cfg: TrainConfig,
+    on_epoch: EpochHook | None = None,
+    gen: torch.Generator | None = None,
+) -> list[dict[str, float]]:
+    """Train ``head`` on fixed features (AdamW, label smoothing, warm-up + cosine); per-epoch records."""
     epochs = cfg.fast_head_epochs
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     for group in opt.param_groups:
@@ -124,7 +157,7 @@ def train_head(head: nn.Linear, dropout: nn.Module, feats: torch.Tensor, ys: tor
         perm = torch.randperm(len(feats), generator=gen)
         seen_loss = 0.0
         for i in range(0, len(feats), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             _set_lr(opt, cosine_lr(step, total, warm))
             loss = F.cross_entropy(head(dropout(feats[idx])), ys[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -133,26 +166,45 @@ def train_head(head: nn.Linear, dropout: nn.Module, feats: torch.Tensor, ys: tor
             seen_loss += loss.item() * len(idx)
             step += 1
         val_top1, val_loss = _accuracy(head, val_feats, val_ys)
-        record = {"epoch": float(epoch + 1), "stage": 1.0, "train_loss": seen_loss / len(feats),
-                  "val_top1": val_top1, "val_loss": val_loss}
+        record = {
+            "epoch": float(epoch + 1),
+            "stage": 1.0,
+            "train_loss": seen_loss / len(feats),
+            "val_top1": val_top1,
+            "val_loss": val_loss,
+        }
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
     return history
 
 
-def finetune_suffix(model: ButterflyClassifier, cut: Cut, maps: torch.Tensor, ys: torch.Tensor,
-                    teacher_feats: torch.Tensor | None, val_maps: torch.Tensor, val_ys: torch.Tensor,
-                    cfg: TrainConfig, epoch0: int, best_top1: float, on_epoch: EpochHook | None = None,
-                    gen: torch.Generator | None = None) -> list[dict[str, float]]:
-    """Fine-tune suffix + head on cached maps; keeps the best val top-1 weights (BN statistics stay frozen)."""
+def finetune_suffix(
+    model: ButterflyClassifier,
+    cut: Cut,
+    maps: torch.Tensor,
+    ys: torch.Tensor,
+    teacher_feats: torch.Tensor | None,
+    val_maps: torch.Tensor,
+    val_ys: torch.Tensor,
+    cfg: TrainConfig,
+    epoch0: int,
+    best_top1: float,
+    on_epoch: EpochHook | None = None,
+    gen: torch.Generator | None = None,
+) -> list[dict[str, float]]:
+    """Fine-tune suffix + head on cached maps; keeps the best val top-1 weights; BN stats frozen."""
     suffix, head = cut.suffix, model.head
     imagenet = model.imagenet_head
     params = [p for p in suffix.parameters() if p.requires_grad]
     base_backbone, base_head = cfg.lr * cfg.backbone_lr_mult, cfg.lr * 0.1
-    opt = torch.optim.AdamW([{"params": params, "lr": base_backbone, "base_lr": base_backbone},
-                             {"params": list(head.parameters()), "lr": base_head, "base_lr": base_head}],
-                            weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [
+            {"params": params, "lr": base_backbone, "base_lr": base_backbone},
+            {"params": list(head.parameters()), "lr": base_head, "base_lr": base_head},
+        ],
+        weight_decay=cfg.weight_decay,
+    )
     bs = cfg.batch_size
     steps_per_epoch = math.ceil(len(maps) / bs)
     total = cfg.fast_finetune_epochs * steps_per_epoch
@@ -168,7 +220,7 @@ def finetune_suffix(model: ButterflyClassifier, cut: Cut, maps: torch.Tensor, ys
         perm = torch.randperm(len(maps), generator=gen)
         seen_loss, t0 = 0.0, time.perf_counter()
         for i in range(0, len(maps), bs):
-            idx = perm[i:i + bs]
+            idx = perm[i : i + bs]
             _set_lr(opt, cosine_lr(step, total, warm))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 feats = suffix(maps[idx].float())
@@ -185,8 +237,14 @@ def finetune_suffix(model: ButterflyClassifier, cut: Cut, maps: torch.Tensor, ys
                 break
         val_feats = _pool(suffix, val_maps)
         val_top1, val_loss = _accuracy(head, val_feats, val_ys)
-        record = {"epoch": float(epoch0 + epoch + 1), "stage": 2.0, "train_loss": seen_loss / len(maps),
-                  "val_top1": val_top1, "val_loss": val_loss, "epoch_seconds": time.perf_counter() - t0}
+        record = {
+            "epoch": float(epoch0 + epoch + 1),
+            "stage": 2.0,
+            "train_loss": seen_loss / len(maps),
+            "val_top1": val_top1,
+            "val_loss": val_loss,
+            "epoch_seconds": time.perf_counter() - t0,
+        }
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
@@ -199,11 +257,21 @@ def finetune_suffix(model: ButterflyClassifier, cut: Cut, maps: torch.Tensor, ys
     return history
 
 
-def lwf_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0) -> torch.Tensor:
+def lwf_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0
+) -> torch.Tensor:
     """KL(teacher || student) on softened ImageNet logits (learning without forgetting)."""
     t = temperature
-    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits.detach() / t, 1),
-                    log_target=True, reduction="batchmean") * t * t
+    return (
+        F.kl_div(
+            F.log_softmax(student_logits / t, 1),
+            F.log_softmax(teacher_logits.detach() / t, 1),
+            log_target=True,
+            reduction="batchmean",
+        )
+        * t
+        * t
+    )
 
 
 def _trainable_state(model: ButterflyClassifier, cut: Cut) -> dict[str, torch.Tensor]:
@@ -226,12 +294,37 @@ def imagenet_agreement(model: ButterflyClassifier, feats: torch.Tensor, ref_feat
     return (head(feats).argmax(1) == head(ref_feats).argmax(1)).float().mean().item()
 
 
-def train_fast(cfg: TrainConfig, model: ButterflyClassifier, labels: list[str], dc: DataConfig, data_sha: str,
-               on_epoch: EpochHook | None = None, progress: ProgressHook | None = None) -> FastResult:
+def train_fast(
+    cfg: TrainConfig,
+    model: ButterflyClassifier,
+    labels: list[str],
+    dc: DataConfig,
+    data_sha: str,
+    on_epoch: EpochHook | None = None,
+    progress: ProgressHook | None = None,
+) -> FastResult:
     """Run the whole fast path on CPU; ``model`` is updated in place."""
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(pick_threads(cfg.threads))
+    try:
+        return _train_fast(cfg, model, labels, dc, data_sha, on_epoch, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train_fast(
+    cfg: TrainConfig,
+    model: ButterflyClassifier,
+    labels: list[str],
+    dc: DataConfig,
+    data_sha: str,
+    on_epoch: EpochHook | None,
+    progress: ProgressHook | None,
+) -> FastResult:
     device = torch.device("cpu")
     gen = torch.Generator().manual_seed(cfg.seed)
     result = FastResult()
+    result.metrics["threads"] = float(torch.get_num_threads())
     t0 = time.perf_counter()
     finetune = cfg.fast_finetune_epochs > 0
     cut = cut_backbone(model, cfg.fast_finetune_blocks)
@@ -251,7 +344,9 @@ def train_fast(cfg: TrainConfig, model: ButterflyClassifier, labels: list[str], 
     t1 = time.perf_counter()
     train_feats = _pool(cut.suffix, train_maps)
     val_feats = _pool(cut.suffix, val_maps)
-    history = train_head(model.head, model.dropout, train_feats, train_ys, val_feats, val_ys, cfg, on_epoch, gen)
+    history = train_head(
+        model.head, model.dropout, train_feats, train_ys, val_feats, val_ys, cfg, on_epoch, gen
+    )
     result.timings["head_s"] = time.perf_counter() - t1
     result.metrics["val_top1_head_only"] = history[-1]["val_top1"] if history else float("nan")
     if finetune:
@@ -259,8 +354,20 @@ def train_fast(cfg: TrainConfig, model: ButterflyClassifier, labels: list[str], 
         for p in cut.suffix.parameters():
             p.requires_grad_(True)
         best = history[-1]["val_top1"] if history else 0.0
-        history += finetune_suffix(model, cut, train_maps, train_ys, train_feats, val_maps, val_ys, cfg,
-                                   len(history), best, on_epoch, gen)
+        history += finetune_suffix(
+            model,
+            cut,
+            train_maps,
+            train_ys,
+            train_feats,
+            val_maps,
+            val_ys,
+            cfg,
+            len(history),
+            best,
+            on_epoch,
+            gen,
+        )
         result.timings["finetune_s"] = time.perf_counter() - t2
         new_val_feats = _pool(cut.suffix, val_maps)
         result.metrics["imagenet_agreement_val"] = imagenet_agreement(model, new_val_feats, val_feats)

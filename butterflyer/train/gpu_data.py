@@ -23,8 +23,14 @@ from butterflyer.models.meta import DataConfig
 from butterflyer.train.data import is_records
 
 
-def random_boxes(n: int, height: int, width: int, gen: torch.Generator, scale: tuple[float, float] = (0.35, 1.0),
-                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+def random_boxes(
+    n: int,
+    height: int,
+    width: int,
+    gen: torch.Generator,
+    scale: tuple[float, float] = (0.35, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
     """``(n, 4)`` boxes ``x1, y1, x2, y2`` with RandomResizedCrop's area and aspect distribution."""
     device = gen.device
     area = height * width * torch.empty(n, device=device).uniform_(*scale, generator=gen)
@@ -49,8 +55,12 @@ def crop_resize(images: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.T
 
     ``sampling_ratio=0`` averages ceil(box / size) samples per output pixel: anti-aliased when shrinking.
     """
-    rois = torch.cat([torch.arange(len(images), device=images.device, dtype=boxes.dtype).unsqueeze(1), boxes], 1)
-    return roi_align(images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True)
+    rois = torch.cat(
+        [torch.arange(len(images), device=images.device, dtype=boxes.dtype).unsqueeze(1), boxes], 1
+    )
+    return roi_align(
+        images, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=0, aligned=True
+    )
 
 
 def color_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.3) -> torch.Tensor:
@@ -64,13 +74,13 @@ def color_jitter(x: torch.Tensor, gen: torch.Generator, strength: float = 0.3) -
     x = x * factor()
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * factor() + mean
-    gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
     x = (x - gray) * factor() + gray
     return x.clamp(0, 1)
 
 
 def augment_batch(images: torch.Tensor, dc: DataConfig, gen: torch.Generator, train: bool) -> torch.Tensor:
-    """uint8 ``(N, 3, H, W)`` -> normalised float ``(N, 3, S, S)``; random crops/flips/colour when ``train``."""
+    """uint8 ``(N, 3, H, W)`` -> normalised float ``(N, 3, S, S)``; random crop/flip/colour if ``train``."""
     x = images.float().div_(255)
     n, _, h, w = x.shape
     size = dc.input_size
@@ -98,13 +108,35 @@ def stack_same_size(images: list[torch.Tensor], fallback: int) -> torch.Tensor:
     if all(img.shape[-2:] == (h, w) for img in images):
         return torch.stack(images)
     side = max(fallback, 1)
-    return torch.stack([F.interpolate(img.unsqueeze(0).float(), size=(side, side), mode="bilinear",
-                                      antialias=True, align_corners=False).squeeze(0).round().clamp(0, 255)
-                        .to(torch.uint8) for img in images])
+    return torch.stack(
+        [
+            F.interpolate(
+                img.unsqueeze(0).float(),
+                size=(side, side),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
+            .squeeze(0)
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+            for img in images
+        ]
+    )
 
 
-def gpu_batches(uri: str, split: str, dc: DataConfig, batch_size: int, ctx: Any, train: bool, seed: int,
-                augment: str = "trivial", workers: int = 0) -> Callable[[int], Iterator[Any]] | None:
+def gpu_batches(
+    uri: str,
+    split: str,
+    dc: DataConfig,
+    batch_size: int,
+    ctx: Any,
+    train: bool,
+    seed: int,
+    augment: str = "trivial",
+    workers: int = 0,
+) -> Callable[[int], Iterator[Any]] | None:
     """``epoch -> batches`` decoded and augmented on ``ctx.device``, or ``None`` when not applicable."""
     if ctx.device.type != "cuda" or not is_records(uri):
         return None
@@ -112,18 +144,56 @@ def gpu_batches(uri: str, split: str, dc: DataConfig, batch_size: int, ctx: Any,
 
     from butterflyer.train.data import RecordsSplit
 
-    ds = RecordsSplit(uri, split, None, shuffle=train, seed=seed, rank=ctx.rank, world=ctx.world, decode=False)
+    ds = RecordsSplit(
+        uri, split, None, shuffle=train, seed=seed, rank=ctx.rank, world=ctx.world, decode=False
+    )
 
     def collate(items: list[Any]) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        blobs = [b if isinstance(b, torch.Tensor) else torch.frombuffer(bytearray(b), dtype=torch.uint8)
-                 for b, _, _ in items]
+        blobs = [
+            b if isinstance(b, torch.Tensor) else torch.frombuffer(bytearray(b), dtype=torch.uint8)
+            for b, _, _ in items
+        ]
         return blobs, torch.tensor([y for _, y, _ in items]), torch.tensor([i for _, _, i in items])
 
     def make(epoch: int) -> Iterator[Any]:
         ds.set_epoch(epoch)
         gen = torch.Generator(device=ctx.device).manual_seed(seed * 7919 + epoch * 31 + ctx.rank)
-        for blobs, ys, idx in DataLoader(ds, batch_size=batch_size, num_workers=workers, collate_fn=collate):
+        batches = DataLoader(
+            ds,
+            batch_size=batch_size,
+            num_workers=workers,
+            collate_fn=collate,
+            persistent_workers=False,
+            prefetch_factor=4 if workers else None,
+        )
+
+        def prepare(item: Any) -> Any:
+            blobs, ys, idx = item
             images = stack_same_size(decode_batch(blobs, ctx.device), dc.resize_size)
-            yield augment_batch(images, dc, gen, train), ys, idx
+            return augment_batch(images, dc, gen, train), ys.to(ctx.device, non_blocking=True), idx
+
+        return prefetch(batches, prepare, ctx.device)
 
     return make
+
+
+def prefetch(items: Any, prepare: Callable[[Any], Any], device: torch.device) -> Iterator[Any]:
+    """Run ``prepare`` for batch i+1 on a side CUDA stream while the caller computes on batch i."""
+    if device.type != "cuda":
+        for item in items:
+            yield prepare(item)
+        return
+    side = torch.cuda.Stream(device)
+    main = torch.cuda.current_stream(device)
+    pending = None
+    for item in items:
+        with torch.cuda.stream(side):
+            ready = prepare(item)
+        if pending is not None:
+            yield pending
+        main.wait_stream(side)
+        for t in ready[:2]:
+            t.record_stream(main)
+        pending = ready
+    if pending is not None:
+        yield pending

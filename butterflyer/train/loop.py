@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -77,8 +79,16 @@ def validate(model: nn.Module, batches: Iterable[Any], ctx: DistContext, bf16: b
     return {"val_top1": correct / max(total, 1), "val_loss": loss_sum / max(total, 1), "val_n": total}
 
 
-def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource, val_batches: BatchSource,
-        n_train: int, ctx: DistContext, ckpt_dir: Path, on_epoch: EpochHook | None = None) -> list[dict[str, float]]:
+def fit(
+    model: ButterflyClassifier,
+    cfg: TrainConfig,
+    train_batches: BatchSource,
+    val_batches: BatchSource,
+    n_train: int,
+    ctx: DistContext,
+    ckpt_dir: Path,
+    on_epoch: EpochHook | None = None,
+) -> list[dict[str, float]]:
     """Train ``model`` in place (best val epoch restored at the end); returns the per-epoch history.
 
     ``train_batches(epoch)`` yields ``(images, labels, indices)`` for this rank, already augmented
@@ -94,9 +104,18 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
         teacher = copy.deepcopy(model.backbone).eval().requires_grad_(False)
     backbone_params = list(model.backbone.parameters())
     head_params = list(model.head.parameters())
-    opt = torch.optim.AdamW([
-        {"params": backbone_params, "lr": 0.0, "base_lr": cfg.lr * cfg.backbone_lr_mult, "name": "backbone"},
-        {"params": head_params, "lr": cfg.lr, "base_lr": cfg.lr, "name": "head"}], weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [
+            {
+                "params": backbone_params,
+                "lr": 0.0,
+                "base_lr": cfg.lr * cfg.backbone_lr_mult,
+                "name": "backbone",
+            },
+            {"params": head_params, "lr": cfg.lr, "base_lr": cfg.lr, "name": "head"},
+        ],
+        weight_decay=cfg.weight_decay,
+    )
     history: list[dict[str, float]] = []
     start, best, bad = 0, -1.0, 0
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +153,9 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
         seen = torch.zeros(n_train, dtype=torch.int64)
         _train_mode(model, stage)
         t0 = time.perf_counter()
-        loss_sum = correct = count = 0.0
+        loss_acc = torch.zeros((), device=device)
+        correct_acc = torch.zeros((), device=device, dtype=torch.int64)
+        count = 0.0
         step = (epoch - first) * spe
         ctxm = ddp.join() if ddp is not None else nullcontext()
         with ctxm:
@@ -160,8 +181,9 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                loss_sum += loss.item() * len(y)
-                correct += (logits.argmax(1) == y).sum().item()
+                # accumulate on the device: no host sync per step (it would stall the GPU pipeline)
+                loss_acc = loss_acc + loss.detach().float() * len(y)
+                correct_acc = correct_acc + (logits.argmax(1) == y).sum()
                 count += len(y)
                 known = idx[idx >= 0].long().cpu()
                 seen.index_add_(0, known, torch.ones(len(known), dtype=torch.int64))
@@ -170,13 +192,18 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
                     break
         if ctx.distributed:
             dist.all_reduce(seen)
-        loss_sum, correct, count = _reduce([loss_sum, correct, count], ctx)
-        record = {"epoch": float(epoch + 1), "stage": float(stage), "train_loss": loss_sum / max(count, 1),
-                  "train_top1": correct / max(count, 1), "train_n": count,
-                  "seen_min": float(seen.min()) if seen.any() else float("nan"),
-                  "seen_max": float(seen.max()) if seen.any() else float("nan"),
-                  "epoch_seconds": time.perf_counter() - t0,
-                  "lr_head": opt.param_groups[1]["lr"]}
+        loss_sum, correct, count = _reduce([loss_acc.item(), float(correct_acc.item()), count], ctx)
+        record = {
+            "epoch": float(epoch + 1),
+            "stage": float(stage),
+            "train_loss": loss_sum / max(count, 1),
+            "train_top1": correct / max(count, 1),
+            "train_n": count,
+            "seen_min": float(seen.min()) if seen.any() else float("nan"),
+            "seen_max": float(seen.max()) if seen.any() else float("nan"),
+            "epoch_seconds": time.perf_counter() - t0,
+            "lr_head": opt.param_groups[1]["lr"],
+        }
         record["images_per_s"] = count / max(record["epoch_seconds"], 1e-9)
         record.update(validate(model, val_batches(epoch), ctx, bf16))
         improved = record["val_top1"] > best
@@ -188,10 +215,12 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
         if ctx.is_main:
             if improved:
                 save_best(ckpt_dir, model)
-            save_checkpoint(ckpt_dir, model, opt, {"epoch": epoch + 1, "best": best, "bad": bad,
-                                                   "history": history})
+            save_checkpoint(
+                ckpt_dir, model, opt, {"epoch": epoch + 1, "best": best, "bad": bad, "history": history}
+            )
             if on_epoch is not None:
                 on_epoch(record)
+            _fault_injection(epoch + 1)
         if ctx.distributed:
             dist.barrier()
         stopped = stage == 2 and cfg.patience > 0 and bad >= cfg.patience
@@ -203,13 +232,21 @@ def fit(model: ButterflyClassifier, cfg: TrainConfig, train_batches: BatchSource
     return history
 
 
+def _fault_injection(epoch: int) -> None:
+    """``BUTTERFLYER_KILL_AFTER_EPOCH=N``: SIGKILL right after epoch N's checkpoint (resume tests)."""
+    target = os.environ.get("BUTTERFLYER_KILL_AFTER_EPOCH")
+    if target and int(target) == epoch:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def loader(dataset: Any, batch_size: int, workers: int, cuda: bool) -> Callable[[int], DataLoader]:
     """``epoch -> DataLoader`` over a dataset with ``set_epoch``."""
 
     def make(epoch: int) -> DataLoader:
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)
-        return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=cuda,
-                          persistent_workers=False)
+        return DataLoader(
+            dataset, batch_size=batch_size, num_workers=workers, pin_memory=cuda, persistent_workers=False
+        )
 
     return make

@@ -49,8 +49,10 @@ def most_confused(cm: torch.Tensor, labels: list[str], n: int = 10) -> list[dict
         return []
     values, idx = flat.topk(min(n, count))
     k = cm.shape[0]
-    return [{"true": labels[int(i) // k], "predicted": labels[int(i) % k], "count": int(v)}
-            for v, i in zip(values.tolist(), idx.tolist(), strict=True)]
+    return [
+        {"true": labels[int(i) // k], "predicted": labels[int(i) % k], "count": int(v)}
+        for v, i in zip(values.tolist(), idx.tolist(), strict=True)
+    ]
 
 
 @dataclass

@@ -38,8 +38,12 @@ def confusion_png(cm: torch.Tensor, labels: list[str], path: Path) -> Path:
     off = np.where(~np.eye(k, dtype=bool) & (rows > 0), rows, np.nan)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(diag, cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-    image = ax.imshow(off, cmap="Reds", norm=LogNorm(vmin=max(1e-3, np.nanmin(off) if np.isfinite(off).any() else 1e-3),
-                                                     vmax=1), interpolation="nearest")
+    image = ax.imshow(
+        off,
+        cmap="Reds",
+        norm=LogNorm(vmin=max(1e-3, np.nanmin(off) if np.isfinite(off).any() else 1e-3), vmax=1),
+        interpolation="nearest",
+    )
     font = max(3.5, min(9.0, 400 / max(k, 1)))
     ax.set_xticks(range(k), labels, rotation=90, fontsize=font)
     ax.set_yticks(range(k), labels, fontsize=font)
@@ -53,14 +57,24 @@ def confusion_png(cm: torch.Tensor, labels: list[str], path: Path) -> Path:
 def reliability_png(before: Reliability, after: Reliability, temperature: float, path: Path) -> Path:
     """Reliability diagrams before and after temperature scaling, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharey=True)
-    for ax, rel, title in ((axes[0], before, "before (T = 1)"), (axes[1], after, f"after (T = {temperature:.2f})")):
+    for ax, rel, title in (
+        (axes[0], before, "before (T = 1)"),
+        (axes[1], after, f"after (T = {temperature:.2f})"),
+    ):
         bins = len(rel.count)
         centres = (np.arange(bins) + 0.5) / bins
         acc = np.nan_to_num(np.array(rel.accuracy, dtype=float))
         ax.bar(centres, acc, width=1 / bins, edgecolor="black", color="#4c72b0", label="accuracy")
         conf = np.array(rel.confidence, dtype=float)
-        ax.bar(centres, np.nan_to_num(conf - acc), bottom=acc, width=1 / bins, color="#dd8452", alpha=0.5,
-               label="gap to confidence")
+        ax.bar(
+            centres,
+            np.nan_to_num(conf - acc),
+            bottom=acc,
+            width=1 / bins,
+            color="#dd8452",
+            alpha=0.5,
+            label="gap to confidence",
+        )
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
@@ -76,7 +90,12 @@ def curves_png(history: list[dict[str, float]], path: Path) -> Path:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     if history:
         epochs = [h["epoch"] for h in history]
-        for key, ax in (("train_loss", ax_loss), ("val_loss", ax_loss), ("val_top1", ax_acc), ("train_top1", ax_acc)):
+        for key, ax in (
+            ("train_loss", ax_loss),
+            ("val_loss", ax_loss),
+            ("val_top1", ax_acc),
+            ("train_top1", ax_acc),
+        ):
             values = [h.get(key) for h in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, [np.nan if v is None else v for v in values], marker="o", label=key)
@@ -87,8 +106,10 @@ def curves_png(history: list[dict[str, float]], path: Path) -> Path:
                     ax.axvline(epochs[i] - 0.5, color="grey", linestyle=":")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_title("loss")
-    ax_loss.legend()
+    if ax_loss.get_legend_handles_labels()[0]:
+        ax_loss.legend()
     ax_acc.set_xlabel("epoch")
     ax_acc.set_title("top-1")
-    ax_acc.legend()
+    if ax_acc.get_legend_handles_labels()[0]:
+        ax_acc.legend()
     return _save(fig, path)

@@ -30,8 +30,7 @@ class Tracker(Protocol):
 
 
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, int | float) and math.isfinite(float(v))}
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and math.isfinite(float(v))}
 
 
 def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -93,7 +92,7 @@ class MlflowTracker:
 
         items = [Param(k, v) for k, v in _flatten(params).items()]
         for i in range(0, len(items), 90):
-            self.client.log_batch(self.run_id, params=items[i:i + 90])
+            self.client.log_batch(self.run_id, params=items[i : i + 90])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         import time
@@ -127,7 +126,9 @@ class WandbTracker:
         try:
             import wandb
         except ImportError as exc:
-            raise ConfigError("--tracker wandb needs the wandb package: pip install 'butterflyer[wandb]'") from exc
+            raise ConfigError(
+                "--tracker wandb needs the wandb package: pip install 'butterflyer[wandb]'"
+            ) from exc
         directory.mkdir(parents=True, exist_ok=True)
         self._wandb = wandb
         self.run = wandb.init(project=project, name=run_name, dir=str(directory), reinit=True)
@@ -158,8 +159,9 @@ class WandbTracker:
         self.run.finish(exit_code=0 if status == "FINISHED" else 1)
 
 
-def make_tracker(kind: str, experiment: str, run_name: str | None, run_dir: Path,
-                 tracking_uri: str | None = None) -> Tracker:
+def make_tracker(
+    kind: str, experiment: str, run_name: str | None, run_dir: Path, tracking_uri: str | None = None
+) -> Tracker:
     """The tracker named by ``--tracker``."""
     if kind == "mlflow":
         return MlflowTracker(experiment, run_name, tracking_uri)

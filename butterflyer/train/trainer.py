@@ -51,7 +51,9 @@ EpochHook = Callable[[dict[str, float]], None]
 def git_commit() -> str | None:
     """The current git commit of the working directory, if any."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -65,15 +67,17 @@ def _local_run_dir(cfg: TrainConfig) -> Path:
     return Path(cfg.output)
 
 
-def train(config: TrainConfig, progress: Progress | None = None, on_epoch: EpochHook | None = None
-          ) -> TrainResult:
+def train(
+    config: TrainConfig, progress: Progress | None = None, on_epoch: EpochHook | None = None
+) -> TrainResult:
     """Train as ``config`` says and return where the model is, its metrics and the tracking run id."""
     cfg = config.resolved()
     run_dir = _local_run_dir(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not cfg.resume and (run_dir / "checkpoints" / "last.pt").exists():
-        raise ConfigError(f"{run_dir} already holds a training run; pass --resume to continue it or choose "
-                          "another --output")
+        raise ConfigError(
+            f"{run_dir} already holds a training run; pass --resume to continue it or choose another --output"
+        )
     atomic_write_json(run_dir / "config.json", cfg.to_json_dict())
     if cfg.world_size > 1 and not distributed.in_torchrun():
         distributed.launch(run_dir / "config.json", cfg.world_size, run_dir / "logs")
@@ -83,12 +87,18 @@ def train(config: TrainConfig, progress: Progress | None = None, on_epoch: Epoch
 
 def _result_from(run_dir: Path) -> TrainResult:
     data = read_json(run_dir / "result.json")
-    return TrainResult(model_dir=Path(data["model_dir"]), metrics=data["metrics"], run_id=data.get("run_id"),
-                       run_dir=run_dir, history=data.get("history", []))
+    return TrainResult(
+        model_dir=Path(data["model_dir"]),
+        metrics=data["metrics"],
+        run_id=data.get("run_id"),
+        run_dir=run_dir,
+        history=data.get("history", []),
+    )
 
 
-def run_here(cfg: TrainConfig, run_dir: Path, progress: Progress | None = None,
-             on_epoch: EpochHook | None = None) -> TrainResult:
+def run_here(
+    cfg: TrainConfig, run_dir: Path, progress: Progress | None = None, on_epoch: EpochHook | None = None
+) -> TrainResult:
     """Train in this process (one of N under torchrun, or alone)."""
     use_cuda = cfg.gpu > 0 and torch.cuda.is_available()
     ctx = distributed.init(use_cuda)
@@ -104,19 +114,31 @@ def run_here(cfg: TrainConfig, run_dir: Path, progress: Progress | None = None,
     else:
         origin = cfg.weights
     if origin is None and cfg.model != "tiny":
-        warnings.append(f"{cfg.model} starts from RANDOM weights (no --weights given): expect far lower accuracy")
+        warnings.append(
+            f"{cfg.model} starts from RANDOM weights (no --weights given): expect far lower accuracy"
+        )
         log.warning("!!! %s", warnings[-1])
     tracker: Tracker = NullTracker()
     if ctx.is_main:
-        tracker = make_tracker(cfg.tracker, cfg.experiment, cfg.run_name or run_dir.name, run_dir, cfg.tracking_uri)
+        tracker = make_tracker(
+            cfg.tracker, cfg.experiment, cfg.run_name or run_dir.name, run_dir, cfg.tracking_uri
+        )
         tracker.log_params(cfg.to_json_dict())
-        tracker.set_tags({"data_manifest_sha256": sha, "profile": cfg.profile, "git_commit": git_commit() or "",
-                          "pretrained": origin or "random"})
+        tracker.set_tags(
+            {
+                "data_manifest_sha256": sha,
+                "profile": cfg.profile,
+                "git_commit": git_commit() or "",
+                "pretrained": origin or "random",
+            }
+        )
     history: list[dict[str, float]] = []
 
     def epoch_hook(record: dict[str, float]) -> None:
         history.append(record)
-        tracker.log_metrics({k: v for k, v in record.items() if k not in ("epoch",)}, step=int(record["epoch"]))
+        tracker.log_metrics(
+            {k: v for k, v in record.items() if k not in ("epoch",)}, step=int(record["epoch"])
+        )
         if on_epoch is not None:
             on_epoch(record)
 
@@ -131,11 +153,13 @@ def run_here(cfg: TrainConfig, run_dir: Path, progress: Progress | None = None,
             metrics.update(fast.metrics)
             metrics.update({f"time_{k}": v for k, v in fast.timings.items()})
         else:
-            _run_full(cfg, model, dc, labels, ctx, run_dir, epoch_hook if ctx.is_main else None)
+            history[:] = _run_full(cfg, model, dc, labels, ctx, run_dir, epoch_hook if ctx.is_main else None)
         metrics["time_train_s"] = time.perf_counter() - t0
         result = None
         if ctx.is_main:
-            result = _finish(cfg, model, labels, dc, sha, origin, warnings, history, metrics, run_dir, tracker)
+            result = _finish(
+                cfg, model, labels, dc, sha, origin, warnings, history, metrics, run_dir, tracker
+            )
         status = "FINISHED"
     finally:
         if ctx.is_main:
@@ -146,8 +170,15 @@ def run_here(cfg: TrainConfig, run_dir: Path, progress: Progress | None = None,
     return result
 
 
-def _run_full(cfg: TrainConfig, model: torch.nn.Module, dc: Any, labels: list[str], ctx: distributed.DistContext,
-              run_dir: Path, on_epoch: EpochHook | None) -> None:
+def _run_full(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    dc: Any,
+    labels: list[str],
+    ctx: distributed.DistContext,
+    run_dir: Path,
+    on_epoch: EpochHook | None,
+) -> list[dict[str, float]]:
     from butterflyer.train.loop import fit, loader
 
     cuda = ctx.device.type == "cuda"
@@ -156,17 +187,44 @@ def _run_full(cfg: TrainConfig, model: torch.nn.Module, dc: Any, labels: list[st
     if cuda and cfg.gpu_decode:
         from butterflyer.train.gpu_data import gpu_batches
 
-        train_src = gpu_batches(cfg.input, "train", dc, cfg.batch_size, ctx, train=True, seed=cfg.seed,
-                                augment=cfg.augment, workers=cfg.num_workers)
+        train_src = gpu_batches(
+            cfg.input,
+            "train",
+            dc,
+            cfg.batch_size,
+            ctx,
+            train=True,
+            seed=cfg.seed,
+            augment=cfg.augment,
+            workers=cfg.num_workers,
+        )
     if train_src is None:
-        train_ds = open_split(cfg.input, "train", train_transform(dc, cfg.augment), shuffle=True, seed=cfg.seed,
-                              rank=ctx.rank, world=ctx.world, labels=labels)
+        train_ds = open_split(
+            cfg.input,
+            "train",
+            train_transform(dc, cfg.augment),
+            shuffle=True,
+            seed=cfg.seed,
+            rank=ctx.rank,
+            world=ctx.world,
+            labels=labels,
+        )
         train_src = loader(train_ds, cfg.batch_size, cfg.num_workers, cuda)
-    val_ds = open_split(cfg.input, "val", eval_transform(dc), shuffle=False, rank=ctx.rank, world=ctx.world,
-                        labels=labels)
-    fit(model, cfg, train_src, loader(val_ds, cfg.batch_size, cfg.num_workers, cuda), n_train, ctx,
-        run_dir / "checkpoints", on_epoch)
+    val_ds = open_split(
+        cfg.input, "val", eval_transform(dc), shuffle=False, rank=ctx.rank, world=ctx.world, labels=labels
+    )
+    history = fit(
+        model,
+        cfg,
+        train_src,
+        loader(val_ds, cfg.batch_size, cfg.num_workers, cuda),
+        n_train,
+        ctx,
+        run_dir / "checkpoints",
+        on_epoch,
+    )
     model.to("cpu").to(memory_format=torch.contiguous_format)
+    return history
 
 
 def _has_split(uri: str, split: str) -> bool:
@@ -176,14 +234,31 @@ def _has_split(uri: str, split: str) -> bool:
         return False
 
 
-def _finish(cfg: TrainConfig, model: Any, labels: list[str], dc: Any, sha: str, origin: str | None,
-            warnings: list[str], history: list[dict[str, float]], metrics: dict[str, float], run_dir: Path,
-            tracker: Tracker) -> TrainResult:
+def _finish(
+    cfg: TrainConfig,
+    model: Any,
+    labels: list[str],
+    dc: Any,
+    sha: str,
+    origin: str | None,
+    warnings: list[str],
+    history: list[dict[str, float]],
+    metrics: dict[str, float],
+    run_dir: Path,
+    tracker: Tracker,
+) -> TrainResult:
     """Calibrate on val, score test, save the model and report, log artifacts."""
     model = model.to("cpu").eval()
-    meta = ModelMeta(architecture=cfg.model, labels=labels, data_config=dc, pretrained=origin,
-                     data_manifest_sha256=sha, git_commit=git_commit(), config=cfg.to_json_dict(),
-                     extra={"history": history, "warnings": warnings})
+    meta = ModelMeta(
+        architecture=cfg.model,
+        labels=labels,
+        data_config=dc,
+        pretrained=origin,
+        data_manifest_sha256=sha,
+        git_commit=git_commit(),
+        config=cfg.to_json_dict(),
+        extra={"history": history, "warnings": warnings},
+    )
     if _has_split(cfg.input, "val"):
         val_logits, val_labels = predict(model, meta, cfg.input, "val")
         meta.temperature = fit_temperature(val_logits, val_labels)
@@ -192,8 +267,15 @@ def _finish(cfg: TrainConfig, model: Any, labels: list[str], dc: Any, sha: str, 
     if _has_split(cfg.input, "test"):
         test_logits, test_labels = predict(model, meta, cfg.input, "test")
         report = write_report(test_logits, test_labels, meta, run_dir / "report-test", "test")
-        metrics.update({"test_top1": report["top1"], "test_top5": report["top5"], "test_ece": report["ece"],
-                        "test_ece_calibrated": report["ece_calibrated"], "test_macro_f1": report["macro_f1"]})
+        metrics.update(
+            {
+                "test_top1": report["top1"],
+                "test_top5": report["top5"],
+                "test_ece": report["ece"],
+                "test_ece_calibrated": report["ece_calibrated"],
+                "test_macro_f1": report["macro_f1"],
+            }
+        )
     metrics["temperature"] = meta.temperature
     meta.metrics = {k: float(v) for k, v in metrics.items()}
     model_dir = save_model(model, run_dir / "model", meta)
@@ -202,10 +284,13 @@ def _finish(cfg: TrainConfig, model: Any, labels: list[str], dc: Any, sha: str, 
     tracker.log_artifact(model_dir, "model")
     if report is not None:
         tracker.log_artifact(Path(report["report_dir"]), "report-test")
-    result = TrainResult(model_dir=model_dir, metrics=metrics, run_id=tracker.run_id, run_dir=run_dir,
-                         history=history)
-    atomic_write_json(run_dir / "result.json", {"model_dir": str(model_dir), "metrics": metrics,
-                                                "run_id": tracker.run_id, "history": history})
+    result = TrainResult(
+        model_dir=model_dir, metrics=metrics, run_id=tracker.run_id, run_dir=run_dir, history=history
+    )
+    atomic_write_json(
+        run_dir / "result.json",
+        {"model_dir": str(model_dir), "metrics": metrics, "run_id": tracker.run_id, "history": history},
+    )
     if is_remote(cfg.output):
         _upload(run_dir, cfg.output)
     return result

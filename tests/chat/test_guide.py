@@ -107,3 +107,24 @@ def test_taxonomy_rollup() -> None:
         genus, family = taxonomy(label)
         assert entry.scientific_name.split()[0] == genus, label
         assert family.endswith("idae"), label
+
+
+def test_prose_lint_catches_dangling_pronoun(tiny_guide_dir: Path) -> None:
+    from butterflyer.chat.lint import prose_issues
+
+    path = tiny_guide_dir / "species" / "monarch.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["habitat"] = ("It lives in fields with milkweed and flowers everywhere in summer. "
+                       "See https://example.org now.")
+    path.write_text(yaml.safe_dump(data))
+    issues = prose_issues(read_guide(tiny_guide_dir))
+    assert any("starts with a pronoun" in i for i in issues) and any("markup or link" in i for i in issues)
+
+
+def test_real_guide_prose_and_questions_are_quotable() -> None:
+    from butterflyer.chat.evaluate import load_questions
+    from butterflyer.chat.lint import prose_issues, question_issues
+
+    guide = load_guide()
+    assert [i for i in prose_issues(guide) if "words:" not in i] == []
+    assert question_issues(guide, load_questions()) == []

@@ -32,7 +32,7 @@ def tiny_meta(arch: str = "tiny") -> ModelMeta:
     return ModelMeta(architecture=arch, labels=list(LABELS), data_config=data_config_for(arch))
 
 
-def train_tiny(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int = 15) -> nn.Module:
+def train_tiny(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int = 8) -> nn.Module:
     """A few epochs of plain SGD so the tiny model is accurate on the task."""
     torch.manual_seed(0)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
@@ -44,6 +44,12 @@ def train_tiny(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs:
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
     return model.eval()
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> None:
+    """Tests run side by side on few shared cores: one intra-op thread avoids oversubscription."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +74,39 @@ def tiny_dir(tmp_path: Path, trained_tiny_state: dict[str, torch.Tensor]) -> Pat
     model.imagenet_head = nn.Linear(model.num_features, 10).requires_grad_(False)
     model.load_state_dict(trained_tiny_state)
     return save_model(model.eval(), tmp_path / "tiny", tiny_meta())
+
+
+def make_records(root: Path, counts: dict[str, int], size: int = 40, seed: int = 0) -> str:
+    """A records folder whose 3 classes are red-, green- and blue-dominant JPEG photos."""
+    from PIL import Image
+
+    from butterflyer.data.interim import write_split_csv
+    from butterflyer.data.records import RecordsConfig, build_records
+    from butterflyer.fileio import atomic_write_json, sha256_file
+
+    rng = np.random.default_rng(seed)
+    interim = root / "interim"
+    for split, per_class in counts.items():
+        rows = []
+        for index, label in enumerate(LABELS):
+            for k in range(per_class):
+                pixels = rng.integers(0, 120, size=(size, size, 3))
+                pixels[..., index] += 110
+                path = root / "images" / split / label / f"{k:03d}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels.astype(np.uint8), "RGB").save(path, quality=92)
+                rows.append({"key": f"{split}/{label}/{k:03d}.jpg", "path": str(path), "label": label,
+                             "label_index": index, "split": split, "sha256": sha256_file(path),
+                             "bytes": path.stat().st_size, "width": size, "height": size, "group": "",
+                             "source_split": split})
+        write_split_csv(interim / f"{split}.csv", rows)
+    atomic_write_json(interim / "labels.json", list(LABELS))
+    out = root / "records"
+    build_records(interim, str(out), config=RecordsConfig(workers=1))
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def records_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Synthetic records: train 24, val 8, test 8 images per class."""
+    return make_records(tmp_path_factory.mktemp("records"), {"train": 24, "val": 8, "test": 8})

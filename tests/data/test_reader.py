@@ -101,3 +101,19 @@ def test_unknown_split_names_the_ones_present(records):
 
     with pytest.raises(DataError, match="train"):
         RecordsDataset(records["one"], "val")
+
+
+def test_record_striding_over_a_bucket(records):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for path in Path(records["one"]).iterdir():
+        fs.pipe(f"/stride/{path.name}", path.read_bytes())
+    everything = sorted(int(_tensor(x).sum()) for x, _ in RecordsDataset(records["one"], "train"))
+    parts = []
+    for rank in range(3):  # 1 shard, 3 ranks: every rank walks it and seeks past the others' records
+        ds = RecordsDataset("memory://stride", "train", transform=_tensor, rank=rank, world_size=3)
+        parts.append([int(x.sum()) for x, _ in ds])
+        assert len(parts[-1]) == len(ds) == 14
+    assert sorted(sum(parts, [])) == everything
+    fs.rm("/stride", recursive=True)

@@ -128,6 +128,7 @@ def test_half_written_output_is_refused_and_resumed(small_interim: Path, tmp_pat
         (out / "_progress").mkdir(exist_ok=True)
         (out / "_progress" / f"{name}.json").write_text(json.dumps(dict(s, fingerprint=full["fingerprint"])))
     (out / names[0]).unlink()
+    (out / f".{names[0]}.x1y2.tmp").write_bytes(b"half a shard")  # what a killed writer leaves
     keep = {n: (out / n).stat().st_mtime_ns for n in names[1:]}
     resumed = build_records(small_interim, str(out), config=cfg)
     assert (
@@ -136,6 +137,7 @@ def test_half_written_output_is_refused_and_resumed(small_interim: Path, tmp_pat
     assert {n: (out / n).stat().st_mtime_ns for n in names[1:]} == keep
     assert resumed["splits"] == full["splits"]
     assert not (out / "_progress").exists()
+    assert not (out / f".{names[0]}.x1y2.tmp").exists()
 
 
 def test_incomplete_or_tampered_manifest_is_refused(small_interim: Path, tmp_path: Path):

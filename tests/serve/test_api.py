@@ -19,6 +19,7 @@ from .conftest import imagenet_logits, make_constant_onnx
 
 
 def client_for(model: str, catalog: Catalog | None = None, **overrides) -> TestClient:
+    overrides.setdefault("chat", False)
     settings = ServeSettings(model_uri=model, refresh_seconds=0, **overrides)
     holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
                                                                                catalog))
@@ -199,3 +200,15 @@ def test_model_without_imagenet_head_never_rejects(tmp_path: Path, catalog: Cata
         body = c.post("/v1/identify", files={"image": ("x", images["png"])}).json()
         assert body["verdict"] == "species" and body["gate"] is None
         assert c.get("/v1/model").json()["gate_available"] is False
+
+
+def test_chat_route_is_mounted_when_installed_and_can_be_turned_off(tiny_model: Path) -> None:
+    import importlib.util
+
+    installed = importlib.util.find_spec("butterflyer.serve.routes.chat") is not None
+    with client_for(str(tiny_model), Catalog(), chat=True) as c:
+        assert c.get("/v1/features").json()["chat"] is installed
+        assert ("/v1/chat" in c.get("/openapi.json").json()["paths"]) is installed
+    with client_for(str(tiny_model), Catalog(), chat=False) as c:
+        assert c.get("/v1/features").json()["chat"] is False
+        assert c.post("/v1/chat", json={"message": "hi"}).status_code in (404, 405)

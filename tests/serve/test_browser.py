@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def base_url(tmp_path: Path):  # noqa: ANN201
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+@pytest.fixture(params=[False, True], ids=["without-chat", "with-chat"])
+def base_url(tmp_path: Path, request: pytest.FixtureRequest):  # noqa: ANN201
+    if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed; run 'make browser'")
     labels = ["MONARCH", "QUEEN", "VICEROY"]
     catalog = Catalog({
@@ -40,11 +40,28 @@ def base_url(tmp_path: Path):  # noqa: ANN201
     settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
     holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
                                                                                catalog))
-    with running_server(create_app(settings, holder)) as url:
+    app = create_app(settings, holder)
+    app.include_router(_stub_chat_router())  # stands in for the chat route to check the panel's contract
+    app.state.chat_enabled = request.param
+    with running_server(app) as url:
         yield url
 
 
-def test_upload_shows_species_name(base_url: str, tmp_path: Path) -> None:
+def _stub_chat_router():  # noqa: ANN202
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.post("/v1/chat")
+    def chat(body: dict) -> dict:
+        return {"answer": f"Echo about {body.get('species_id')}: {body['message']}", "species_id":
+                body.get("species_id"), "citations": [{"entry": "Monarch", "section": "Food", "text": "..."}]}
+
+    return router
+
+
+def test_upload_shows_species_name(base_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    with_chat = "with-chat" in request.node.callspec.id
     from playwright.sync_api import expect, sync_playwright
 
     photo = tmp_path / "butterfly.jpg"
@@ -60,7 +77,8 @@ def test_upload_shows_species_name(base_url: str, tmp_path: Path) -> None:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(base_url + "/")
             expect(page.locator("h1")).to_contain_text("ButterFlyer")
-            expect(page.locator("#chat")).to_be_hidden()  # the page works without the chat route
+            if not with_chat:
+                expect(page.locator("#chat")).to_be_hidden()  # the page works without the chat route
 
             page.set_input_files("#file", str(bad))
             expect(page.locator("#error")).to_contain_text("not a photo")
@@ -72,13 +90,25 @@ def test_upload_shows_species_name(base_url: str, tmp_path: Path) -> None:
             expect(page.locator("#species-name")).to_have_text("Monarch")
             expect(page.locator("#species-summary")).to_contain_text("black veins")
             expect(page.locator("#error")).to_be_hidden()
-            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+            page.check("#heatmap")  # asks again with explain=true and shows the overlay
+            expect(page.locator("#preview")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+            page.uncheck("#heatmap")
+            expect(page.locator("#preview")).to_have_attribute("src", re.compile(r"^blob:"))
+
+            if with_chat:
+                page.fill("#chat-input", "What does it eat?")
+                page.press("#chat-input", "Enter")
+                expect(page.locator("#chat-log .a")).to_contain_text("Echo about MONARCH: What does it eat?")
+                expect(page.locator("#chat-log .cite")).to_contain_text("Monarch, Food")
+            page.screenshot(path=str(ARTIFACTS / f"serve-page-{'chat' if with_chat else 'plain'}.png"),
+                            full_page=True)
 
             page.locator("#alternatives button").nth(2).click()
             expect(page.locator("#species-name")).to_have_text("Viceroy")
 
             page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            page.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
+            if not with_chat:
+                page.screenshot(path=str(ARTIFACTS / "serve-page-phone.png"), full_page=True)
             assert not errors, errors
         finally:
             browser.close()

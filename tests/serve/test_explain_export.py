@@ -58,3 +58,32 @@ def test_occlusion_is_used_without_pytorch_weights(tmp_path: Path) -> None:
     cam = occlusion_map(served, batch, 0)
     assert cam.shape == (7, 7)  # constant model: nothing matters, the map is flat zero
     assert float(cam.max()) == 0.0
+
+
+def test_exif_orientation_is_applied_before_the_model_sees_the_photo(tiny_model: Path) -> None:
+    from butterflyer.serve.identify import Identifier
+    from butterflyer.serve.settings import ServeSettings
+
+    from .conftest import encode
+
+    ident = Identifier.load(str(tiny_model), ServeSettings(model_uri=str(tiny_model)))
+    base = photo((120, 60), seed=3)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways; viewers rotate it 270 degrees (90 clockwise)
+    tagged = ident.identify_bytes(encode(base, "PNG", exif=exif))
+    upright = ident.identify_bytes(encode(base.transpose(Image.Transpose.ROTATE_270), "PNG"))
+    sideways = ident.identify_bytes(encode(base, "PNG"))
+    probs = lambda r: [g.probability for g in sorted(r.top_k, key=lambda g: g.id)]  # noqa: E731
+    assert np.allclose(probs(tagged), probs(upright), atol=1e-5)
+    assert not np.allclose(probs(tagged), probs(sideways), atol=1e-5)
+
+
+def test_fallback_exporter_when_the_compress_stage_is_absent(tiny_model: Path, monkeypatch) -> None:  # noqa: ANN001
+    import sys
+
+    monkeypatch.setitem(sys.modules, "butterflyer.compress.export", None)  # import now fails
+    served = load_served_model(str(tiny_model))
+    assert served.output_names == ["logits", "imagenet_logits"]
+    assert not list(served.onnx_path.parent.glob(".*partial"))
+    out = served.run(np.zeros((2, 3, 32, 32), np.float32))
+    assert out.species.shape == (2, 4)

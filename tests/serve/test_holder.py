@@ -114,3 +114,44 @@ def test_replaced_folder_contents_are_noticed(tmp_path: Path) -> None:
         shutil.copyfile(two / name, live / name)
     assert holder.refresh() is True
     assert holder.get().model.version == "2"
+
+
+def test_overload_is_a_clear_503_not_a_pile_up(tmp_path: Path) -> None:
+    one, _ = _two_models(tmp_path)
+    settings = ServeSettings(model_uri=str(one), refresh_seconds=0, max_concurrency=1, max_queue=1,
+                             chat=False)
+
+    def slow_loader(uri: str, s: ServeSettings):  # noqa: ANN202
+        from butterflyer.serve.identify import Identifier
+        from butterflyer.serve.session import load_served_model
+
+        ident = Identifier.from_model(load_served_model(uri), s)
+        fast = ident.identify_bytes
+
+        def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            time.sleep(0.4)
+            return fast(*args, **kwargs)
+
+        ident.identify_bytes = slow  # type: ignore[method-assign]
+        return ident
+
+    app = create_app(settings, ModelHolder(settings, loader=slow_loader))
+    jpeg = make_images()["jpeg"]
+    statuses: list[int] = []
+    reasons: list[str] = []
+
+    def one_request(base: str) -> None:
+        res = httpx.post(base + "/v1/identify", files={"image": ("x.jpg", jpeg, "image/jpeg")}, timeout=30)
+        statuses.append(res.status_code)
+        if res.status_code != 200:
+            reasons.append(res.json()["error"])
+
+    with running_server(app) as base:
+        threads = [threading.Thread(target=one_request, args=(base,)) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert statuses.count(200) >= 2  # one running, one queued
+    assert set(statuses) <= {200, 503}
+    assert reasons and set(reasons) == {"busy"}

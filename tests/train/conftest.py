@@ -11,7 +11,9 @@ from PIL import Image
 LABELS = ["BLUE SPOT", "GREEN BAR", "RED RING"]
 
 
-def make_image_folder(root: Path, per_class: dict[str, int] | None = None, size: int = 40, seed: int = 0) -> Path:
+def make_image_folder(
+    root: Path, per_class: dict[str, int] | None = None, size: int = 40, seed: int = 0
+) -> Path:
     """``root/<split>/<label>/*.jpg``; each class has its own colour and shape, plus noise."""
     rng = np.random.default_rng(seed)
     per_class = per_class or {"train": 24, "val": 8, "test": 8}
@@ -31,7 +33,9 @@ def make_image_folder(root: Path, per_class: dict[str, int] | None = None, size:
                     r = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
                     mask = (r > size // 6) & (r < size // 3)
                 img[mask, c] += 120
-                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / f"{i:03d}.jpg", quality=92)
+                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
+                    folder / f"{i:03d}.jpg", quality=92
+                )
     return root
 
 

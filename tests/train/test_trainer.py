@@ -17,8 +17,19 @@ from .conftest import LABELS
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
-    base = dict(input=str(data), output=str(out), model="tiny", profile="full", epochs=8, head_epochs=1,
-                batch_size=8, lr=3e-3, augment="none", tracker="none", patience=4)
+    base = dict(
+        input=str(data),
+        output=str(out),
+        model="tiny",
+        profile="full",
+        epochs=8,
+        head_epochs=1,
+        batch_size=8,
+        lr=3e-3,
+        augment="none",
+        tracker="none",
+        patience=4,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -36,8 +47,16 @@ def test_full_profile_learns_and_saves_everything(image_folder: Path, tmp_path: 
         assert record["seen_min"] == record["seen_max"] == 1.0
     run = result.model_dir.parent
     assert json.loads((run / "config.json").read_text())["profile"] == "full"
-    assert (run / "checkpoints" / "last.pt").is_file() and (run / "checkpoints" / "best.safetensors").is_file()
-    for name in ("report.md", "metrics.json", "confusion_matrix.png", "reliability.png", "training_curves.png"):
+    assert (run / "checkpoints" / "last.pt").is_file() and (
+        run / "checkpoints" / "best.safetensors"
+    ).is_file()
+    for name in (
+        "report.md",
+        "metrics.json",
+        "confusion_matrix.png",
+        "reliability.png",
+        "training_curves.png",
+    ):
         assert (run / "report-test" / name).is_file()
     x = torch.randn(2, 3, 32, 32)
     assert model(x).shape == (2, 3)

@@ -9,6 +9,7 @@ name or header. Inference runs in a worker thread, at most
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -16,7 +17,7 @@ from starlette.datastructures import UploadFile
 
 from butterflyer.errors import ButterflyerError
 from butterflyer.serve.deps import HolderDep, MetricsDep, SettingsDep
-from butterflyer.serve.errors import BadRequest, UploadTooLarge, status_for
+from butterflyer.serve.errors import BadRequest, Busy, UploadTooLarge, status_for
 from butterflyer.serve.schemas import ErrorBody, IdentifyResult
 
 router = APIRouter(prefix="/v1", tags=["identify"])
@@ -32,7 +33,7 @@ _UPLOAD_DOC = {
         },
     }
 }
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "over the upload limit"},
     415: {"model": ErrorBody, "description": "not an image (sniffed from the bytes)"},
     422: {"model": ErrorBody, "description": "empty, truncated, too small or too large (bomb) image"},
@@ -83,6 +84,8 @@ async def identify(request: Request, settings: SettingsDep, holder: HolderDep, m
         identifier = holder.get()  # one reference for the whole request: a model swap cannot split it
         want_heatmap = explain and settings.explain
         limiter = request.app.state.limiter
+        if limiter.statistics().tasks_waiting >= settings.max_queue:
+            raise Busy(f"{settings.max_queue} photos are already waiting; try again in a moment")
         result = await anyio.to_thread.run_sync(
             lambda: identifier.identify_bytes(data, explain=want_heatmap, file=name), limiter=limiter)
     except ButterflyerError as exc:

@@ -1,0 +1,218 @@
+"""``compress``: teacher folder + records -> pruned, distilled, int8 model and a report.
+
+The one entry point the CLI and the Kubeflow component both call::
+
+    result = compress(teacher_dir, records_uri, out_dir, CompressConfig())
+    result.ship_dir      # the folder the app should serve (ONNX + meta.json)
+    result.report_md     # compression.md (also .json and .png beside it)
+
+Steps: prune iteratively to the target (each round followed by distillation from
+the unpruned teacher), optionally re-measure BatchNorm statistics at full
+resolution, save + export to ONNX, quantize to int8 (calibrated on train images),
+measure every variant, then pick the fastest model whose val top-1 is within
+``max_top1_drop`` of the teacher's (chosen on val, reported on test).
+
+Output layout under ``out_dir``: ``teacher/`` (ONNX of the input model),
+``teacher-int8/``, ``pruned/`` (safetensors + ONNX), ``pruned-int8/``,
+optional ``vgg16/`` and ``vgg16-pruned/``, ``config.json``, ``compression.{md,json,png}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from butterflyer.compress.config import CompressConfig
+from butterflyer.compress.data import ImageSet, load_split
+from butterflyer.compress.distill import DistillConfig, distill, recalibrate_bn
+from butterflyer.compress.export import export_onnx, save_onnx_model
+from butterflyer.compress.measure import collect_logits, topk_accuracy, torch_predict
+from butterflyer.compress.prune import channel_summary, check_target, count_cost, prune_to, schedule
+from butterflyer.compress.quantize import quantize_int8
+from butterflyer.compress.report import select_ship, write_report
+from butterflyer.compress.variants import Row, Variant, measure_variant, time_variants
+from butterflyer.compress.vgg import vgg16_variants
+from butterflyer.errors import CompressionError
+from butterflyer.fileio import atomic_write_json
+from butterflyer.models import ButterflyClassifier, ModelMeta, load_model, save_model
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class CompressResult:
+    """What a compression run produced."""
+
+    ship_dir: Path
+    shipped: str
+    report_md: Path
+    report_json: Path
+    plot: Path | None
+    rows: list[Row] = field(default_factory=list)
+    targets: dict[str, Any] = field(default_factory=dict)
+
+
+def _train_batches(train: ImageSet, config: CompressConfig, input_size: int, epoch: list[int]):
+    """Fresh shuffled epoch of random crops, resized to the fine-tuning resolution."""
+    res = config.train_resolution or input_size
+    crop = max(res, int(round(input_size * 0.875)))
+
+    def make():
+        epoch[0] += 1
+        for images, labels in train.train_batches(config.batch_size, crop, config.seed + epoch[0]):
+            if images.shape[-1] != res:
+                images = torch.nn.functional.interpolate(images, size=(res, res), mode="bilinear",
+                                                         antialias=True, align_corners=False)
+            yield images, labels
+
+    return make
+
+
+def _val_top1(model: ButterflyClassifier, val: ImageSet) -> float:
+    logits = collect_logits(torch_predict(model), val.arrays())
+    return topk_accuracy(logits, val.labels, (1,))["top1"]
+
+
+def prune_and_distill(teacher: ButterflyClassifier, train: ImageSet, val: ImageSet, config: CompressConfig,
+                      input_size: int, progress: Progress | None = None) -> tuple[ButterflyClassifier, dict]:
+    """The iterative prune -> distil loop; returns the student and a log of each round."""
+    base = count_cost(teacher, input_size)
+    student = copy.deepcopy(teacher)
+    kd = DistillConfig(steps=config.finetune_steps, lr=config.lr, temperature=config.temperature,
+                       alpha=config.alpha, imagenet_weight=config.imagenet_weight)
+    rounds, seconds, epoch = [], 0.0, [0]
+    batches = _train_batches(train, config, input_size, epoch)
+    total = len(schedule(config.target, config.steps))
+    for i, goal in enumerate(schedule(config.target, config.steps), start=1):
+        cost = prune_to(student, input_size, goal, base, metric=config.metric)
+        def step(n: int, loss: float, i: int = i) -> None:
+            if progress:
+                progress(f"round {i}/{total}: distil (loss {loss:.3f})", n, config.finetune_steps)
+        stats = distill(student, teacher, batches, kd, on_step=step)
+        seconds += stats.seconds
+        rounds.append({"round": i, "goal": round(goal, 4), "macs_ratio": cost.macs / base.macs,
+                       "params_ratio": cost.params / base.params, "distill_seconds": round(stats.seconds, 1),
+                       "first_loss": stats.first_loss, "last_loss": stats.last_loss})
+    info: dict[str, Any] = {"rounds": rounds, "distill_seconds": seconds}
+    if config.recalibrate_bn and (config.train_resolution or input_size) != input_size:
+        before = _val_top1(student, val)
+        saved = copy.deepcopy(student.state_dict())
+        recalibrate_bn(student, (x for x, _ in train.batches(config.batch_size)), max_batches=16)
+        after = _val_top1(student, val)
+        if after < before:
+            student.load_state_dict(saved)
+        info["bn_recalibration"] = {"val_top1_before": before, "val_top1_after": after,
+                                    "kept": after >= before}
+    return student.eval(), info
+
+
+def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
+             config: CompressConfig | None = None, progress: Progress | None = None) -> CompressResult:
+    """Compress the model in ``teacher_dir`` using the records at ``records_uri``; see the module doc."""
+    config = (config or CompressConfig()).check()
+    check_target(config.target)  # refuse before any work
+    if config.vgg16:
+        check_target(config.vgg16_target)
+    teacher_dir, out = Path(teacher_dir), Path(out_dir)
+    teacher, meta = load_model(teacher_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "config.json", {**config.model_dump(), "teacher_dir": str(teacher_dir),
+                                            "records_uri": str(records_uri)})
+    dc, size = meta.data_config, meta.data_config.input_size
+    say = (lambda msg: progress(msg, 0, 0)) if progress else (lambda msg: None)
+    say("decoding images")
+    train = load_split(records_uri, "train", dc, meta.labels, per_class=config.train_per_class)
+    val = load_split(records_uri, "val", dc, meta.labels, limit=config.val_limit)
+    test = load_split(records_uri, "test", dc, meta.labels, limit=config.test_limit)
+    torch.manual_seed(config.seed)
+
+    t0 = time.perf_counter()
+    student, info = prune_and_distill(teacher, train, val, config, size, progress)
+    finetune_s = time.perf_counter() - t0
+    base, cost = count_cost(teacher, size), count_cost(student, size)
+    extra = {**meta.extra, "compression": {"teacher": str(teacher_dir), "metric": config.metric,
+                                           "target": config.target, "macs_ratio": cost.macs / base.macs,
+                                           "params_ratio": cost.params / base.params, **info,
+                                           "channels": channel_summary(student.backbone)}}
+    pruned_meta = meta.model_copy(update={"stage": "pruned", "extra": extra, "metrics": {}})
+    pruned_dir = save_model(student, out / "pruned", pruned_meta)
+    export_onnx(pruned_dir)
+
+    say("exporting and quantizing")
+    teacher_onnx = save_onnx_model(teacher, meta, out / "teacher")
+    calib = list(train.arrays(32))
+    t1 = time.perf_counter()
+    pruned_int8 = quantize_int8(pruned_dir, calib, out / "pruned-int8", config.calibration_images,
+                                config.calibration_method)
+    quant_s = time.perf_counter() - t1
+    arch = meta.architecture
+    variants = [
+        Variant(f"{arch} teacher (PyTorch)", "pytorch", teacher_dir, base, teacher,
+                note="fp32 PyTorch eager: the speed reference"),
+        Variant("teacher (ONNX fp32)", "onnx-fp32", teacher_onnx, base, teacher),
+        Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s),
+        Variant("pruned + KD + int8 (ONNX)", "onnx-int8", pruned_int8, cost, None, finetune_s + quant_s),
+    ]
+    if config.quantize_teacher:
+        t2 = time.perf_counter()
+        teacher_int8 = quantize_int8(teacher_onnx, calib, out / "teacher-int8", config.calibration_images,
+                                     config.calibration_method)
+        variants.append(Variant("teacher + int8 (ONNX)", "onnx-int8", teacher_int8, base, None,
+                                time.perf_counter() - t2))
+    if config.vgg16:
+        say("building the VGG16 rows")
+        variants = vgg16_variants(config, out, records_uri, meta.labels, progress) + variants
+
+    rows: list[Row] = []
+    reference = None
+    for i, variant in enumerate(variants, start=1):
+        if progress:
+            progress(f"evaluating {variant.name}", i, len(variants))
+        row, imagenet_pred = measure_variant(variant, variant.val or val, variant.test or test,
+                                             max(config.threads), reference)
+        if variant.model is teacher:
+            reference = imagenet_pred if reference is None else reference
+        rows.append(row)
+    say("timing every variant (round-robin)")
+    time_variants(variants, rows, size, config.threads, config.latency_repeats, config.latency_budget_s)
+    ship_row, targets = select_ship(rows, config, _teacher_index(rows, arch))
+    ship_dir = Path(ship_row.model_dir)
+    _finalise_metas(rows, ship_dir)
+    md, js, png = write_report(rows, targets, config, out, ship_row)
+    return CompressResult(ship_dir, ship_row.name, md, js, png, rows, targets)
+
+
+def _teacher_index(rows: list[Row], arch: str) -> int:
+    for i, row in enumerate(rows):
+        if row.name == f"{arch} teacher (PyTorch)":
+            return i
+    raise CompressionError("internal: the teacher row is missing from the report")
+
+
+def _finalise_metas(rows: list[Row], ship_dir: Path) -> None:
+    """Write each variant's measured metrics into its ``meta.json`` (and the temperature refit on val)."""
+    for row in rows:
+        folder = Path(row.model_dir)
+        if row.runtime == "pytorch" or not (folder / "meta.json").is_file():
+            continue
+        meta = ModelMeta.load(folder)
+        metrics = dict(meta.metrics)
+        for key in ("val_top1", "test_top1", "test_top5"):
+            value = getattr(row, key)
+            if value is not None:
+                metrics[key] = value
+        update: dict[str, Any] = {"metrics": metrics}
+        if row.temperature is not None:
+            update["temperature"] = row.temperature
+        if folder == ship_dir:
+            update["extra"] = {**meta.extra, "shipped": True}
+        meta.model_copy(update=update).save(folder)

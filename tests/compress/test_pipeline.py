@@ -1,0 +1,75 @@
+"""The whole stage on a tiny model and synthetic records: outputs, report, shipping rule, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from butterflyer.cli.main import app
+from butterflyer.compress.config import CompressConfig, profile_config
+from butterflyer.compress.pipeline import compress
+from butterflyer.errors import CompressionError, ConfigError
+from butterflyer.models import ModelMeta, load_model
+
+FAST = {"target": 0.5, "steps": 2, "finetune_steps": 6, "batch_size": 8, "train_resolution": 24,
+        "train_per_class": 16, "calibration_images": 24, "latency_repeats": 5, "latency_budget_s": 1.0}
+
+
+def test_compress_end_to_end(tiny_dir: Path, records_uri: str, tmp_path: Path) -> None:
+    result = compress(tiny_dir, records_uri, tmp_path / "out", CompressConfig(**FAST))
+    out = tmp_path / "out"
+    for name in ("compression.md", "compression.json", "compression.png", "config.json"):
+        assert (out / name).is_file(), name
+    assert result.report_md == out / "compression.md"
+    report = json.loads((out / "compression.json").read_text())
+    names = [r["name"] for r in report["rows"]]
+    assert names[0] == "tiny teacher (PyTorch)" and "pruned + KD + int8 (ONNX)" in names
+    rows = {r["name"]: r for r in report["rows"]}
+    pruned, int8 = rows["pruned + KD (ONNX fp32)"], rows["pruned + KD + int8 (ONNX)"]
+    assert pruned["macs"] <= 0.5 * 1.03 * rows["tiny teacher (PyTorch)"]["macs"]
+    assert int8["file_mb"] < pruned["file_mb"]
+    assert pruned["parity_max_prob_diff"] < 1e-4
+    for row in report["rows"]:
+        assert row["test_top1"] is not None and set(row["latency_ms"]) == {"1", "2"}
+    # shipped: an ONNX folder with meta.json, never worse on val than the rule allows
+    ship = rows[result.shipped]
+    assert result.ship_dir == Path(ship["model_dir"]) and (result.ship_dir / "model.onnx").is_file()
+    assert ship["val_top1"] >= rows["tiny teacher (PyTorch)"]["val_top1"] - 1.0
+    meta = ModelMeta.load(result.ship_dir)
+    assert meta.extra.get("shipped") is True and "test_top1" in meta.metrics
+    assert report["targets"]["onnx_parity_ok"] is True
+    # the pruned PyTorch model reloads, with both heads consistent
+    model, pmeta = load_model(out / "pruned")
+    assert pmeta.stage == "pruned" and model.imagenet_head.in_features == model.head.in_features
+    assert pmeta.extra["compression"]["macs_ratio"] <= 0.5 * 1.03
+    assert "| variant |" in result.report_md.read_text()
+
+
+def test_compress_refuses_aggressive_target_before_work(tiny_dir: Path, records_uri: str,
+                                                        tmp_path: Path) -> None:
+    with pytest.raises(CompressionError, match="breaks the model"):
+        compress(tiny_dir, records_uri, tmp_path / "out", CompressConfig(**{**FAST, "target": 0.003}))
+    assert not (tmp_path / "out").exists()
+
+
+def test_profiles_and_bad_settings() -> None:
+    assert profile_config("full").steps > profile_config("fast").steps
+    assert profile_config("fast", target=0.6).target == 0.6
+    with pytest.raises(ConfigError, match="unknown compression profile"):
+        profile_config("turbo")
+    with pytest.raises(ConfigError, match="too small"):
+        profile_config("fast", train_resolution=8)
+
+
+def test_cli_export_and_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["compress", "export", str(tiny_dir), "--output", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x" / "model.onnx").is_file()
+    result = runner.invoke(app, ["compress", "run", str(tiny_dir), "--target", "0.001",
+                                 "--input", str(tmp_path)])
+    assert result.exit_code != 0 and isinstance(result.exception, CompressionError)
+    assert "breaks the model" in str(result.exception)

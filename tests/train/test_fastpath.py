@@ -1,0 +1,90 @@
+"""Fast-path pieces: the backbone cut is exact, the cache round-trips, LwF holds the ImageNet head."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from butterflyer.models import create_model
+from butterflyer.train.config import TrainConfig
+from butterflyer.train.fastpath import finetune_suffix, imagenet_agreement, lwf_loss
+from butterflyer.train.features import cache_key, cut_backbone, load_cached, pick_threads, save_cached
+
+
+@pytest.fixture(scope="module")
+def lite0() -> torch.nn.Module:
+    return create_model("efficientnet_lite0", 4, pretrained=True).eval()
+
+
+@pytest.mark.parametrize("blocks", [0, 1])
+def test_cut_reproduces_backbone(lite0: torch.nn.Module, blocks: int) -> None:
+    cut = cut_backbone(lite0, blocks)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.allclose(cut.suffix(cut.prefix(x)), lite0.backbone(x), atol=1e-4)
+    assert cut.trainable_suffix
+    expected = 320 if blocks == 0 else 192
+    with torch.no_grad():
+        assert cut.prefix(x).shape[1] == expected
+
+
+def test_tiny_falls_back_to_head_only() -> None:
+    cut = cut_backbone(create_model("tiny", 3), 2)
+    assert not cut.trainable_suffix
+
+
+def test_cache_round_trip_and_key() -> None:
+    maps, ys = torch.randn(3, 4, 2, 2).half(), torch.tensor([0, 1, 2])
+    key = cache_key(model="m", data="sha", split="train")
+    assert key != cache_key(model="m", data="sha", split="val")
+    assert load_cached(key) is None
+    save_cached(key, maps, ys)
+    got = load_cached(key)
+    assert got is not None and torch.equal(got[0], maps) and torch.equal(got[1], ys)
+
+
+def test_lwf_is_zero_for_equal_logits_and_positive_otherwise() -> None:
+    a = torch.randn(5, 10)
+    assert lwf_loss(a, a).item() == pytest.approx(0.0, abs=1e-6)
+    assert lwf_loss(a, a.flip(1)).item() > 0.01
+
+
+def _finetune(lwf: float, maps: torch.Tensor, ys: torch.Tensor) -> float:
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", 4, pretrained=True)
+    cut = cut_backbone(model, 0)
+    with torch.no_grad():
+        ref = cut.suffix.eval()(maps.float())
+    cfg = TrainConfig(
+        input="x",
+        model="efficientnet_lite0",
+        lr=1e-3,
+        batch_size=16,
+        fast_finetune_epochs=3,
+        lwf_weight=lwf,
+        backbone_lr_mult=1.0,
+        warmup_epochs=0.0,
+    )
+    finetune_suffix(model, cut, maps, ys, ref, maps[:16], ys[:16], cfg, 0, -1.0)
+    with torch.no_grad():
+        new = cut.suffix(maps.float())
+    assert not torch.allclose(new, ref)  # the suffix did train
+    return imagenet_agreement(model, new, ref)
+
+
+def test_finetune_with_lwf_keeps_imagenet_predictions(lite0: torch.nn.Module) -> None:
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(48, 3, 128, 128, generator=g) * 2 - 1
+    images[:, :, 32:96, 32:96] *= torch.rand(48, 3, 1, 1, generator=g)  # some structure per image
+    with torch.no_grad():
+        maps = cut_backbone(lite0, 0).prefix(images).half()
+    ys = torch.arange(48) % 4
+    with_lwf = _finetune(2.0, maps, ys)
+    without = _finetune(0.0, maps, ys)
+    assert with_lwf >= 0.8
+    assert with_lwf >= without
+
+
+def test_pick_threads() -> None:
+    assert pick_threads(3) == 3
+    assert pick_threads(None) >= 1
