@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
@@ -22,12 +22,14 @@ from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import GROUP_NOUNS, parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.plan import Plan, Planner, Query
-from butterflyer.chat.reply import NOT_COVERED, OFF_TOPIC, ChatReply, Citation
+from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
 from butterflyer.errors import ChatError
 
+_GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
+                       r"\b[\s!.,?]*(there|you|bot)?[\s!.,?]*$", re.IGNORECASE)
 MAX_SENTENCES = 4
 MAX_MESSAGE_CHARS = 2000
 # Words that say nothing about *what* is asked once the species is known.
@@ -69,12 +71,8 @@ class ChatEngine:
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
-        # "Queen Alexandra's birdwing", "gulf fritillary": an unknown word right before a group noun
-        # that is not part of a known name is the name of a species the guide lacks
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
-        unknown_name = any(self._unknown(words, k) and any(
-            words[g] in GROUP_NOUNS and g not in in_mention for g in range(k + 1, min(k + 4, len(words))))
-            for k in range(len(words)) if k not in in_mention)
+        unknown_name = self._names_unknown_species(words, in_mention, set(name_like))
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
         intent = parse_intent(unnamed, terms(unnamed))
@@ -83,11 +81,13 @@ class ChatEngine:
 
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
                                        or any(s not in ("overview", "facts") for s in intent.sections))
-        targets = named or ([current] if follow_up else [])
+        targets = named or ([current] if current and follow_up else [])
         if intent.compare and len(named) == 1 and current and current != named[0]:
             targets = [current, named[0]]
         focus = targets[0] if targets else current
 
+        if _GREETING.match(message) and not named:
+            return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual)
         off_topic = False
         if unknown_name:
@@ -98,7 +98,7 @@ class ChatEngine:
         else:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
         if plan is None or not plan.parts:
-            status = "off_topic" if off_topic else "not_covered"
+            status: Status = "off_topic" if off_topic else "not_covered"
             text = OFF_TOPIC if off_topic else self._not_covered([] if unknown_name else targets)
             return ChatReply(answer=text, citations=[], species_id=focus, status=status)
         reply = self._compose(plan, focus)
@@ -120,6 +120,18 @@ class ChatEngine:
             return found[0]
         raise ChatError(f"no species called {name!r} in the field guide; use a dataset label such as "
                         "'MONARCH' or a common name such as 'painted lady'")
+
+    def _names_unknown_species(self, words: list[str], in_mention: set[int], capital: set[str]) -> bool:
+        """"Queen Alexandra's birdwing", "gulf fritillary": a word the guide never uses, just before a
+        group noun that is not part of a known name, names a species the guide lacks."""
+        for k, word in enumerate(words):
+            if k in in_mention or not self._unknown(words, k):
+                continue
+            reach = 4 if word in capital else 2  # a capitalised name may have words in between
+            after = range(k + 1, min(k + reach, len(words)))
+            if any(words[g] in GROUP_NOUNS and g not in in_mention for g in after):
+                return True
+        return False
 
     def _unknown(self, words: list[str], k: int) -> bool:
         if not 0 <= k < len(words):
@@ -145,8 +157,11 @@ class ChatEngine:
             for sentence in chunk.sentences[:limit]:
                 if len(citations) >= MAX_SENTENCES:
                     break
+                if any(c.text == sentence and c.entry == chunk.entry for c in citations):
+                    continue  # the same sentence reached the plan twice (e.g. best sentence + its section)
                 n = len(citations) + 1
-                citations.append(Citation(n=n, entry=chunk.entry, entry_kind=chunk.entry_kind,
+                kind: Literal["species", "topic"] = "topic" if chunk.entry_kind == "topic" else "species"
+                citations.append(Citation(n=n, entry=chunk.entry, entry_kind=kind,
                                           entry_title=chunk.entry_title, section=chunk.section,
                                           section_title=chunk.section_title, text=sentence))
                 parts.append(f"{sentence} [{n}]")

@@ -52,6 +52,10 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
               ("tell me about", "what is special", "why", "why is", "why does", "why do", "why are")),
 }
 
+# Truncated cues that match any word they begin ("recogni" -> recognise, recognize, recognition).
+PREFIX_CUES = {"recogni", "hibernat", "metamorphosi", "classif", "declin", "puddl", "confus", "endanger",
+               "threaten", "protect", "identif", "distinguish", "migrat", "overwinter"}
+
 # Words that make a message clearly about butterflies and moths.
 _DOMAIN_TEXT = """
 butterfly butterflies moth moths caterpillar caterpillars larva larvae pupa chrysalis cocoon wing wings
@@ -115,7 +119,7 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
     scores: dict[str, float] = {}
     for section, (words, phrases) in _CUES.items():
         hits = sum(1 for w in words if w in stems or w in raw_words
-                   or (len(w) >= 5 and any(r.startswith(w) for r in raw_words)))
+                   or (w in PREFIX_CUES and any(r.startswith(w) for r in raw_words)))
         hits += sum(2 for p in phrases if p in norm)
         if hits:
             scores[section] = hits

@@ -46,6 +46,11 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return prev[-1]
 
 
+def _keys(toks: list[str]) -> set[str]:
+    """Lookup keys of a name: spaced, joined and stemmed forms."""
+    return {" ".join(toks), "".join(toks), " ".join(stem(t) for t in toks)}
+
+
 def _typo_budget(length: int) -> int:
     return 0 if length < 5 else 1 if length < 6 else 2 if length < 12 else 3
 
@@ -55,15 +60,25 @@ class SpeciesLinker:
 
     def __init__(self, guide: FieldGuide, vocabulary: set[str] | None = None) -> None:
         self._exact: dict[str, str] = {}
+        short: dict[str, str] = {}
         for label in sorted(guide.species):
             for name in guide.species[label].names():
                 toks = tokens(name)
                 if not toks or len(toks) > MAX_NAME_TOKENS:
                     continue
-                for key in {" ".join(toks), "".join(toks), " ".join(stem(t) for t in toks)}:
+                for key in _keys(toks):
                     # the label's own spellings win over another entry's other_names
                     if key not in self._exact or name == label:
                         self._exact[key] = label
+                # "garden tiger" for "Garden tiger moth", "atlas" for "Atlas moth" (not "milkweed" for
+                # "Milkweed butterfly": butterfly names without their last word are often plain words)
+                if len(toks) > 1 and toks[-1] == "moth":
+                    rest = toks[:-1]
+                    if len(rest) > 1 or len(rest[0]) >= 5:
+                        for key in _keys(rest):
+                            short.setdefault(key, label)
+        for key, label in short.items():
+            self._exact.setdefault(key, label)
         self._squashed = {k.replace(" ", ""): v for k, v in self._exact.items()}
         self.vocabulary = vocabulary or set()
 
@@ -90,10 +105,10 @@ class SpeciesLinker:
         return seen
 
     def _match_at(self, toks: list[str], i: int) -> Mention | None:
-        if toks[i] in STOPWORDS:
-            return None
         top = min(MAX_NAME_TOKENS, len(toks) - i)
-        for n in range(top, 0, -1):
+        # a name may start with a common word ("AN 88"), but then it must be at least two words
+        shortest = 2 if toks[i] in STOPWORDS else 1
+        for n in range(top, shortest - 1, -1):
             cand = toks[i:i + n]
             if cand[-1] in STOPWORDS:
                 continue
@@ -103,6 +118,8 @@ class SpeciesLinker:
             squashed = "".join(cand)
             if squashed in self._squashed:
                 return Mention(self._squashed[squashed], i, i + n, exact=True)
+        if toks[i] in STOPWORDS:
+            return None
         for n in range(top, 0, -1):
             cand = toks[i:i + n]
             if cand[-1] in STOPWORDS or not any(self._is_typo_candidate(t) for t in cand):

@@ -25,6 +25,7 @@ LEX_WEIGHT = 0.06
 CUE_WEIGHT = 0.02
 NUMBER_WEIGHT = 0.03
 MIN_GENERAL_SIM = 0.40
+STRONG_SIM = 0.70
 QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
 COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money", "pay", "cheap",
             "expensive", "euro", "pound", "store"}
@@ -32,6 +33,17 @@ NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", 
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
 UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "few", "several"}
+# Words a sentence needs to answer "how far / fast / long / big / old" (besides a number).
+_SIZE = {"mm", "cm", "millimetre", "millimetres", "centimetre", "centimetres", "wingspan", "inch", "inches"}
+_TIME = {"day", "days", "week", "weeks", "month", "months", "year", "years", "lifespan", "hour", "hours"}
+QUANTITY_UNITS = {
+    "far": {"km", "kilometre", "kilometres", "mile", "miles", "metre", "metres", "far", "distance"},
+    "fast": {"km", "kilometre", "kilometres", "mph", "speed", "fast", "per"},
+    "long": _SIZE | _TIME | {"long", "length", "longest", "metre", "metres"},
+    "big": _SIZE | {"large", "largest", "big", "biggest", "size"},
+    "large": _SIZE | {"large", "largest", "size"},
+    "small": _SIZE | {"small", "smallest", "size"}, "wide": _SIZE, "old": _TIME | {"old", "age"},
+}
 SPECIFIC_SKIP = ("overview", "facts")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
 PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
@@ -75,6 +87,12 @@ class Query:
         return bool(QUANTITY.search(self.text.lower()))
 
     @property
+    def measure(self) -> str | None:
+        """The adjective of "how far/fast/long/big ..." questions."""
+        m = QUANTITY.search(self.text.lower())
+        return m.group(1) if m else None
+
+    @property
     def counted(self) -> str | None:
         """The noun of "how many <noun>" (the answer must be about it), stemmed."""
         m = re.search(r"\bhow many ([a-z]+)", self.text.lower())
@@ -83,7 +101,7 @@ class Query:
 
 SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
             "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
-            "butterfly": "butterfly", "overwinter": "winter", "hibernat": "winter", "hibernate": "winter"}
+            "generation": "brood", "overwinter": "winter", "hibernat": "winter", "hibernate": "winter"}
 
 
 def _canon(term: str) -> str:
@@ -119,7 +137,9 @@ class Planner:
         self.retriever = retriever
         self.chunk = {c.id: c for c in index.chunks}
         self._max_idf = max(index.bm25.idf.values(), default=1.0)
-        self._sent_terms = {c.id: [{_canon(t) for t in terms(s)} for s in c.sentences] for c in index.chunks}
+        # a sentence's terms include its section's title ("How scientists follow migrants")
+        self._sent_terms = {c.id: [{_canon(t) for t in terms(f"{s} {c.section_title}")} for s in c.sentences]
+                            for c in index.chunks}
         self._sent_words = {c.id: [set(tokens(s)) | {stem(w) for w in tokens(s)} for s in c.sentences]
                             for c in index.chunks}
 
@@ -166,6 +186,9 @@ class Planner:
         if q.quantity and not has_number(chunk.sentences[j]):
             return False
         if q.counted and not _present(_canon(q.counted), self._sent_terms[chunk.id][j]):
+            return False
+        units = QUANTITY_UNITS.get(q.measure or "")
+        if units and not units & self._sent_words[chunk.id][j]:
             return False
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
@@ -223,7 +246,8 @@ class Planner:
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:
         """Plan for a question with no species; returns ``(plan, off_topic)``."""
         on_domain = q.intent.on_domain or any(t in DOMAIN for t in q.residual)
-        hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=None, k=12, general=True)
+        hits = self.retriever.search(vec, " ".join(sorted(q.content)), q.intent, entries=None, k=12,
+                                     general=True)
         best_sim = max((h.dense for h in hits), default=0.0)
         if not on_domain and (best_sim < MIN_GENERAL_SIM + 0.1 or name_like_unknown):
             return None, True
@@ -233,7 +257,8 @@ class Planner:
         top_score, chunk, j = ranked[0]
         if q.quantity and not has_number(chunk.sentences[j]):
             return None, False
-        if q.content and self.lex(q.content, chunk, j) == 0 and hits[0].dense < MIN_GENERAL_SIM + 0.1:
+        # the question's own words must show up in the answer, unless the meaning clearly matches
+        if q.content and self.lex(q.content, chunk, j) < 0.34 and best_sim < STRONG_SIM:
             return None, False
         return self._assemble(q, ranked, ranked[0]), False
 

@@ -19,6 +19,10 @@ NOT_COVERED = "My field guide doesn't cover that"
 OFF_TOPIC = ("Sorry, I can only help with butterflies and moths, using my field guide. "
              "Try asking about a species' food plants, range, size or how to identify it.")
 
+GREETING = ("Hello! I answer questions about the 100 butterflies and moths in my field guide, quoting it "
+            "with numbered sources. Try 'What does a monarch caterpillar eat?' or 'How do I tell a monarch "
+            "from a viceroy?'")
+
 _MARK = re.compile(r"\[(\d+)\]")
 
 

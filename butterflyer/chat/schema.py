@@ -103,9 +103,11 @@ class SpeciesEntry(_Strict):
 
     def names(self) -> list[str]:
         """Every name this species is known by: label, common, other and scientific names."""
-        out = [self.label, self.common_name, *self.other_names, self.scientific_name]
-        seen: set[str] = set()
-        return [n for n in out if not (n.lower() in seen or seen.add(n.lower()))]
+        out: list[str] = []
+        for name in (self.label, self.common_name, *self.other_names, self.scientific_name):
+            if name.lower() not in {o.lower() for o in out}:
+                out.append(name)
+        return out
 
 
 class TopicSection(_Strict):

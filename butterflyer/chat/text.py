@@ -12,7 +12,8 @@ being do does did doing have has had having it its it's this that these those th
 whose when where why how can could should would will shall may might must i me my we our you your they them
 their he she his her him not no yes so than then too very just also any some all each other such only own same
 s t don't doesn't isn't tell me please know want like much many more most about up down out off again once
-one ones get got make does kind sort type thing things i'd i'm you're
+one ones get got make does kind sort type thing things i'd i'm you're between among during without within
+across through toward towards against around before after because while whether either neither both every
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         input: Annotated[str, typer.Option("--input", "-i", help="Records URI.")],
         split: Annotated[str, typer.Option(help="train | val | test.")] = "test",
         out: Annotated[
-            Path | None, typer.Option(help="Report folder [default: <model>/../report-<split>].")
+            Path | None, typer.Option(help="Report folder (default: <model>/../report-<split>).")
         ] = None,
         calibrate: Annotated[
             bool, typer.Option(help="Refit the temperature on val first (writes meta.json).")

@@ -32,9 +32,11 @@ def _json(value: str | None, flag: str) -> dict[str, Any]:
 
 def pipeline_params(*, model: str, epochs: int, profile: str, seed: int, compress: bool, margin: float,
                     min_top1: float, latency_budget_ms: float, train_config: str | None = None,
-                    compress_config: str | None = None, prepare_config: str | None = None) -> dict[str, Any]:
+                    compress_config: str | None = None, prepare_config: str | None = None,
+                    compress_target: float = 0.0) -> dict[str, Any]:
     """Pipeline parameter values from CLI flags (shared by ``run``, ``submit`` and ``up``)."""
     return {"model": model, "epochs": epochs, "train_profile": profile, "seed": seed, "compress": compress,
+            "compress_target": compress_target,
             "gate_margin": margin, "min_top1": min_top1, "latency_budget_ms": latency_budget_ms,
             "train_config": _json(train_config, "--train-config"),
             "compress_config": _json(compress_config, "--compress-config"),
@@ -71,23 +73,28 @@ def run_cmd(
     min_top1: Annotated[float, typer.Option(help="test top-1 floor for any promotion")] = 0.0,
     latency_budget_ms: Annotated[float, typer.Option(help="batch-1 CPU p50 limit for promotion")] = 250.0,
     train_config: Annotated[str | None, typer.Option(help="JSON of extra TrainConfig fields")] = None,
+    compress_target: Annotated[float, typer.Option(help="fraction of MACs to keep (0: profile default)")]
+    = 0.0,
     compress_config: Annotated[str | None, typer.Option(help="JSON of CompressConfig fields")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="skip steps whose inputs are unchanged")]
     = True,
+    verbose: Annotated[bool, typer.Option("--verbose", help="print every task's full kfp log")] = False,
 ) -> None:
     """Run the whole DAG on this machine with kfp.local (collect -> ... -> register -> deploy)."""
     from butterflyer.pipeline.local import run_local
 
     params = pipeline_params(model=model, epochs=epochs, profile=profile, seed=seed, compress=compress,
                              margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms,
-                             train_config=train_config, compress_config=compress_config)
-    result = run_local({"source": data, **params}, cache=cache)
+                             train_config=train_config, compress_config=compress_config,
+                             compress_target=compress_target)
+    result = run_local({"source": data, **params}, cache=cache, verbose=verbose)
     print_run(result)
 
 
 def print_run(result: Any) -> None:
     """One-paragraph summary of a local run."""
-    console.print(f"[bold]pipeline finished[/] in {result.seconds:.0f}s")
+    console.print(f"[bold]pipeline finished[/] in {result.seconds:.0f}s"
+                  + (f" (task logs: {result.log})" if result.log else ""))
     if result.candidate:
         tags = result.candidate["tags"]
         console.print(f"candidate v{result.candidate['version']}: {tags.get('gate.decision')} - "

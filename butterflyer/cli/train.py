@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 console = Console(stderr=True)
 
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--input", "-i", help="Records URI (folder with manifest.json).")
         ] = "",
         output: Annotated[
-            str, typer.Option(help="Run folder or bucket URI [default: BUTTERFLYER_HOME/runs/...].")
+            str, typer.Option(help="Run folder or bucket URI (default: BUTTERFLYER_HOME/runs/...).")
         ] = "",
         gpu: Annotated[int, typer.Option(help="GPUs to use; N > 1 launches N DDP processes (NCCL).")] = 0,
         nproc: Annotated[
@@ -43,11 +43,19 @@ def register(app: typer.Typer) -> None:
         compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
         tracker: Annotated[str, typer.Option(help="mlflow | wandb | none.")] = "mlflow",
         tracking_uri: Annotated[
-            str | None, typer.Option(help="MLflow tracking URI [default: SQLite in home].")
+            str | None, typer.Option(help="MLflow tracking URI (default: SQLite in home).")
         ] = None,
         augment: Annotated[str, typer.Option(help="trivial | randaugment | none.")] = "trivial",
         patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0 = off).")] = 3,
-        finetune_epochs: Annotated[int, typer.Option(help="cpu-fast: epochs fine-tuning conv_head.")] = 4,
+        finetune_epochs: Annotated[
+            int, typer.Option(help="cpu-fast: epochs fine-tuning conv_head after the head (0 = head only).")
+        ] = 0,
+        fast_flip: Annotated[
+            str, typer.Option(help="cpu-fast cached augmentation: maps (free) | images (2nd pass) | none.")
+        ] = "maps",
+        threads: Annotated[
+            int | None, typer.Option(help="CPU threads (default: all cores, 1 if the machine is busy).")
+        ] = None,
         workers: Annotated[int, typer.Option(help="DataLoader worker processes.")] = 0,
         run_name: Annotated[str | None, typer.Option(help="Name of the run (folder and tracker).")] = None,
     ) -> None:
@@ -56,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from butterflyer.train.trainer import train
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        cfg = TrainConfig(
+        options: dict[str, Any] = dict(
             input=input,
             output=output,
             gpu=gpu,
@@ -76,9 +84,12 @@ def register(app: typer.Typer) -> None:
             augment=augment,
             patience=patience,
             fast_finetune_epochs=finetune_epochs,
+            fast_flip=fast_flip,
+            threads=threads,
             num_workers=workers,
             run_name=run_name,
         )
+        cfg = TrainConfig(**options)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -92,7 +103,7 @@ def register(app: typer.Typer) -> None:
             def progress(name: str, done: int, total: int) -> None:
                 if name not in tasks:
                     tasks[name] = bar.add_task(name, total=total)
-                bar.update(tasks[name], completed=done)
+                bar.update(TaskID(tasks[name]), completed=done)
 
             def on_epoch(r: dict[str, float]) -> None:
                 bar.console.print(

@@ -46,6 +46,7 @@ def up_cmd(
     latency_budget_ms: Annotated[float, typer.Option(help="batch-1 CPU p50 limit for promotion")] = 250.0,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="skip unchanged steps")] = True,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the champion afterwards")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", help="print every task's full kfp log")] = False,
 ) -> None:
     """Run the pipeline on DATA (default: the shared butterflies-100 zip), then serve the champion."""
     from butterflyer.cli.pipeline import pipeline_params, print_run
@@ -55,7 +56,7 @@ def up_cmd(
     source = check_source(data)
     params = pipeline_params(model=model, epochs=epochs, profile=profile, seed=0, compress=compress,
                              margin=0.0, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
-    result = run_local({"source": source, **params}, cache=cache)
+    result = run_local({"source": source, **params}, cache=cache, verbose=verbose)
     print_run(result)
     if result.champion is None:
         raise ConfigError("nothing to serve: no model passed the promotion gate (see the reason above); "

@@ -22,31 +22,39 @@ class CompressConfig(BaseModel):
     """Everything :func:`butterflyer.compress.pipeline.compress` needs besides its inputs."""
 
     metric: Literal["macs", "params"] = "macs"
-    target: float = Field(0.8, description="fraction of the teacher's MACs/params to keep")
-    steps: int = Field(1, ge=1, description="prune + fine-tune rounds")
-    finetune_steps: int = Field(25, ge=0, description="distillation steps after each pruning round")
-    batch_size: int = Field(32, ge=1)
+    target: float = Field(default=0.8, description="fraction of the teacher's MACs/params to keep")
+    steps: int = Field(default=1, ge=1, description="prune + fine-tune rounds")
+    finetune_steps: int = Field(default=25, ge=0, description="distillation steps after each pruning round")
+    batch_size: int = Field(default=32, ge=1)
     lr: float = 5e-4
     temperature: float = 4.0
-    alpha: float = Field(0.7, ge=0.0, le=1.0, description="weight of the KD term against cross-entropy")
-    imagenet_weight: float = Field(0.5, ge=0.0, description="weight of distilling the ImageNet logits")
-    train_resolution: int | None = Field(160, description="fine-tuning input size; None = the model's")
-    train_per_class: int = Field(12, ge=1, description="train images per class decoded for fine-tuning")
-    recalibrate_bn: bool = Field(True, description="re-measure BatchNorm statistics at full resolution")
-    calibration_images: int = Field(256, ge=8, description="train images for int8 calibration")
+    alpha: float = Field(default=0.7, ge=0.0, le=1.0,
+                         description="weight of the KD term against cross-entropy")
+    imagenet_weight: float = Field(default=0.5, ge=0.0,
+                                   description="weight of distilling the ImageNet logits")
+    train_resolution: int | None = Field(default=160,
+                                         description="fine-tuning input size; None = the model's")
+    train_per_class: int = Field(default=12, ge=1,
+                                 description="train images per class decoded for fine-tuning")
+    recalibrate_bn: bool = Field(default=True,
+                                 description="re-measure BatchNorm statistics at full resolution")
+    calibration_images: int = Field(default=256, ge=8, description="train images for int8 calibration")
     calibration_method: Literal["minmax", "percentile", "entropy"] = "minmax"
-    quantize_teacher: bool = Field(True, description="also build the unpruned int8 model (a fallback)")
-    max_top1_drop: float = Field(1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
+    quantize_teacher: bool = Field(default=True,
+                                   description="also build the unpruned int8 model (a fallback)")
+    max_top1_drop: float = Field(default=1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
                                  "model may have against the teacher")
     val_limit: int | None = None
     test_limit: int | None = None
-    latency_repeats: int = Field(40, ge=5)
-    latency_budget_s: float = Field(15.0, gt=0, description="time cap per latency measurement")
+    latency_repeats: int = Field(default=40, ge=5)
+    latency_budget_s: float = Field(default=15.0, gt=0, description="time cap per latency measurement")
     threads: tuple[int, ...] = (1, 2)
-    vgg16: bool = Field(False, description="add the VGG16 baseline and its pruned version to the report")
-    vgg16_dir: str | None = Field(None, description="a trained VGG16 model folder (else an untrained one)")
-    vgg16_target: float = Field(0.1, description="fraction of VGG16 parameters to keep")
-    vgg16_resolution: int = Field(224, description="input size the VGG16 rows are measured at")
+    vgg16: bool = Field(default=False,
+                        description="add the VGG16 baseline and its pruned version to the report")
+    vgg16_dir: str | None = Field(default=None,
+                                  description="a trained VGG16 model folder (else an untrained one)")
+    vgg16_target: float = Field(default=0.1, description="fraction of VGG16 parameters to keep")
+    vgg16_resolution: int = Field(default=224, description="input size the VGG16 rows are measured at")
     seed: int = 0
     profile: str = "fast"
 
@@ -72,4 +80,4 @@ def profile_config(name: str = "fast", **overrides: object) -> CompressConfig:
     if name not in PROFILES:
         raise ConfigError(f"unknown compression profile {name!r}; choose one of {', '.join(PROFILES)}")
     values = {**PROFILES[name], **{k: v for k, v in overrides.items() if v is not None}, "profile": name}
-    return CompressConfig(**values).check()
+    return CompressConfig.model_validate(values).check()

@@ -63,9 +63,9 @@ def model_to_onnx_bytes(model: ButterflyClassifier, input_size: int, opset: int 
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation
-            torch.onnx.export(wrapper, (dummy,), buffer, input_names=[INPUT_NAME], output_names=outputs,
-                              dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
-                              dynamo=False)
+            torch.onnx.export(wrapper, (dummy,), buffer,  # type: ignore[arg-type]
+                              input_names=[INPUT_NAME], output_names=outputs, dynamic_axes=axes,
+                              opset_version=opset, do_constant_folding=True, dynamo=False)
     except Exception as exc:  # the exporter raises many unrelated types
         raise ModelError(f"ONNX export of {type(model.backbone).__name__} failed: {exc}") from exc
     finally:

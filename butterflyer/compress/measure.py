@@ -75,7 +75,7 @@ def time_calls(fn: Callable[[], object], repeats: int, warmup: int = 3, budget_s
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-        if budget_s is not None and time.perf_counter() - start > budget_s and len(times) >= 5:
+        if budget_s is not None and time.perf_counter() - start > budget_s and len(times) >= 3:
             break
     return times
 

@@ -157,7 +157,8 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     arch = meta.architecture
     variants = [
         Variant(f"{arch} teacher (PyTorch)", "pytorch", teacher_dir, base, teacher,
-                note="fp32 PyTorch eager: the speed reference"),
+                note="fp32 PyTorch eager: the speed reference; its accuracy is the ONNX fp32 row's "
+                     "(the two agree to the parity shown there)", evaluate=False),
         Variant("teacher (ONNX fp32)", "onnx-fp32", teacher_onnx, base, teacher),
         Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s),
         Variant("pruned + KD + int8 (ONNX)", "onnx-int8", pruned_int8, cost, None, finetune_s + quant_s),
@@ -179,8 +180,10 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
             progress(f"evaluating {variant.name}", i, len(variants))
         row, imagenet_pred = measure_variant(variant, variant.val or val, variant.test or test,
                                              max(config.threads), reference)
-        if variant.model is teacher:
-            reference = imagenet_pred if reference is None else reference
+        if variant.model is teacher and variant.runtime == "onnx-fp32":
+            reference = imagenet_pred
+            row.imagenet_agreement = None if imagenet_pred is None else 100.0
+            _copy_accuracy(row, rows[_teacher_index(rows, arch)])
         rows.append(row)
     say("timing every variant (round-robin)")
     time_variants(variants, rows, size, config.threads, config.latency_repeats, config.latency_budget_s)
@@ -189,6 +192,11 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     _finalise_metas(rows, ship_dir)
     md, js, png = write_report(rows, targets, config, out, ship_row)
     return CompressResult(ship_dir, ship_row.name, md, js, png, rows, targets)
+
+
+def _copy_accuracy(source: Row, target: Row) -> None:
+    for key in ("val_top1", "test_top1", "test_top5", "temperature", "imagenet_agreement"):
+        setattr(target, key, getattr(source, key))
 
 
 def _teacher_index(rows: list[Row], arch: str) -> int:

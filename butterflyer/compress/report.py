@@ -33,7 +33,8 @@ def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int) -> 
     if not candidates:
         raise CompressionError("no ONNX variant was evaluated; nothing can be shipped")
     if teacher.val_top1 is not None:
-        ok = [r for r in candidates if r.val_top1 >= teacher.val_top1 - config.max_top1_drop]
+        floor = teacher.val_top1 - config.max_top1_drop
+        ok = [r for r in candidates if (r.val_top1 or 0.0) >= floor]
     else:
         ok = candidates
     ship = min(ok or candidates, key=lambda r: _p50(r, top))
@@ -116,9 +117,9 @@ def plot(rows: list[Row], path: Path, threads: int) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in points:
-        ax.scatter(r.p50(threads), r.test_top1, s=max(20.0, r.file_mb * 8), alpha=0.6)
-        ax.annotate(r.name, (r.p50(threads), r.test_top1), fontsize=7, xytext=(4, 4),
-                    textcoords="offset points")
+        x, y = r.p50(threads) or 0.0, r.test_top1 or 0.0
+        ax.scatter(x, y, s=max(20.0, r.file_mb * 8), alpha=0.6)
+        ax.annotate(r.name, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel(f"batch-1 CPU latency p50 (ms, {threads} thread(s), log scale)")
     ax.set_ylabel("test top-1 (%)")

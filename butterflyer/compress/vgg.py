@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from butterflyer.compress.config import CompressConfig
-from butterflyer.compress.data import load_split, scaled_config
+from butterflyer.compress.data import ImageSet, load_split, scaled_config
 from butterflyer.compress.export import save_onnx_model
 from butterflyer.compress.prune import count_cost, prune_to, schedule
 from butterflyer.compress.variants import Variant
@@ -50,6 +50,8 @@ def vgg16_variants(config: CompressConfig, out: Path, records_uri: str, labels: 
     meta = meta.model_copy(update={"data_config": scaled_config(meta.data_config, size)})
     if progress:
         progress("pruning VGG16", 0, 0)
+    val: ImageSet | None = None
+    test: ImageSet | None = None
     if trained:
         from butterflyer.compress.pipeline import prune_and_distill
 
@@ -60,16 +62,15 @@ def vgg16_variants(config: CompressConfig, out: Path, records_uri: str, labels: 
         student, _ = prune_and_distill(model, train, val, vgg_config, size, progress)
         base, cost = count_cost(model, size), count_cost(student, size)
     else:
-        val = test = None
         student, base, cost = prune_vgg(model, config, size)
     base_dir = save_onnx_model(model, meta, out / "vgg16")
     pruned_dir = save_model(student, out / "vgg16-pruned", meta.model_copy(update={"stage": "pruned"}))
     save_onnx_model(student, meta.model_copy(update={"stage": "pruned"}), pruned_dir)
-    common = {"evaluate": trained, "input_size": size, "val": val, "test": test}
+    pruned_note = f"pruned to {config.vgg16_target:g} of the parameters" + (
+        "" if trained else " by weight magnitude of the untrained network; not fine-tuned")
     return [
-        Variant("vgg16 baseline (ONNX fp32)", "onnx-fp32", base_dir, base, model, note=note, **common),
-        Variant("vgg16 pruned (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student,
-                note=f"pruned to {config.vgg16_target:g} of the parameters" +
-                ("" if trained else " by weight magnitude of the untrained network; not fine-tuned"),
-                **common),
+        Variant("vgg16 baseline (ONNX fp32)", "onnx-fp32", base_dir, base, model, note=note,
+                evaluate=trained, input_size=size, val=val, test=test),
+        Variant("vgg16 pruned (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, note=pruned_note,
+                evaluate=trained, input_size=size, val=val, test=test),
     ]

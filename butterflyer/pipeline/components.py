@@ -81,13 +81,13 @@ def evaluate_op(model: Input[Model], records: Input[Dataset], split: str, home: 
     runtime.publish_markdown(report, result.get("report", ""), fallback)
 
 
-def compress_op(teacher: Input[Model], records: Input[Dataset], enabled: bool, config: dict, home: str,
-                model: Output[Model], metrics: Output[Metrics], report: Output[Markdown]) -> None:
+def compress_op(teacher: Input[Model], records: Input[Dataset], enabled: bool, target: float, config: dict,
+                home: str, model: Output[Model], metrics: Output[Metrics], report: Output[Markdown]) -> None:
     """Prune, distil and quantize the teacher into the model the app ships."""
     from butterflyer.pipeline import runtime
 
     result = runtime.steps(home).compress(runtime.path_of(teacher), runtime.path_of(records),
-                                          records.metadata["manifest_sha256"], enabled, config)
+                                          records.metadata["manifest_sha256"], enabled, config, target=target)
     runtime.publish(model, result)
     runtime.publish_metrics(metrics, result.get("metrics", {}))
     fallback = "# Compression\n\nskipped (teacher exported to ONNX)\n"
@@ -102,8 +102,9 @@ def fit_serving_op(model: Input[Model], records: Input[Dataset], home: str, serv
                                                             records.metadata["manifest_sha256"]))
 
 
-def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], candidate: Input[Model],
-                candidate_metrics: Input[Metrics], records: Input[Dataset], model_name: str, margin: float,
+def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], teacher_report: Input[Markdown],
+                candidate: Input[Model], candidate_metrics: Input[Metrics], candidate_report: Input[Markdown],
+                records: Input[Dataset], model_name: str, margin: float,
                 min_top1: float, latency_budget_ms: float, home: str, decision: Output[Markdown]
                 ) -> bool:
     """Register teacher and candidate with lineage; the gate decides if the candidate becomes champion.
@@ -117,9 +118,11 @@ def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], candidat
     lineage = {"records_uri": runtime.path_of(records),
                "data_manifest_sha256": records.metadata["manifest_sha256"]}
     teacher_result = steps.register(runtime.path_of(teacher), runtime.metrics_of(teacher_metrics),
-                                    name=model_name, gate=False, extra_tags=lineage)
+                                    report=runtime.path_of(teacher_report), name=model_name, gate=False,
+                                    extra_tags=lineage)
     result = steps.register(runtime.path_of(candidate), runtime.metrics_of(candidate_metrics),
-                            name=model_name, gate=True, margin=margin, min_top1=min_top1,
+                            report=runtime.path_of(candidate_report), name=model_name, gate=True,
+                            margin=margin, min_top1=min_top1,
                             latency_budget_ms=latency_budget_ms, records_uri=runtime.path_of(records),
                             extra_tags={**lineage, "teacher_version": str(teacher_result["version"])})
     text = (f"# Promotion gate\n\n- teacher: v{teacher_result['version']}\n"

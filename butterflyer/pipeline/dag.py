@@ -39,6 +39,7 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
         seed: int = 0,
         train_config: dict = {},  # noqa: B006
         compress: bool = True,
+        compress_target: float = 0.0,
         compress_config: dict = {},  # noqa: B006
         model_name: str = "butterflyer",
         gate_margin: float = 0.0,
@@ -61,7 +62,7 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
         teacher_eval = ops["evaluate"](model=train.outputs["model"], records=records.outputs["records"],
                                        split="test", home=home).set_display_name("evaluate-teacher")
         shrink = ops["compress"](teacher=train.outputs["model"], records=records.outputs["records"],
-                                 enabled=compress, config=compress_config, home=home)
+                                 enabled=compress, target=compress_target, config=compress_config, home=home)
         shrink.set_display_name("compress")
         served = ops["fit-serving"](model=shrink.outputs["model"], records=records.outputs["records"],
                                     home=home)
@@ -70,8 +71,10 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
                                          split="test", home=home).set_display_name("evaluate-candidate")
         register = ops["register"](teacher=train.outputs["model"],
                                    teacher_metrics=teacher_eval.outputs["metrics"],
+                                   teacher_report=teacher_eval.outputs["report"],
                                    candidate=served.outputs["served"],
                                    candidate_metrics=candidate_eval.outputs["metrics"],
+                                   candidate_report=shrink.outputs["report"],
                                    records=records.outputs["records"], model_name=model_name,
                                    margin=gate_margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms,
                                    home=home)

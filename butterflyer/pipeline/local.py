@@ -10,14 +10,19 @@ have moved). The steps also skip work by input hashes on their own.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import logging
+import os
+import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from butterflyer import paths
 from butterflyer.errors import ButterflyerError, ConfigError
@@ -34,6 +39,7 @@ class LocalRun:
     champion: dict[str, Any] | None
     candidate: dict[str, Any] | None
     root: Path
+    log: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -49,8 +55,13 @@ def _check_interpreter() -> None:
         raise ConfigError(f"{sys.executable} cannot import butterflyer; run 'make setup' and use .venv/bin/")
 
 
-def run_local(params: dict[str, Any] | None = None, *, cache: bool = True) -> LocalRun:
-    """Run the whole DAG locally and return the registry's view afterwards."""
+def run_local(params: dict[str, Any] | None = None, *, cache: bool = True, verbose: bool = True) -> LocalRun:
+    """Run the whole DAG locally and return the registry's view afterwards.
+
+    With ``verbose=False`` the tasks' own output (kfp prints each executor's full
+    input and log) goes to ``home/pipeline/logs/<time>.log`` instead of stdout; the
+    orchestrator's one-line task statuses still show, and a failure prints the log's tail.
+    """
     from kfp import local
 
     from butterflyer.pipeline.dag import build_pipeline
@@ -64,19 +75,72 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True) -> Lo
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=True,
                enable_caching=cache, cache_root=str(root.parent / "kfp-cache"))
     pipeline = build_pipeline(gpus=0)
+    log_path = root.parent / "logs" / time.strftime("%Y%m%d-%H%M%S.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            # kfp.local warns that display names, resources and image names do not apply here: expected.
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"kfp\.local")
-            warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"kfp\.local")
-            pipeline(**values)
-    except RuntimeError as exc:
-        raise ButterflyerError(f"the local pipeline failed: {exc}. The failing task's log is printed above; "
-                               "fix it and run again (finished steps are skipped)") from exc
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        sink = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(_StatusFilter(log_file))
+        try:
+            with sink, warnings.catch_warnings(), _env(PYTHONUNBUFFERED="1"):  # stream task logs live
+                # kfp.local warns that display names, resources and images do not apply here: expected.
+                warnings.filterwarnings("ignore", category=UserWarning, module=r"kfp\.local")
+                warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"kfp\.local")
+                pipeline(**values)
+        except RuntimeError as exc:
+            where = "above"
+            if not verbose:
+                log_file.flush()
+                tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-60:]
+                print("\n".join(tail), file=sys.stderr)
+                where = f"above and in {log_path}"
+            raise ButterflyerError(f"the local pipeline failed: {exc}. The failing task's log is {where}; "
+                                   "fix it and run again (finished steps are skipped)") from exc
     seconds = time.perf_counter() - started
     return LocalRun(seconds=seconds, params=values, champion=_version("champion", values),
-                    candidate=_latest(values), root=root)
+                    candidate=_latest(values), root=root, log=None if verbose else log_path)
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    """Set environment variables (inherited by the task subprocesses) for the duration of a run."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+class _StatusFilter(io.TextIOBase):
+    """Everything to the log file; only the orchestrator's task status lines to the console."""
+
+    _STATUS = re.compile(r"(Executing task|finished with status|Running pipeline|cache hit)")
+
+    def __init__(self, log_file: IO[str]) -> None:
+        super().__init__()
+        self._log = log_file
+        self._console = sys.stdout
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if self._STATUS.search(line):
+                self._console.write(line + "\n")
+                self._console.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._log.flush()
 
 
 def _refuse_nulls(value: Any, where: str = "parameters") -> None:

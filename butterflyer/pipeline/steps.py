@@ -210,11 +210,16 @@ def _evaluate_onnx(model_dir: Path, records_uri: str, split: str, out_dir: Path 
 
 
 def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool,
-             config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The model the app ships: pruned + distilled + int8 ONNX, or the teacher exported to ONNX."""
+             config: dict[str, Any] | None = None, target: float = 0.0) -> dict[str, Any]:
+    """The model the app ships: pruned + distilled + int8 ONNX, or the teacher exported to ONNX.
+
+    ``target`` (fraction of the teacher's MACs to keep; 0 = the profile's default) overrides ``config``.
+    """
     teacher = Path(teacher_uri)
     digest = _folder_digest(teacher)
     settings = dict(config or {})
+    if target > 0:
+        settings["target"] = target
 
     def run() -> dict[str, Any]:
         out_dir = paths.models_dir() / f"pipeline-{digest[:12]}-{step_key_short('c', settings, enabled)}"
@@ -285,7 +290,10 @@ def register(model_uri: str, metrics: dict[str, float], *, report: str = "", nam
 
     folder = Path(model_uri)
     tags = {f"metric.{k}": repr(float(v)) for k, v in metrics.items()}
-    if gate and LATENCY_KEY not in metrics and LATENCY_KEY not in _meta_metrics(folder):
+    known = store.find_by_fingerprint(_folder_digest(folder), name)
+    measured = LATENCY_KEY in metrics or LATENCY_KEY in _meta_metrics(folder) \
+        or (known is not None and LATENCY_KEY in known.metrics)
+    if gate and not measured:
         for key, value in measure_latency(folder).items():
             tags[f"metric.{key}"] = repr(round(value, 3))
     tags.update(extra_tags or {})

@@ -35,13 +35,13 @@ def grad_cam(net: Any, batch: np.ndarray, target: int) -> np.ndarray:
     """
     import torch
 
-    with torch.inference_mode():
+    with torch.no_grad():
         maps, pooled = _last_map(net, torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
-    head = getattr(net, "head", None)
-    if (maps is not None and isinstance(head, torch.nn.Linear) and maps.shape[1] == pooled.shape[1]
-            and torch.allclose(maps.mean(dim=(2, 3)), pooled, atol=1e-4, rtol=1e-3)):
-        cam = torch.relu(torch.einsum("c,chw->hw", head.weight[target], maps[0])).numpy()
-        return _normalise(cam)
+        head = getattr(net, "head", None)
+        if (maps is not None and isinstance(head, torch.nn.Linear) and maps.shape[1] == pooled.shape[1]
+                and torch.allclose(maps.mean(dim=(2, 3)), pooled, atol=1e-4, rtol=1e-3)):
+            cam = torch.relu(torch.einsum("c,chw->hw", head.weight[target], maps[0])).numpy()
+            return _normalise(cam)
     return _gradient_cam(net, batch, target)
 
 

@@ -169,6 +169,7 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
     """Verdicts on labelled butterfly photos and on scikit-image photos."""
     verdicts: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
+    right: Counter[str] = Counter()
     correct = total = 0
     index = {label: i for i, label in enumerate(ident.model.meta.labels)}
     for data, label in examples:
@@ -181,6 +182,11 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
             rejected[label] += 1
         if result.species is not None and result.species.id == label:
             correct += 1
+            right["species"] += 1
+        elif result.taxon is not None:
+            info = ident.catalog.get(label)
+            truth = info.genus if result.taxon.rank == "genus" else info.family
+            right[result.verdict] += int(truth == result.taxon.name)
     sk_results = {name: ident.identify_image(img) for name, img in skimage_photos().items()}
     sk = {name: r.verdict for name, r in sk_results.items()}
     sk_scores = {name: r.gate.score for name, r in sk_results.items() if r.gate is not None}
@@ -190,6 +196,8 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
         "rejected_by_label": dict(rejected.most_common()),
         "verdicts": dict(verdicts),
         "species_named_and_right": round(correct / max(total, 1), 4),
+        "precision_by_verdict": {v: round(right[v] / verdicts[v], 4)
+                                 for v in ("species", "genus", "family") if verdicts[v]},
         "skimage": sk,
         "skimage_rejected": f"{sum(v == 'not_a_butterfly' for v in sk.values())}/{len(sk)}",
         "skimage_gate_scores": sk_scores,

@@ -52,9 +52,9 @@ class TrainConfig(BaseModel):
     gpu_decode: bool = True
     # CPU fast path
     fast_head_epochs: int = 30
-    fast_finetune_epochs: int = 4
+    fast_finetune_epochs: int = 0
     fast_finetune_blocks: int = 0
-    fast_flip_views: bool = True
+    fast_flip: Literal["maps", "images", "none"] = "maps"
     lwf_weight: float = 1.0
     max_steps: int | None = None
 

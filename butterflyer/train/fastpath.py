@@ -49,6 +49,8 @@ class FastResult:
     history: list[dict[str, float]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    val_logits: torch.Tensor | None = None
+    val_labels: torch.Tensor | None = None
 
 
 def _batches(
@@ -110,8 +112,33 @@ def cached_maps(
     return maps, ys
 
 
+class MapBank:
+    """Cached maps, optionally followed by their mirror images (flipped on the fly, never stored twice).
+
+    Mirroring a feature map approximates the features of the mirrored photo: a free
+    augmentation that doubles the training set without another backbone pass.
+    """
+
+    def __init__(self, maps: torch.Tensor, labels: torch.Tensor, mirrored: bool = False) -> None:
+        self.maps, self.base_labels, self.mirrored = maps, labels, mirrored
+        self.labels = torch.cat([labels, labels]) if mirrored else labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, idx: torch.Tensor | slice) -> torch.Tensor:
+        if isinstance(idx, slice):
+            idx = torch.arange(len(self))[idx]
+        n = len(self.maps)
+        out = self.maps[idx % n].float()
+        flip = idx >= n
+        if flip.any():
+            out[flip] = out[flip].flip(-1)
+        return out
+
+
 @torch.no_grad()
-def _pool(suffix: nn.Module, maps: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def _pool(suffix: nn.Module, maps: torch.Tensor | MapBank, chunk: int = 256) -> torch.Tensor:
     suffix.eval()
     return torch.cat([suffix(maps[i : i + chunk].float()) for i in range(0, len(maps), chunk)])
 
@@ -182,7 +209,7 @@ def train_head(
 def finetune_suffix(
     model: ButterflyClassifier,
     cut: Cut,
-    maps: torch.Tensor,
+    maps: MapBank,
     ys: torch.Tensor,
     teacher_feats: torch.Tensor | None,
     val_maps: torch.Tensor,
@@ -223,7 +250,7 @@ def finetune_suffix(
             idx = perm[i : i + bs]
             _set_lr(opt, cosine_lr(step, total, warm))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                feats = suffix(maps[idx].float())
+                feats = suffix(maps[idx])
             feats = feats.float()
             loss = F.cross_entropy(head(model.dropout(feats)), ys[idx], label_smoothing=cfg.label_smoothing)
             if imagenet is not None and teacher_feats is not None and cfg.lwf_weight > 0:
@@ -334,10 +361,12 @@ def _train_fast(
     def maps_for(split: str, flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         return cached_maps(cfg, cut, dc, split, flip, data_sha, labels, device, progress)
 
-    train_maps, train_ys = maps_for("train")
-    if cfg.fast_flip_views:
+    maps, ys = maps_for("train")
+    if cfg.fast_flip == "images":  # exact mirrored photos: a second backbone pass over train
         flip_maps, flip_ys = maps_for("train", flip=True)
-        train_maps, train_ys = torch.cat([train_maps, flip_maps]), torch.cat([train_ys, flip_ys])
+        maps, ys = torch.cat([maps, flip_maps]), torch.cat([ys, flip_ys])
+    train_maps = MapBank(maps, ys, mirrored=cfg.fast_flip == "maps")
+    train_ys = train_maps.labels
     val_maps, val_ys = maps_for("val")
     result.timings["features_s"] = time.perf_counter() - t0
 
@@ -375,5 +404,8 @@ def _train_fast(
     elif model.imagenet_head is not None:
         result.metrics["imagenet_agreement_val"] = 1.0
     result.metrics["val_top1"], result.metrics["val_loss"] = _accuracy(model.head, val_feats, val_ys)
+    with torch.no_grad():
+        model.head.eval()
+        result.val_logits, result.val_labels = model.head(val_feats).float(), val_ys
     result.history = history
     return result

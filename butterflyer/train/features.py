@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -60,7 +61,7 @@ def cut_backbone(model: ButterflyClassifier, last_blocks: int = 0) -> Cut:
 
     Other architectures cache the pooled features and train the head only.
     """
-    bb = model.backbone
+    bb: Any = model.backbone  # a timm EfficientNet when the attributes below exist
     if all(hasattr(bb, name) for name in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")):
         keep = max(0, min(last_blocks, len(bb.blocks) - 1))
         split = len(bb.blocks) - keep

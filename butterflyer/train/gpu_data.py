@@ -136,9 +136,13 @@ def gpu_batches(
     seed: int,
     augment: str = "trivial",
     workers: int = 0,
+    force: bool = False,
 ) -> Callable[[int], Iterator[Any]] | None:
-    """``epoch -> batches`` decoded and augmented on ``ctx.device``, or ``None`` when not applicable."""
-    if ctx.device.type != "cuda" or not is_records(uri):
+    """``epoch -> batches`` decoded and augmented on ``ctx.device``, or ``None`` when not applicable.
+
+    Applies to records on a CUDA device; ``force`` builds the same pipeline on CPU (tests).
+    """
+    if not is_records(uri) or (ctx.device.type != "cuda" and not force):
         return None
     from torch.utils.data import DataLoader
 

@@ -139,7 +139,7 @@ def fit(
         stage = 1 if epoch < cfg.head_epochs else 2
         _set_stage(model, stage)
         use_lwf = teacher is not None and stage == 2
-        net: nn.Module = DualOutput(model) if use_lwf else model
+        net: Any = DualOutput(model) if use_lwf else model
         ddp = None
         if ctx.distributed:
             ddp = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)

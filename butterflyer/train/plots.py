@@ -32,8 +32,8 @@ def confusion_png(cm: torch.Tensor, labels: list[str], path: Path) -> Path:
     """Row-normalised confusion matrix; off-diagonal errors in red on a log scale, diagonal in grey."""
     k = len(labels)
     size = max(6.0, min(28.0, 0.22 * k + 3))
-    rows = cm.double()
-    rows = (rows / rows.sum(1, keepdim=True).clamp(min=1)).numpy()
+    counts = cm.double()
+    rows = (counts / counts.sum(1, keepdim=True).clamp(min=1)).numpy()
     diag = np.where(np.eye(k, dtype=bool), rows, np.nan)
     off = np.where(~np.eye(k, dtype=bool) & (rows > 0), rows, np.nan)
     fig, ax = plt.subplots(figsize=(size, size))
@@ -41,7 +41,8 @@ def confusion_png(cm: torch.Tensor, labels: list[str], path: Path) -> Path:
     image = ax.imshow(
         off,
         cmap="Reds",
-        norm=LogNorm(vmin=max(1e-3, np.nanmin(off) if np.isfinite(off).any() else 1e-3), vmax=1),
+        # the floor sits well below the smallest error so that even one mistake is clearly red
+        norm=LogNorm(vmin=max(1e-3, (np.nanmin(off) if np.isfinite(off).any() else 0.1) / 4), vmax=1),
         interpolation="nearest",
     )
     font = max(3.5, min(9.0, 400 / max(k, 1)))
@@ -63,17 +64,18 @@ def reliability_png(before: Reliability, after: Reliability, temperature: float,
     ):
         bins = len(rel.count)
         centres = (np.arange(bins) + 0.5) / bins
-        acc = np.nan_to_num(np.array(rel.accuracy, dtype=float))
-        ax.bar(centres, acc, width=1 / bins, edgecolor="black", color="#4c72b0", label="accuracy")
+        acc = np.array(rel.accuracy, dtype=float)
         conf = np.array(rel.confidence, dtype=float)
-        ax.bar(
-            centres,
-            np.nan_to_num(conf - acc),
-            bottom=acc,
-            width=1 / bins,
-            color="#dd8452",
-            alpha=0.5,
-            label="gap to confidence",
+        used = np.array(rel.count) > 0
+        ax.bar(centres[used], acc[used], width=1 / bins, edgecolor="white", color="#4c72b0", label="accuracy")
+        ax.plot(conf[used], conf[used], "o", color="#dd8452", markersize=4, label="mean confidence")
+        ax.vlines(
+            conf[used],
+            np.minimum(acc[used], conf[used]),
+            np.maximum(acc[used], conf[used]),
+            colors="#c44e52",
+            linewidth=2,
+            label="gap",
         )
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ax.set_xlim(0, 1)

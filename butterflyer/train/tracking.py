@@ -68,7 +68,13 @@ class NullTracker:
 class MlflowTracker:
     """One MLflow run; artifacts go to the store's artifact root."""
 
-    def __init__(self, experiment: str, run_name: str | None, tracking_uri: str | None = None) -> None:
+    def __init__(
+        self,
+        experiment: str,
+        run_name: str | None,
+        tracking_uri: str | None = None,
+        resume_run_id: str | None = None,
+    ) -> None:
         import mlflow
         from mlflow.tracking import MlflowClient
 
@@ -82,15 +88,29 @@ class MlflowTracker:
             exp_id = self.client.create_experiment(experiment, artifact_location=location)
         else:
             exp_id = found.experiment_id
-        self.run_id = self.client.create_run(exp_id, run_name=run_name).info.run_id
+        self.run_id = (
+            self._reopen(resume_run_id) or self.client.create_run(exp_id, run_name=run_name).info.run_id
+        )
         self.uri = uri
         self._mlflow = mlflow
         log.info("MLflow run %s at %s", self.run_id, uri)
 
+    def _reopen(self, run_id: str | None) -> str | None:
+        """Continue an earlier run (``--resume``) when the store still has it."""
+        if not run_id:
+            return None
+        try:
+            self.client.get_run(run_id)
+        except Exception:  # noqa: BLE001 - a run that is gone just means "start a new one"
+            return None
+        self.client.update_run(run_id, status="RUNNING")
+        return run_id
+
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(k, v) for k, v in _flatten(params).items()]
+        logged = self.client.get_run(self.run_id).data.params  # params are immutable: skip those already set
+        items = [Param(k, v) for k, v in _flatten(params).items() if k not in logged]
         for i in range(0, len(items), 90):
             self.client.log_batch(self.run_id, params=items[i : i + 90])
 
@@ -121,6 +141,8 @@ class MlflowTracker:
 
 class WandbTracker:
     """One Weights & Biases run (``WANDB_MODE=offline`` works without network or account)."""
+
+    run_id: str | None
 
     def __init__(self, project: str, run_name: str | None, directory: Path) -> None:
         try:
@@ -160,11 +182,16 @@ class WandbTracker:
 
 
 def make_tracker(
-    kind: str, experiment: str, run_name: str | None, run_dir: Path, tracking_uri: str | None = None
+    kind: str,
+    experiment: str,
+    run_name: str | None,
+    run_dir: Path,
+    tracking_uri: str | None = None,
+    resume_run_id: str | None = None,
 ) -> Tracker:
-    """The tracker named by ``--tracker``."""
+    """The tracker named by ``--tracker``; ``resume_run_id`` continues that MLflow run."""
     if kind == "mlflow":
-        return MlflowTracker(experiment, run_name, tracking_uri)
+        return MlflowTracker(experiment, run_name, tracking_uri, resume_run_id)
     if kind == "wandb":
         return WandbTracker(experiment, run_name, run_dir / "wandb")
     if kind == "none":

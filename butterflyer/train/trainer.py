@@ -27,7 +27,7 @@ import torch
 
 from butterflyer.errors import ConfigError
 from butterflyer.fileio import atomic_write_json, is_remote, read_json
-from butterflyer.models import ModelMeta, create_model, data_config_for, save_model
+from butterflyer.models import ButterflyClassifier, ModelMeta, create_model, data_config_for, save_model
 from butterflyer.models.registry import get_spec
 from butterflyer.train import distributed
 from butterflyer.train.calibration import fit_temperature
@@ -102,6 +102,10 @@ def run_here(
     """Train in this process (one of N under torchrun, or alone)."""
     use_cuda = cfg.gpu > 0 and torch.cuda.is_available()
     ctx = distributed.init(use_cuda)
+    if not use_cuda and not ctx.distributed:
+        from butterflyer.train.features import pick_threads
+
+        torch.set_num_threads(pick_threads(cfg.threads))
     torch.manual_seed(cfg.seed)
     labels = read_labels(cfg.input)
     sha = data_sha256(cfg.input)
@@ -120,9 +124,12 @@ def run_here(
         log.warning("!!! %s", warnings[-1])
     tracker: Tracker = NullTracker()
     if ctx.is_main:
+        previous = run_dir / "tracking.json"
+        resume_id = read_json(previous).get("run_id") if cfg.resume and previous.is_file() else None
         tracker = make_tracker(
-            cfg.tracker, cfg.experiment, cfg.run_name or run_dir.name, run_dir, cfg.tracking_uri
+            cfg.tracker, cfg.experiment, cfg.run_name or run_dir.name, run_dir, cfg.tracking_uri, resume_id
         )
+        atomic_write_json(previous, {"tracker": cfg.tracker, "run_id": tracker.run_id})
         tracker.log_params(cfg.to_json_dict())
         tracker.set_tags(
             {
@@ -144,6 +151,7 @@ def run_here(
 
     t0 = time.perf_counter()
     metrics: dict[str, float] = {}
+    val_logits: tuple[Any, Any] | None = None
     status = "FAILED"
     try:
         if cfg.profile == "cpu-fast":
@@ -152,13 +160,14 @@ def run_here(
             fast = train_fast(cfg, model, labels, dc, sha, epoch_hook, progress)
             metrics.update(fast.metrics)
             metrics.update({f"time_{k}": v for k, v in fast.timings.items()})
+            val_logits = (fast.val_logits, fast.val_labels) if fast.val_logits is not None else None
         else:
             history[:] = _run_full(cfg, model, dc, labels, ctx, run_dir, epoch_hook if ctx.is_main else None)
         metrics["time_train_s"] = time.perf_counter() - t0
         result = None
         if ctx.is_main:
             result = _finish(
-                cfg, model, labels, dc, sha, origin, warnings, history, metrics, run_dir, tracker
+                cfg, model, labels, dc, sha, origin, warnings, history, metrics, run_dir, tracker, val_logits
             )
         status = "FINISHED"
     finally:
@@ -172,7 +181,7 @@ def run_here(
 
 def _run_full(
     cfg: TrainConfig,
-    model: torch.nn.Module,
+    model: ButterflyClassifier,
     dc: Any,
     labels: list[str],
     ctx: distributed.DistContext,
@@ -183,7 +192,7 @@ def _run_full(
 
     cuda = ctx.device.type == "cuda"
     n_train = split_size(cfg.input, "train")
-    train_src = None
+    train_src: Any = None
     if cuda and cfg.gpu_decode:
         from butterflyer.train.gpu_data import gpu_batches
 
@@ -246,6 +255,7 @@ def _finish(
     metrics: dict[str, float],
     run_dir: Path,
     tracker: Tracker,
+    val_logits: tuple[Any, Any] | None = None,
 ) -> TrainResult:
     """Calibrate on val, score test, save the model and report, log artifacts."""
     model = model.to("cpu").eval()
@@ -259,10 +269,12 @@ def _finish(
         config=cfg.to_json_dict(),
         extra={"history": history, "warnings": warnings},
     )
-    if _has_split(cfg.input, "val"):
-        val_logits, val_labels = predict(model, meta, cfg.input, "val")
-        meta.temperature = fit_temperature(val_logits, val_labels)
-        metrics["val_top1"] = (val_logits.argmax(1) == val_labels).float().mean().item()
+    if val_logits is None and _has_split(cfg.input, "val"):
+        val_logits = predict(model, meta, cfg.input, "val")
+    if val_logits is not None:
+        logits, labels_ = val_logits
+        meta.temperature = fit_temperature(logits, labels_)
+        metrics["val_top1"] = (logits.argmax(1) == labels_).float().mean().item()
     report = None
     if _has_split(cfg.input, "test"):
         test_logits, test_labels = predict(model, meta, cfg.input, "test")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from butterflyer.train.trainer import run_here
 
 
 def main(argv: list[str]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s rank? %(levelname)s %(message)s")
+    rank = os.environ.get("RANK", "0")
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s rank {rank} %(levelname)s %(name)s: %(message)s"
+    )
     path = Path(argv[0])
     cfg = TrainConfig.model_validate(read_json(path))
     run_here(cfg, path.parent)

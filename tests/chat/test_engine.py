@@ -151,3 +151,16 @@ def test_grounding_check_rejects_uncited_text(tiny_engine: ChatEngine) -> None:
     invented = reply.model_copy(update={"answer": "Monarchs eat chocolate cake every day [1]."})
     assert not fully_grounded(invented)
     assert strip_marks("Milkweed [1] [2].") == "Milkweed ."
+
+
+@pytest.mark.parametrize("text", ["hi", "Hello there!", "thanks"])
+def test_greeting_gets_help_not_an_answer(tiny_engine: ChatEngine, text: str) -> None:
+    reply = tiny_engine.ask(text)
+    assert reply.refused and reply.citations == [] and "field guide" in reply.answer
+
+
+def test_no_sentence_is_quoted_twice(tiny_engine: ChatEngine) -> None:
+    for question, species in [("What does it eat?", "MONARCH"), ("What does it eat?", "PAINTED LADY"),
+                              ("Where does it live?", "VICEROY"), ("How do I tell a monarch from a viceroy?", None)]:
+        texts = [c.text for c in tiny_engine.ask(question, species_id=species).citations]
+        assert len(texts) == len(set(texts)), (question, texts)

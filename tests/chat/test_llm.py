@@ -48,11 +48,17 @@ class FakeLLM:
         self.server.server_close()
 
 
-@pytest.fixture()
-def fake_llm() -> Iterator[FakeLLM]:
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeLLM]:
     fake = FakeLLM()
     yield fake
     fake.close()
+
+
+@pytest.fixture()
+def fake_llm(_server: FakeLLM) -> FakeLLM:
+    _server.content, _server.status, _server.requests[:] = "", 200, []
+    return _server
 
 
 @pytest.fixture()

@@ -77,3 +77,16 @@ def test_compare_and_domain_flags() -> None:
     assert not parse_intent("tell me about the monarch", []).compare
     assert parse_intent("why do butterflies migrate", terms("why do butterflies migrate")).on_domain
     assert not parse_intent("what is the capital of France", terms("capital France")).on_domain
+
+
+def test_every_real_name_links_to_its_label() -> None:
+    from butterflyer.chat.guide import load_guide
+
+    guide = load_guide()
+    vocab = {t for c in build_chunks(guide) for t in c.search_text.lower().split()}
+    linker = SpeciesLinker(guide, vocab)
+    wrong = [(label, name, linker.labels(f"Tell me about the {name} please"))
+             for label, e in guide.species.items()
+             for name in (label, e.common_name, e.scientific_name, *e.other_names)
+             if linker.labels(f"Tell me about the {name} please") != [label]]
+    assert wrong == []

@@ -14,7 +14,8 @@ def _run(source, calls):
 
     if calls.exists():
         calls.unlink()
-    result = run_local({"source": str(source), "compress": False})
+    result = run_local({"source": str(source), "compress": False}, verbose=False)
+    assert result.log is not None and "executor" in result.log.read_text().lower()
     return result, calls.read_text().split()
 
 

@@ -62,3 +62,16 @@ def test_cached_step_skips_until_inputs_change_or_output_disappears(tmp_path, mo
     monkeypatch.setenv(NO_CACHE_ENV, "1")
     cached_step("s", {"a": 1}, run)
     assert len(runs) == 4
+
+
+def test_quiet_local_runs_keep_status_lines_on_the_console(tmp_path, capsys):
+    from butterflyer.pipeline.local import _StatusFilter
+
+    log = tmp_path / "run.log"
+    with open(log, "w") as fh:
+        sink = _StatusFilter(fh)
+        sink.write("12:00 - INFO - Executing task 'train-op'\n    {\"executor\": 1}\n")
+        sink.write("12:01 - INFO - Task 'train-op' finished with status SUCCESS\npartial")
+    out = capsys.readouterr().out
+    assert "Executing task 'train-op'" in out and "finished with status" in out and "executor" not in out
+    assert "executor" in log.read_text() and log.read_text().endswith("partial")

@@ -50,6 +50,16 @@ def test_grad_cam_and_overlay(tiny_model: Path) -> None:
     assert img.size == crop.size and img.format == "PNG"
 
 
+def test_one_pass_cam_equals_gradient_grad_cam(tiny_model: Path) -> None:
+    from butterflyer.serve.explain import _gradient_cam
+
+    served = load_served_model(str(tiny_model))
+    batch = preprocess(photo(seed=7), TINY_CONFIG)[None]
+    for target in range(4):
+        assert np.allclose(grad_cam(served.torch_model(), batch, target),
+                           _gradient_cam(served.torch_model(), batch, target), atol=1e-5)
+
+
 def test_occlusion_is_used_without_pytorch_weights(tmp_path: Path) -> None:
     folder = make_constant_onnx(tmp_path / "c", [1.0, 0.0], None, labels=["A", "B"])
     served = load_served_model(str(folder))

@@ -88,3 +88,15 @@ def test_finetune_with_lwf_keeps_imagenet_predictions(lite0: torch.nn.Module) ->
 def test_pick_threads() -> None:
     assert pick_threads(3) == 3
     assert pick_threads(None) >= 1
+
+
+def test_map_bank_mirrors_on_the_fly() -> None:
+    from butterflyer.train.fastpath import MapBank
+
+    maps = torch.arange(2 * 1 * 2 * 3, dtype=torch.float16).reshape(2, 1, 2, 3)
+    bank = MapBank(maps, torch.tensor([4, 7]), mirrored=True)
+    assert len(bank) == 4 and bank.labels.tolist() == [4, 7, 4, 7]
+    got = bank[torch.tensor([0, 3])]
+    assert torch.equal(got[0], maps[0].float())
+    assert torch.equal(got[1], maps[1].float().flip(-1))
+    assert torch.equal(bank[0:2], maps.float())

@@ -58,3 +58,10 @@ def test_wandb_offline(image_folder: Path, tmp_path: Path, monkeypatch: pytest.M
     offline = list((tmp_path / "run" / "wandb").rglob(f"*{result.run_id}*"))
     assert offline, "the offline W&B run folder is missing"
     assert list((tmp_path / "run" / "wandb").rglob("*.wandb"))
+
+
+def test_resume_continues_the_same_mlflow_run(image_folder: Path, tmp_path: Path) -> None:
+    cfg = _cfg(image_folder, tmp_path / "run", "mlflow")
+    first = train(cfg)
+    again = train(cfg.model_copy(update={"resume": True}))
+    assert again.run_id == first.run_id

@@ -142,9 +142,10 @@ function renderResult(r) {
 function renderAlternatives(r) {
   const list = $("alternatives");
   list.replaceChildren();
-  const title = $("alts-title");
-  title.textContent = r.verdict === "not_a_butterfly"
-    ? "If it were a butterfly, the closest would be" : `Top ${r.top_k.length} possibilities`;
+  const rejected = r.verdict === "not_a_butterfly";
+  $("alts-title").textContent = rejected
+    ? "What the species model would guess anyway" : `Top ${r.top_k.length} possibilities`;
+  $("alts-box").open = !rejected;
   for (const g of r.top_k) {
     const item = el("li");
     const btn = el("button", { type: "button" });
