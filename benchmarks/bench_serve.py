@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,6 +55,7 @@ def find_model(explicit: str | None) -> str:
     from butterflyer.models import ModelMeta, create_model, data_config_for, save_model
 
     folder = Path(tempfile.mkdtemp(prefix="bench-lite0-"))
+    atexit.register(shutil.rmtree, folder, True)
     labels = [f"species_{i}" for i in range(100)]
     model = create_model("efficientnet_lite0", len(labels), pretrained=True).eval()
     save_model(model, folder, ModelMeta(architecture="efficientnet_lite0", version="bench", labels=labels,
@@ -153,7 +156,8 @@ async def drive(url: str, photo: bytes, clients: int, seconds: float, max_reques
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="model folder or models:/ URI (default: newest found)")
+    ap.add_argument("--model", action="append",
+                    help="model folder or models:/ URI; repeat to compare models (default: newest found)")
     ap.add_argument("--photo", help="image to send (default: first test photo in the records)")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -162,13 +166,14 @@ def main() -> None:
                     help="comma-separated THREADSxINFERENCES: ORT threads x inferences at once")
     args = ap.parse_args()
 
-    model = find_model(args.model)
+    models = args.model or [find_model(None)]
     photo = sample_photo(args.photo)
-    print(f"model: {model}\nphoto: {len(photo)} bytes; clients: {args.clients}; up to {args.seconds:.0f} s "
+    print(f"photo: {len(photo)} bytes; clients: {args.clients}; up to {args.seconds:.0f} s "
           f"or {args.max_requests} requests per config; cores: {os.cpu_count()} (shared: figures are noisy)")
     rows = []
-    print(json.dumps(in_process(model, photo)))
-    for config in args.configs.split(","):
+    for model in models:
+        print(json.dumps({"model": model, **in_process(model, photo)}))
+    for model, config in ((m, c) for m in models for c in args.configs.split(",")):
         threads, concurrency = (int(x) for x in config.split("x"))
         port = free_port()
         proc = start_server(model, port, threads, concurrency)
@@ -178,13 +183,13 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-        stats["config"] = f"threads={threads} concurrency={concurrency}"
+        stats["config"] = f"{Path(model).name} threads={threads} concurrency={concurrency}"
         rows.append(stats)
         print(json.dumps(stats))
     best = max(rows, key=lambda r: r["req_per_s"])
     base = rows[0]["req_per_s"] or 1.0
     for r in rows:
-        print(f"{r['config']:<28} {r['req_per_s']:>7.1f} req/s ({r['req_per_s'] / base:.2f}x first)  "
+        print(f"{r['config']:<48} {r['req_per_s']:>7.1f} req/s ({r['req_per_s'] / base:.2f}x first)  "
               f"p50 {r['p50_ms']:>6.1f} ms  p99 {r['p99_ms']:>6.1f} ms  errors {sum(r['errors'].values())}")
     ok = best["req_per_s"] >= 200 and best["p99_ms"] <= 100 and not best["errors"]
     print(f"target >= 200 req/s, p99 <= 100 ms, no errors: {'met' if ok else 'NOT met'} "

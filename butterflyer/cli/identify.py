@@ -65,12 +65,16 @@ def identify_cmd(
         if as_json:
             print(result.model_dump_json(), flush=True)
         else:
-            alts = ", ".join(f"{g.common_name} {g.probability:.0%}" for g in result.top_k[1:4])
+            alts = ", ".join(f"{g.common_name} {_pct(g.probability)}" for g in result.top_k[1:4])
             table.add_row(str(path), result.verdict, result.message, alts)
     if not as_json:
         console.print(table)
     if failures:
         raise typer.Exit(code=1)
+
+
+def _pct(p: float) -> str:
+    return "<1%" if p < 0.005 else f"{p:.0%}"
 
 
 def _write_heatmap(folder: Path, source: Path, data_url: str) -> None:
@@ -90,23 +94,22 @@ def fit_serving_cmd(
     tune_split: Annotated[str, typer.Option(help="split the thresholds are chosen on")] = "val",
     measure_split: Annotated[str | None, typer.Option(help="split to report the gate on (e.g. test)")] = None,
     write: Annotated[bool, typer.Option(help="store the result in the model's meta.json")] = True,
-    threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: automatic)")] = 0,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: automatic)")] = 1,
 ) -> None:
     """Fit the not-a-butterfly gate and roll-up thresholds on train/validation photos."""
     from butterflyer.paths import records_dir
-    from butterflyer.serve.fit import fit_serving, measure_gate, records_examples, write_serving
+    from butterflyer.serve.fit import fit_model_folder, measure_gate, records_examples
     from butterflyer.serve.identify import Identifier
     from butterflyer.serve.session import load_served_model
 
     source = records or str(records_dir())
-    served = load_served_model(str(model), threads)
-    serving = fit_serving(served, records_examples(source, "train", per_class),
-                          records_examples(source, tune_split), target_precision=target_precision)
+    serving = fit_model_folder(model, source, per_class=per_class, tune_split=tune_split,
+                               target_precision=target_precision, threads=threads, write=write)
     report: dict[str, object] = {"thresholds": serving["thresholds"], "fitted": serving["fitted"]}
     if write:
-        write_serving(model, serving)
         report["written"] = str(model / "meta.json")
     if measure_split:
+        served = load_served_model(str(model), threads)
         served.meta.extra["serving"] = serving
         ident = Identifier.from_model(served, ServeSettings.from_env(model_uri=str(model), threads=threads))
         report[f"gate_on_{measure_split}"] = measure_gate(ident, records_examples(source, measure_split))

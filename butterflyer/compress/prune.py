@@ -19,6 +19,7 @@ Typical use, one step of an iterative schedule::
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ Metric = Literal["macs", "params"]
 # fine-tuning budget here can repair, so the target is refused instead.
 MAX_LAYER_RATIO = 0.9
 TOLERANCE = 0.03  # relative slack when checking that a goal was met
-MAX_CORRECTIONS = 6
+BISECT_STEPS = 7
 
 
 @dataclass(frozen=True)
@@ -99,54 +100,88 @@ def _ignored(model: ButterflyClassifier) -> list[nn.Module]:
     return ignored
 
 
+def prunable_layers(model: ButterflyClassifier) -> list[nn.Module] | None:
+    """Layers whose output channels are removed; ``None`` means every layer, uniformly.
+
+    In inverted-residual networks (EfficientNet-Lite, MobileNet) only the wide
+    expansion convolutions (``conv_pw``, which carry the depthwise conv and the
+    projection's inputs with them) and ``conv_head`` are pruned: the narrow residual
+    stream is where each removed channel costs the most accuracy for the least MACs.
+    """
+    inner: list[nn.Module] = [m.conv_pw for m in model.modules()  # type: ignore[misc]
+                              if hasattr(m, "conv_pw") and hasattr(m, "conv_pwl")]
+    if not inner:
+        return None
+    head = getattr(model.backbone, "conv_head", None)
+    return inner + ([head] if isinstance(head, nn.Conv2d) else [])
+
+
 def _prune_once(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None) -> None:
     import torch_pruning as tp
 
     example = torch.zeros(1, 3, input_size, input_size)
+    layers = prunable_layers(model)
+    ratios: dict[str, object] = ({"pruning_ratio": ratio} if layers is None else
+                                 {"pruning_ratio": 0.0, "pruning_ratio_dict": {m: ratio for m in layers}})
     pruner = tp.pruner.MetaPruner(
         _traced(model), example, importance=tp.importance.GroupMagnitudeImportance(p=2),
-        pruning_ratio=ratio, iterative_steps=1, ignored_layers=_ignored(model), round_to=round_to,
-        global_pruning=False)
+        iterative_steps=1, ignored_layers=_ignored(model), round_to=round_to, global_pruning=False,
+        **ratios)  # type: ignore[arg-type]
     pruner.step()
+    model.num_features = model.head.in_features
+    if model.imagenet_head is not None:
+        model.imagenet_head.requires_grad_(False)  # pruning hands back fresh trainable Parameters
+
+
+def _trial(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None) -> Cost:
+    """The cost ``model`` would have after pruning ``ratio`` of its prunable channels (on a copy)."""
+    trial = copy.deepcopy(model)
+    _prune_once(trial, input_size, ratio, round_to)
+    return count_cost(trial, input_size)
 
 
 def prune_to(model: ButterflyClassifier, input_size: int, goal: float, base: Cost,
              metric: Metric = "macs", round_to: int | None = 8) -> Cost:
-    """Prune ``model`` in place until its cost is at most ``goal`` x ``base`` (one schedule step).
+    """Prune ``model`` in place to at most ``goal`` x ``base`` cost (one schedule step); returns the cost.
 
-    Channels with the smallest L2 norm (summed over each coupled group) go first,
-    the same fraction from every prunable layer. Returns the new cost.
+    The channel ratio is found by bisection on copies, so the result lands just under
+    the goal. Channels with the smallest L2 norm (summed over each coupled group) go
+    first, the same fraction from every prunable layer (see :func:`prunable_layers`).
     """
     check_target(goal)
     was_training = model.training
     model.eval()
     try:
         cost = count_cost(model, input_size)
-        for _ in range(MAX_CORRECTIONS):
-            now = cost.get(metric) / base.get(metric)
-            if now <= goal * (1 + TOLERANCE):
-                return cost
-            # uniform channel ratio r scales cost by about (1 - r)^2; aim a little past the goal
-            ratio = min(MAX_LAYER_RATIO, 1.0 - math.sqrt(goal / now) + 0.005)
-            _prune_once(model, input_size, ratio, round_to)
-            new = count_cost(model, input_size)
-            if new.get(metric) >= cost.get(metric):
-                break  # nothing prunable is left
-            cost = new
-            log.info("pruned %.3f of channels: %s ratio %.3f", ratio, metric,
-                     cost.get(metric) / base.get(metric))
-        now = cost.get(metric) / base.get(metric)
-        if now > goal * (1 + TOLERANCE):
+        if cost.get(metric) <= goal * base.get(metric):
+            return cost
+
+        def share(c: Cost) -> float:
+            return c.get(metric) / base.get(metric)
+
+        lo, hi = 0.0, MAX_LAYER_RATIO
+        # rounding channel counts to a multiple of round_to (SIMD-friendly) can make narrow
+        # layers unprunable; fall back to exact counts when it cannot reach the goal
+        for rounding in dict.fromkeys([round_to, None]):
+            if share(_trial(model, input_size, hi, rounding)) <= goal * (1 + TOLERANCE):
+                round_to = rounding
+                break
+        else:
             raise CompressionError(
-                f"pruning stalled at {now:.3f} of the original {metric}, above the goal {goal:.3f}: the "
-                "remaining layers are too thin to prune further. Choose a larger target ratio.")
+                f"even removing {MAX_LAYER_RATIO:.0%} of every prunable layer's channels leaves more than "
+                f"{goal:.3f} of the original {metric}; choose a larger target ratio")
+        for _ in range(BISECT_STEPS):
+            mid = (lo + hi) / 2
+            if share(_trial(model, input_size, mid, round_to)) <= goal:
+                hi = mid
+            else:
+                lo = mid
+        _prune_once(model, input_size, hi, round_to)
+        cost = count_cost(model, input_size)
+        log.info("pruned %.3f of the prunable channels: %s ratio %.3f", hi, metric, share(cost))
         return cost
     finally:
         model.train(was_training)
-        if isinstance(model, ButterflyClassifier):
-            model.num_features = model.head.in_features
-            if model.imagenet_head is not None:
-                model.imagenet_head.requires_grad_(False)  # pruning hands back fresh trainable Parameters
 
 
 def channel_summary(model: nn.Module) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import timm
 import torch
@@ -124,7 +125,7 @@ def _load_backbone_weights(model: ButterflyClassifier, uri: str) -> None:
 
 
 def _efficientnet_lite(arch: str, num_classes: int, pretrained: bool) -> ButterflyClassifier:
-    net = timm.create_model(arch, pretrained=False)
+    net: Any = timm.create_model(arch, pretrained=False)  # timm's EfficientNet (untyped attributes)
     imagenet_head: nn.Linear | None = None
     if pretrained:
         net.load_state_dict(load_packaged_state_dict(arch, net))

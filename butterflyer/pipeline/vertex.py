@@ -60,7 +60,7 @@ class SubmitRequest(_Checked):
     home: str = ""
     service_account: str | None = None
     accelerator: str = DEFAULT_ACCELERATOR
-    gpus: int = Field(1, ge=0, le=8)
+    gpus: int = Field(default=1, ge=0, le=8)
     enable_caching: bool = True
     params: dict[str, Any] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -98,9 +98,9 @@ class DeployRequest(_Checked):
     artifact_root: str = Field(description="gs:// folder the model folder is copied to")
     endpoint: str = "butterflyer"
     machine_type: str = "n1-standard-2"
-    min_replicas: int = Field(1, ge=1, le=100)
-    max_replicas: int = Field(2, ge=1, le=100)
-    traffic_percentage: int = Field(100, ge=0, le=100)
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=2, ge=1, le=100)
+    traffic_percentage: int = Field(default=100, ge=0, le=100)
     predict_route: str = "/v1/vertex/predict"
     service_account: str | None = None
 

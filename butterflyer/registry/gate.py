@@ -30,9 +30,11 @@ LATENCY_KEY = "latency_ms_p50"
 class GateConfig(BaseModel):
     """Thresholds of the gate (pipeline parameters and CLI flags)."""
 
-    margin: float = Field(0.0, ge=0.0, le=1.0, description="top-1 the challenger must gain (0.01 = 1 point)")
-    min_top1: float = Field(0.0, ge=0.0, le=1.0, description="absolute floor, applies with no champion too")
-    latency_budget_ms: float = Field(250.0, gt=0.0, description="batch-1 CPU p50 latency limit")
+    margin: float = Field(default=0.0, ge=0.0, le=1.0,
+                          description="top-1 the challenger must gain (0.01 = 1 point)")
+    min_top1: float = Field(default=0.0, ge=0.0, le=1.0,
+                            description="absolute floor, applies with no champion too")
+    latency_budget_ms: float = Field(default=250.0, gt=0.0, description="batch-1 CPU p50 latency limit")
     metric: str = METRIC
 
 

@@ -162,10 +162,10 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
                                   "butterflyer.kind": "registration"})
     run_id = run.info.run_id
     try:
-        for key, value in list(flat_params(meta.config).items())[:200]:
-            client.log_param(run_id, key, value)
-        for key, value in meta.metrics.items():
-            client.log_metric(run_id, key, float(value))
+        for key, text in list(flat_params(meta.config).items())[:200]:
+            client.log_param(run_id, key, text)
+        for key, number in meta.metrics.items():
+            client.log_metric(run_id, key, float(number))
         client.log_artifacts(run_id, str(folder), "model")
         if report and Path(report).exists():
             if Path(report).is_dir():

@@ -21,12 +21,21 @@ log = logging.getLogger(__name__)
 IMAGE_STATUS = {"not_an_image": 415, "empty": 422, "truncated": 422, "too_small": 422, "too_large": 422}
 
 
+def human_bytes(n: int) -> str:
+    """``10485760`` -> ``10.5 MB``; ``50000`` -> ``50 kB``."""
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.0f} kB"
+
+
+def too_large_message(limit: int) -> str:
+    return (f"the upload is over the {human_bytes(limit)} limit; send a smaller photo "
+            "(a phone photo resized to about 2000 px is plenty)")
+
+
 class UploadTooLarge(ButterflyerError):
     """The request body is over ``max_upload_bytes``."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the upload is over the {limit / 1e6:.0f} MB limit; send a smaller photo "
-                         "(a phone photo resized to about 2000 px is plenty)")
+        super().__init__(too_large_message(limit))
         self.limit = limit
 
 

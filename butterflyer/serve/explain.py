@@ -116,15 +116,17 @@ def _normalise(cam: np.ndarray) -> np.ndarray:
     return cam / top if top > 0 else cam
 
 
-def overlay(crop: Image.Image, cam: np.ndarray, alpha: float = 0.5) -> Image.Image:
-    """Blend a [0, 1] map (any resolution) over ``crop`` with a dark-red-to-yellow ramp."""
-    heat = Image.fromarray((cam * 255).astype(np.uint8), "L").resize(crop.size, Image.Resampling.BILINEAR)
-    h = np.asarray(heat, dtype=np.float32) / 255.0
-    red, green, blue = np.clip(h * 2.0, 0, 1), np.clip(h * 2.0 - 0.8, 0, 1), np.clip(h * 3.0 - 2.4, 0, 1)
-    colour = np.stack([red, green, blue], -1)
+SHADE = np.array([0.08, 0.12, 0.30], dtype=np.float32)  # the dark blue that unimportant areas fade into
+
+
+def overlay(crop: Image.Image, cam: np.ndarray, floor: float = 0.2) -> Image.Image:
+    """Spotlight a [0, 1] map (any resolution) on ``crop``: what mattered stays in full colour,
+    the rest fades into dark blue. Readable on any photo, orange butterflies included."""
+    heat = Image.fromarray((cam * 255).astype(np.uint8), "L").resize(crop.size, Image.Resampling.BICUBIC)
+    h = (np.asarray(heat, dtype=np.float32) / 255.0)[..., None]
+    keep = floor + (1.0 - floor) * np.clip(h * 1.25, 0, 1)
     base = np.asarray(crop.convert("RGB"), dtype=np.float32) / 255.0
-    a = (alpha * np.clip(h * 1.5, 0, 1))[..., None]
-    mixed = base * (1 - a) + colour * a
+    mixed = base * keep + SHADE * (1.0 - keep)
     return Image.fromarray((mixed * 255).clip(0, 255).astype(np.uint8), "RGB")
 
 

@@ -143,6 +143,22 @@ def write_serving(folder: str | Path, serving: dict[str, Any]) -> Path:
     return meta.model_copy(update={"extra": extra}).save(folder)
 
 
+def fit_model_folder(folder: str | Path, records: str | Path | None = None, per_class: int = 30,
+                     tune_split: str = "val", target_precision: float = 0.95, threads: int = 1,
+                     write: bool = True) -> dict[str, Any]:
+    """One call for the pipeline: fit on ``records`` (default ``<home>/records``), store in ``meta.json``."""
+    from butterflyer.paths import records_dir
+    from butterflyer.serve.session import load_served_model
+
+    source = str(records or records_dir())
+    served = load_served_model(str(folder), threads)
+    serving = fit_serving(served, records_examples(source, "train", per_class),
+                          records_examples(source, tune_split), target_precision=target_precision)
+    if write:
+        write_serving(folder, serving)
+    return serving
+
+
 def skimage_photos() -> dict[str, Image.Image]:
     """scikit-image's bundled sample photos (no download), as RGB images at least 64 px."""
     import skimage.data as samples

@@ -66,9 +66,9 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body: dict[str, Any] = {"error": "too_large_upload",
-                                "detail": f"the upload is over the {self.limit / 1e6:.0f} MB limit; "
-                                          "send a smaller photo"}
+        from butterflyer.serve.errors import too_large_message
+
+        body: dict[str, Any] = {"error": "too_large_upload", "detail": too_large_message(self.limit)}
         payload = json.dumps(body).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),

@@ -23,6 +23,12 @@ class Metrics:
                                 registry=r)
         self.latency = Histogram("butterflyer_identify_seconds", "time to answer one identify request",
                                  buckets=LATENCY_BUCKETS, registry=r)
+        # what a drifting input looks like: falling confidence, falling gate scores
+        self.confidence = Histogram("butterflyer_top1_probability", "calibrated top-1 species probability",
+                                    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99),
+                                    registry=r)
+        self.gate_score = Histogram("butterflyer_gate_score", "not-a-butterfly gate score",
+                                    buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), registry=r)
         self.in_flight = Gauge("butterflyer_identify_in_flight", "identify requests being processed",
                                registry=r)
         self.model_info = Gauge("butterflyer_model_info", "the model being served", ["name", "version"],

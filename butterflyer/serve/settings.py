@@ -25,21 +25,24 @@ class ServeSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     threads: int = Field(1, ge=0, le=256, description="ONNX Runtime intra-op threads (0: let ORT choose)")
-    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    max_upload_bytes: int = Field(10_000_000, ge=1024, le=200_000_000, description="largest upload (bytes)")
     max_pixels: int = Field(40_000_000, ge=10_000, le=200_000_000)
     min_side: int = Field(32, ge=1, le=4096)
     refresh_seconds: float = Field(30.0, ge=0.0,
                                    description="re-resolve a models:/ alias this often (0: never)")
-    max_concurrency: int = Field(default_factory=lambda: min(8, 2 * (os.cpu_count() or 1)), ge=1, le=256,
-                                 description="inferences running at once (default: 2 x cores, up to 8)")
+    max_concurrency: int = Field(default_factory=lambda: max(1, min(8, os.cpu_count() or 1)), ge=1, le=256,
+                                 description="inferences running at once (default: cores, up to 8)")
     max_queue: int = Field(64, ge=1, le=10_000, description="requests waiting for inference before 503 busy")
     top_k: int = Field(5, ge=1, le=20)
     explain: bool = Field(True, description="allow explain=true (heatmaps)")
     chat: bool = Field(True, description="include the field-guide chat route when it is installed")
-    species_threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    species_threshold: float | None = Field(None, gt=0.0, lt=1.0,
+                                            description="override the fitted roll-up thresholds")
     genus_threshold: float | None = Field(None, gt=0.0, lt=1.0)
     family_threshold: float | None = Field(None, gt=0.0, lt=1.0)
-    gate_threshold: float | None = Field(None, ge=0.0, lt=1.0)
+    gate_threshold: float | None = Field(None, ge=0.0, lt=1.0,
+                                         description="override the gate's bar (a similarity for a fitted "
+                                                     "profile, a probability mass without one)")
 
     @field_validator("model_uri")
     @classmethod

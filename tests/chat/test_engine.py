@@ -160,7 +160,8 @@ def test_greeting_gets_help_not_an_answer(tiny_engine: ChatEngine, text: str) ->
 
 
 def test_no_sentence_is_quoted_twice(tiny_engine: ChatEngine) -> None:
-    for question, species in [("What does it eat?", "MONARCH"), ("What does it eat?", "PAINTED LADY"),
-                              ("Where does it live?", "VICEROY"), ("How do I tell a monarch from a viceroy?", None)]:
+    cases = [("What does it eat?", "MONARCH"), ("What does it eat?", "PAINTED LADY"),
+             ("Where does it live?", "VICEROY"), ("How do I tell a monarch from a viceroy?", None)]
+    for question, species in cases:
         texts = [c.text for c in tiny_engine.ask(question, species_id=species).citations]
         assert len(texts) == len(set(texts)), (question, texts)

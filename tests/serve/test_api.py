@@ -120,6 +120,7 @@ def test_health_ready_metrics_docs_and_page(client: TestClient, images: dict[str
     assert 'butterflyer_identify_requests_total{outcome="ok"} 1.0' in metrics
     assert 'butterflyer_identify_requests_total{outcome="not_an_image"} 1.0' in metrics
     assert "butterflyer_identify_seconds_bucket" in metrics
+    assert "butterflyer_top1_probability_count 1.0" in metrics
     assert "/v1/identify" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "ButterFlyer" in page.text

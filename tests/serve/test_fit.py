@@ -49,3 +49,22 @@ def test_fit_write_and_serve_with_the_profile(tiny_model: Path) -> None:
     assert report["butterfly_photos"] == 8
     assert set(report["skimage"]) == set(skimage_photos())
     assert len(report["skimage"]) >= 10
+
+
+def test_fit_serving_cli_writes_and_reports(tiny_model: Path, monkeypatch) -> None:  # noqa: ANN001
+    import json
+
+    from typer.testing import CliRunner
+
+    import butterflyer.serve.fit as fit
+    from butterflyer.cli.main import app
+
+    splits = {"train": _examples(3, 0), "val": _examples(3, 500), "test": _examples(2, 900)}
+    monkeypatch.setattr(fit, "records_examples", lambda records, split, per_class=None: iter(splits[split]))
+    args = ["fit-serving", str(tiny_model), "--records", "unused", "--measure-split", "test"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["fitted"]["tune_images"] == 12 and report["fitted"]["gate_images"] == 12
+    assert report["gate_on_test"]["butterfly_photos"] == 8
+    assert "gate" in ModelMeta.load(tiny_model).extra["serving"]

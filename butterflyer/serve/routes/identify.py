@@ -95,5 +95,9 @@ async def identify(request: Request, settings: SettingsDep, holder: HolderDep, m
         metrics.in_flight.dec()
     metrics.requests.labels(outcome="ok").inc()
     metrics.verdicts.labels(verdict=result.verdict).inc()
+    if result.top_k:
+        metrics.confidence.observe(result.top_k[0].probability)
+    if result.gate is not None:
+        metrics.gate_score.observe(result.gate.score)
     metrics.latency.observe(time.perf_counter() - started)
     return result

@@ -11,7 +11,7 @@ const VERDICT_LABEL = {
   uncertain: "Not sure", not_a_butterfly: "Not a butterfly",
 };
 
-function pct(p) { return `${Math.round(p * 100)}%`; }
+function pct(p) { return p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`; }
 
 function el(tag, props = {}, text) {
   const node = document.createElement(tag);
@@ -74,6 +74,9 @@ async function identify() {
     }
     state.result = body;
     renderResult(body);
+    if (window.matchMedia("(max-width: 859px)").matches) {
+      $("result").scrollIntoView({ behavior: "smooth", block: "start" });  // phones: the answer is below the photo
+    }
     setStatus(`Answered in ${Math.round(body.latency_ms)} ms.`);
   } catch (err) {
     showError("The server did not answer. Is ButterFlyer still running?");
@@ -128,7 +131,7 @@ function renderResult(r) {
     const bar = conf.querySelector(".bar");
     bar.classList.toggle("low", prob < 0.8);
     bar.setAttribute("aria-valuenow", String(Math.round(prob * 100)));
-    $("confidence-fill").style.width = pct(prob);
+    $("confidence-fill").style.width = `${prob * 100}%`;
     $("confidence-label").textContent = pct(prob);
   }
   renderAlternatives(r);
@@ -155,7 +158,7 @@ function renderAlternatives(r) {
                el("span", { className: "alt-p" }, pct(g.probability)),
                el("span", { className: "alt-sci" }, g.scientific_name || g.id));
     const bar = el("span", { className: "alt-bar" });
-    bar.style.width = pct(Math.max(g.probability, 0.01));
+    bar.style.width = `${Math.max(g.probability, 0.01) * 100}%`;
     btn.append(bar);
     btn.addEventListener("click", () => loadSpecies(g.id));
     item.append(btn);
