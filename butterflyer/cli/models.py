@@ -14,6 +14,8 @@ from rich.table import Table
 models_app = typer.Typer(help="Registered models, their lineage, and the champion/challenger aliases.",
                          no_args_is_help=True)
 console = Console()
+if not console.is_terminal:  # piped output: keep table rows on one line
+    console = Console(width=160)
 NameOpt = Annotated[str, typer.Option("--name", help="registered model name")]
 
 
@@ -29,7 +31,7 @@ def list_cmd(name: NameOpt = "butterflyer") -> None:
     table = Table(title=f"models:/{name}")
     for col in ("version", "aliases", "architecture", "stage", "test top-1", "p50 ms", "data sha", "gate",
                 "created"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for v in versions:
         m = v.metrics
         top1 = m.get("test_top1")

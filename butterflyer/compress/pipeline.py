@@ -33,7 +33,6 @@ from butterflyer.compress.config import CompressConfig
 from butterflyer.compress.data import ImageSet, load_split
 from butterflyer.compress.distill import DistillConfig, distill, recalibrate_bn
 from butterflyer.compress.export import export_onnx, save_onnx_model
-from butterflyer.compress.measure import collect_logits, topk_accuracy, torch_predict
 from butterflyer.compress.prune import channel_summary, check_target, count_cost, prune_to, schedule
 from butterflyer.compress.quantize import quantize_int8
 from butterflyer.compress.report import select_ship, write_report
@@ -77,12 +76,7 @@ def _train_batches(train: ImageSet, config: CompressConfig, input_size: int, epo
     return make
 
 
-def _val_top1(model: ButterflyClassifier, val: ImageSet) -> float:
-    logits = collect_logits(torch_predict(model), val.arrays())
-    return topk_accuracy(logits, val.labels, (1,))["top1"]
-
-
-def prune_and_distill(teacher: ButterflyClassifier, train: ImageSet, val: ImageSet, config: CompressConfig,
+def prune_and_distill(teacher: ButterflyClassifier, train: ImageSet, config: CompressConfig,
                       input_size: int, progress: Progress | None = None) -> tuple[ButterflyClassifier, dict]:
     """The iterative prune -> distil loop; returns the student and a log of each round."""
     base = count_cost(teacher, input_size)
@@ -103,15 +97,11 @@ def prune_and_distill(teacher: ButterflyClassifier, train: ImageSet, val: ImageS
                        "params_ratio": cost.params / base.params, "distill_seconds": round(stats.seconds, 1),
                        "first_loss": stats.first_loss, "last_loss": stats.last_loss})
     info: dict[str, Any] = {"rounds": rounds, "distill_seconds": seconds}
-    if config.recalibrate_bn and (config.train_resolution or input_size) != input_size:
-        before = _val_top1(student, val)
-        saved = copy.deepcopy(student.state_dict())
-        recalibrate_bn(student, (x for x, _ in train.batches(config.batch_size)), max_batches=16)
-        after = _val_top1(student, val)
-        if after < before:
-            student.load_state_dict(saved)
-        info["bn_recalibration"] = {"val_top1_before": before, "val_top1_after": after,
-                                    "kept": after >= before}
+    if config.recalibrate_bn:
+        # statistics measured at the served resolution on train images; pruning shifts them and
+        # low-resolution fine-tuning leaves them at the wrong scale (see recalibrate_bn)
+        info["bn_recalibrated_on"] = recalibrate_bn(student, (x for x, _ in train.batches(config.batch_size)),
+                                                    max_batches=16)
     return student.eval(), info
 
 
@@ -136,7 +126,7 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     torch.manual_seed(config.seed)
 
     t0 = time.perf_counter()
-    student, info = prune_and_distill(teacher, train, val, config, size, progress)
+    student, info = prune_and_distill(teacher, train, config, size, progress)
     finetune_s = time.perf_counter() - t0
     base, cost = count_cost(teacher, size), count_cost(student, size)
     extra = {**meta.extra, "compression": {"teacher": str(teacher_dir), "metric": config.metric,

@@ -59,7 +59,7 @@ def vgg16_variants(config: CompressConfig, out: Path, records_uri: str, labels: 
         val = load_split(records_uri, "val", meta.data_config, labels, limit=config.val_limit)
         test = load_split(records_uri, "test", meta.data_config, labels, limit=config.test_limit)
         vgg_config = config.model_copy(update={"target": config.vgg16_target, "metric": "params"})
-        student, _ = prune_and_distill(model, train, val, vgg_config, size, progress)
+        student, _ = prune_and_distill(model, train, vgg_config, size, progress)
         base, cost = count_cost(model, size), count_cost(student, size)
     else:
         student, base, cost = prune_vgg(model, config, size)

@@ -27,18 +27,21 @@ def save_model(model: ButterflyClassifier, folder: str | Path, meta: ModelMeta) 
     out.mkdir(parents=True, exist_ok=True)
     meta = meta.model_copy(update={"has_imagenet_head": model.imagenet_head is not None})
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS_FILE, save_safetensors(state, metadata={"architecture": meta.architecture}))
+    payload = save_safetensors(state, metadata={"architecture": meta.architecture})
+    atomic_write_bytes(out / WEIGHTS_FILE, payload)
     meta.save(out)
     return out
 
 
-def load_model(folder: str | Path, device: str | torch.device = "cpu") -> tuple[ButterflyClassifier, ModelMeta]:
+def load_model(folder: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[ButterflyClassifier, ModelMeta]:
     """Rebuild the network named in ``meta.json`` and load its safetensors weights (eval mode)."""
     folder = Path(folder)
     meta = ModelMeta.load(folder)
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
-        raise ModelError(f"{folder} has no {WEIGHTS_FILE}; it may be an ONNX-only model (serve it with ONNX Runtime)")
+        raise ModelError(f"{folder} has no {WEIGHTS_FILE}; it may be an ONNX-only model "
+                         "(serve it with ONNX Runtime)")
     state = load_file(str(weights))
     model = create_model(meta.architecture, meta.num_classes, pretrained=False)
     if "imagenet_head.weight" in state and model.imagenet_head is None:

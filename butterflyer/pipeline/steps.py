@@ -32,9 +32,11 @@ def use_home(home: str) -> None:
 
 
 def _meta_metrics(model_dir: Path) -> dict[str, float]:
+    """A model folder's metrics, accuracies as fractions (some stages write percentages)."""
     from butterflyer.models.meta import ModelMeta
+    from butterflyer.registry.lineage import normalise_metric
 
-    return {k: float(v) for k, v in ModelMeta.load(model_dir).metrics.items()}
+    return {k: normalise_metric(k, float(v)) for k, v in ModelMeta.load(model_dir).metrics.items()}
 
 
 def _folder_digest(folder: Path) -> str:

@@ -150,7 +150,8 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
             refreshed = key.startswith("metric.") or key in (extra_tags or {})
             if refreshed and existing.tags.get(key) != value:
                 client.set_model_version_tag(name, str(existing.version), key, value)
-        if alias:
+        champion = _aliases(client, name).get(CHAMPION)
+        if alias and not (alias == CHALLENGER and champion == existing.version):
             client.set_registered_model_alias(name, alias, str(existing.version))
         return get_version(existing.version, name), False
 

@@ -62,3 +62,11 @@ def test_rollback_without_champion_and_unknown_versions_say_what_to_do(mlflow_st
         store.get_version(42, "bf")
     with pytest.raises(RegistryError, match="no version or alias"):
         store.get_version("nonexistent", "bf")
+
+
+def test_re_registering_the_champion_does_not_make_it_challenger_again(mlflow_store, make_model):
+    folder = make_model()
+    info, _ = store.register_model_dir(folder, name="bf")
+    store.promote(info.version, name="bf")
+    again, created = store.register_model_dir(folder, name="bf")
+    assert not created and again.aliases == [CHAMPION]

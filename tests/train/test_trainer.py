@@ -91,3 +91,29 @@ def test_existing_run_needs_resume(image_folder: Path, tmp_path: Path) -> None:
         train(cfg)
     done = train(cfg.model_copy(update={"resume": True}))  # nothing left to do: reloads and finishes
     assert len(done.history) == 2
+
+
+@pytest.mark.slow
+def test_full_profile_on_pretrained_lite0_keeps_imagenet_head(image_folder: Path, tmp_path: Path) -> None:
+    """Two-stage fine-tune with the learning-without-forgetting term (a few steps only)."""
+    from butterflyer.models import create_model
+
+    cfg = _cfg(
+        image_folder,
+        tmp_path / "lite",
+        model="efficientnet_lite0",
+        epochs=2,
+        head_epochs=1,
+        max_steps=2,
+        patience=0,
+        lwf_weight=1.0,
+    )
+    result = train(cfg)
+    model, meta = load_model(result.model_dir)
+    assert meta.has_imagenet_head and meta.pretrained and meta.pretrained.startswith("imagenet")
+    assert [h["stage"] for h in result.history] == [1.0, 2.0]
+    reference = create_model("efficientnet_lite0", 3, pretrained=True)
+    assert torch.equal(model.imagenet_head.weight, reference.imagenet_head.weight)  # frozen head itself
+    assert not torch.equal(
+        model.backbone.conv_head.weight, reference.backbone.conv_head.weight
+    )  # stage 2 ran
