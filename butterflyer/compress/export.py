@@ -101,8 +101,12 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path | None = None, stage:
     return save_onnx_model(model, meta, out_dir or model_dir, stage=stage)
 
 
-def onnx_session(model_dir: str | Path, threads: int | None = None):
-    """An ONNX Runtime CPU session for the ``model.onnx`` in ``model_dir``."""
+def onnx_session(model_dir: str | Path, threads: int | None = None, spin: bool = True):
+    """An ONNX Runtime CPU session for the ``model.onnx`` in ``model_dir``.
+
+    ``spin=False`` stops idle worker threads from busy-waiting between calls: needed when
+    PyTorch is timed in the same process, or its threads would be starved of cores.
+    """
     import onnxruntime as ort
 
     path = Path(model_dir) / ONNX_FILE
@@ -113,6 +117,8 @@ def onnx_session(model_dir: str | Path, threads: int | None = None):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -123,7 +123,7 @@ def onnx_call(model_dir: Path, batch: int, input_size: int, threads: int) -> Cal
     """A no-argument call running the ONNX model on a random batch, all outputs (for timing)."""
     from butterflyer.compress.export import onnx_predict, onnx_session
 
-    session = onnx_session(model_dir, threads=threads)
+    session = onnx_session(model_dir, threads=threads, spin=False)
     x = np.random.default_rng(0).standard_normal((batch, 3, input_size, input_size)).astype(np.float32)
     return lambda: onnx_predict(session, x)
 

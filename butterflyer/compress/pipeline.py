@@ -207,7 +207,7 @@ def _finalise_metas(rows: list[Row], ship_dir: Path) -> None:
         for key in ("val_top1", "test_top1", "test_top5"):
             value = getattr(row, key)
             if value is not None:
-                metrics[key] = value
+                metrics[key] = value / 100.0  # fractions, like the training stage's metrics
         update: dict[str, Any] = {"metrics": metrics}
         if row.temperature is not None:
             update["temperature"] = row.temperature

@@ -81,7 +81,7 @@ def evaluate(model_uri: str, records_uri: str, records_sha: str, split: str = "t
 
 
 def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool,
-             config: dict[str, Any] | None = None) -> dict[str, Any]:
+             config: dict[str, Any] | None = None, target: float = 0.0) -> dict[str, Any]:
     _log("compress")
     return {"uri": teacher_uri, "report": "", "metrics": {}}
 
