@@ -1,34 +1,12 @@
-"""Pipeline test fixtures: the registry store of tests/registry, and fake stages for the DAG."""
+"""Pipeline test fixtures: fake stages for the DAG (the MLflow store comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="session")
-def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised, empty MLflow SQLite database (creating the schema takes seconds)."""
-    from mlflow import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow") / "empty.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def mlflow_store(butterflyer_home: Path, empty_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A private copy of the empty store, also seen by kfp.local's task subprocesses (via the env)."""
-    butterflyer_home.mkdir(parents=True, exist_ok=True)
-    db = butterflyer_home / "mlflow.db"
-    shutil.copy(empty_mlflow_db, db)
-    uri = f"sqlite:///{db}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
 
 
 @pytest.fixture

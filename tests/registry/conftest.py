@@ -1,35 +1,13 @@
-"""Registry fixtures: a fresh MLflow SQLite store per test (copied from one built per session)."""
+"""Registry fixtures: tiny model folders with chosen metrics (MLflow store: tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from butterflyer.models import ModelMeta, create_model, save_model
-
-
-@pytest.fixture(scope="session")
-def empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised, empty MLflow SQLite database (creating the schema takes seconds)."""
-    from mlflow import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow") / "empty.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
-@pytest.fixture
-def mlflow_store(butterflyer_home: Path, empty_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point the registry at a private copy of the empty database."""
-    butterflyer_home.mkdir(parents=True, exist_ok=True)
-    db = butterflyer_home / "mlflow.db"
-    shutil.copy(empty_mlflow_db, db)
-    uri = f"sqlite:///{db}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
 
 
 @pytest.fixture
