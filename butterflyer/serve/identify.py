@@ -18,7 +18,7 @@ from PIL import Image
 from butterflyer.data.images import DecodeLimits
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
 from butterflyer.serve.gate import Gate as GateRule
-from butterflyer.serve.preprocess import decode, preprocess, resize_crop
+from butterflyer.serve.preprocess import decode, resize_crop, to_tensor
 from butterflyer.serve.rollup import Thresholds, decide
 from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
 from butterflyer.serve.session import ServedModel, load_served_model
@@ -87,7 +87,7 @@ class Identifier:
         start = time.perf_counter() if started is None else started
         cfg = self.model.meta.data_config
         crop = resize_crop(img, cfg)
-        batch = preprocess(crop, cfg)[None]
+        batch = to_tensor(crop, cfg)[None]
         out = self.model.run(batch)
         result = self.interpret(out.species[0], None if out.imagenet is None else out.imagenet[0])
         if explain:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from butterflyer.serve.explain import grad_cam, heatmap_data_url, occlusion_map
 from butterflyer.serve.onnx_cache import onnx_for
-from butterflyer.serve.preprocess import preprocess, resize_crop
+from butterflyer.serve.preprocess import preprocess, resize_crop, to_tensor
 from butterflyer.serve.session import load_served_model
 
 from .conftest import TINY_CONFIG, make_constant_onnx, photo
@@ -42,7 +42,7 @@ def test_onnx_matches_pytorch(tiny_model: Path) -> None:
 def test_grad_cam_and_overlay(tiny_model: Path) -> None:
     served = load_served_model(str(tiny_model))
     crop = resize_crop(photo(), TINY_CONFIG)
-    batch = preprocess(crop, TINY_CONFIG)[None]
+    batch = to_tensor(crop, TINY_CONFIG)[None]
     cam = grad_cam(served.torch_model(), batch, 0)
     assert cam.ndim == 2 and cam.min() >= 0 and cam.max() <= 1
     url = heatmap_data_url(served, crop, batch, 0)
