@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from butterflyer.errors import RegistryError
 from butterflyer.fileio import sha256_file
 from butterflyer.models.meta import META_FILE, ModelMeta
+from butterflyer.provenance import git_commit
 
 WEIGHT_FILES = ("model.safetensors", "model.onnx")
 MAX_TAG_CHARS = 4000
@@ -43,18 +43,6 @@ def model_fingerprint(model_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-def current_git_commit(cwd: str | Path | None = None) -> str | None:
-    """The checkout's HEAD commit, or ``None`` outside a git repository."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
-
-
 def lineage_tags(model_dir: str | Path, report: str | Path | None = None) -> dict[str, str]:
     """String tags describing ``model_dir`` (MLflow tags are strings)."""
     folder = Path(model_dir)
@@ -68,7 +56,7 @@ def lineage_tags(model_dir: str | Path, report: str | Path | None = None) -> dic
         "num_classes": str(meta.num_classes),
         "model_sha256": model_fingerprint(folder),
         "data_manifest_sha256": meta.data_manifest_sha256 or "unknown",
-        "git_commit": meta.git_commit or current_git_commit() or "unknown",
+        "git_commit": meta.git_commit or git_commit() or "unknown",
         "formats": ",".join(name for name in WEIGHT_FILES if (folder / name).is_file()),
         "source_dir": str(folder.resolve()),
     }

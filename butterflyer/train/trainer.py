@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from butterflyer.errors import ConfigError
 from butterflyer.fileio import atomic_write_json, is_remote, read_json
 from butterflyer.models import ButterflyClassifier, ModelMeta, create_model, data_config_for, save_model
 from butterflyer.models.registry import get_spec
+from butterflyer.provenance import git_commit
 from butterflyer.train import distributed
 from butterflyer.train.calibration import fit_temperature
 from butterflyer.train.config import TrainConfig, TrainResult
@@ -46,17 +46,6 @@ from butterflyer.train.tracking import NullTracker, Tracker, make_tracker
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 EpochHook = Callable[[dict[str, float]], None]
-
-
-def git_commit() -> str | None:
-    """The current git commit of the working directory, if any."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _local_run_dir(cfg: TrainConfig) -> Path:
