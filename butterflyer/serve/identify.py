@@ -7,6 +7,7 @@ the API, the CLI and the web page.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,12 @@ class Identifier:
 
     # -- probabilities to an answer ---------------------------------------------------------------
 
+    @functools.cached_property
+    def taxonomy(self) -> tuple[list[str | None], list[str | None]]:
+        """Genus and family of every label, in label order (looked up once, not per photo)."""
+        labels = self.model.meta.labels
+        return [self.catalog.genus(x) for x in labels], [self.catalog.family(x) for x in labels]
+
     def guess(self, index: int, probability: float) -> SpeciesGuess:
         label = self.model.meta.labels[index]
         info = self.catalog.get(label)
@@ -114,7 +121,6 @@ class Identifier:
 
     def interpret(self, species_probs: np.ndarray, imagenet_probs: np.ndarray | None) -> IdentifyResult:
         """Apply the gate, then the roll-up, to one image's probabilities."""
-        labels = self.model.meta.labels
         order = np.argsort(-species_probs)[: self.top_k]
         top_k = [self.guess(int(i), float(species_probs[i])) for i in order]
         ref = ModelRef(name=self.model.name, version=self.model.version)
@@ -126,8 +132,7 @@ class Identifier:
                 return IdentifyResult(verdict="not_a_butterfly", top_k=top_k, model=ref, latency_ms=0.0,
                                       gate=gate, message=("This doesn't look like a butterfly or moth to me, "
                                                           "so I won't guess a species."))
-        genera = [self.catalog.genus(label) for label in labels]
-        families = [self.catalog.family(label) for label in labels]
+        genera, families = self.taxonomy
         roll = decide(species_probs, genera, families, self.thresholds)
         species = taxon = None
         if roll.verdict == "species" and roll.species_index is not None:
