@@ -42,9 +42,14 @@ def run_cmd(
     metric: Annotated[str | None, typer.Option(help="macs | params.")] = None,
     steps: Annotated[int | None, typer.Option(help="Prune + distil rounds.")] = None,
     finetune_steps: Annotated[int | None, typer.Option(help="Distillation steps per round.")] = None,
+    finetune_stages: Annotated[int | None, typer.Option(
+        help="Prune and distil only the last N stages, on cached maps of the others.")] = None,
+    finetune_epochs: Annotated[int | None, typer.Option(help="Epochs per round (late-stage mode).")] = None,
     train_resolution: Annotated[int | None, typer.Option(help="Fine-tuning input size.")] = None,
     train_per_class: Annotated[int | None, typer.Option(help="Train images per class for tuning.")] = None,
     max_top1_drop: Annotated[float | None, typer.Option(help="Max val top-1 loss (points) to ship.")] = None,
+    min_imagenet_agreement: Annotated[float | None, typer.Option(
+        help="Least % of val photos whose ImageNet answer matches the teacher's, to ship.")] = None,
     vgg16: Annotated[bool | None, typer.Option("--vgg16/--no-vgg16", help="Add the VGG16 rows.")] = None,
     vgg16_dir: Annotated[str | None, typer.Option(help="A trained VGG16 folder for those rows.")] = None,
 ) -> None:
@@ -60,8 +65,10 @@ def run_cmd(
     if metric not in (None, "macs", "params"):
         raise ConfigError(f"--metric must be macs or params, got {metric!r}")
     config = profile_config(profile, target=target, metric=metric, steps=steps, finetune_steps=finetune_steps,
+                            finetune_stages=finetune_stages, finetune_epochs=finetune_epochs,
                             train_resolution=train_resolution, train_per_class=train_per_class,
-                            max_top1_drop=max_top1_drop, vgg16=vgg16, vgg16_dir=vgg16_dir)
+                            max_top1_drop=max_top1_drop, min_imagenet_agreement=min_imagenet_agreement,
+                            vgg16=vgg16, vgg16_dir=vgg16_dir)
     out = output or models_dir() / f"{teacher.name}-compressed"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:

@@ -2,13 +2,14 @@
 
 ``CompressConfig`` is saved as ``config.json`` next to the outputs. Profiles:
 
-- ``fast`` (the default, used by ``make run`` on 2 CPU cores): a 10% MACs cut of
-  the teacher, a short distillation at reduced resolution on a class-balanced
-  subset of train, then int8. Minutes, not hours. Depthwise-separable networks lose
-  much accuracy when pruned and need long fine-tuning to recover, so on this budget
-  the shipping rule usually picks the unpruned int8 model; the report shows why.
-- ``full``: a deeper cut with several prune/fine-tune rounds at full resolution;
-  meant for a GPU or a long CPU run.
+- ``fast`` (the default, used by ``make run`` on 2 CPU cores): prune the last three
+  stages of an EfficientNet (the 14x14 and 7x7 ones: most of its weights and over half
+  its MACs) to 75% of the teacher's MACs, and distil them from the teacher on cached
+  maps of the early stages (:mod:`butterflyer.compress.suffix`) over the whole train
+  split, then int8. Minutes, not hours. Backbones without stages (VGG16, the tiny
+  test model) are pruned and distilled whole, on images.
+- ``full``: a deeper cut of the whole network in several prune/fine-tune rounds at
+  full resolution, on images; meant for a GPU or a long CPU run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ class CompressConfig(BaseModel):
     metric: Literal["macs", "params"] = "macs"
     target: float = Field(default=0.9, description="fraction of the teacher's MACs/params to keep")
     steps: int = Field(default=1, ge=1, description="prune + fine-tune rounds")
-    finetune_steps: int = Field(default=40, ge=0, description="distillation steps after each pruning round")
+    finetune_steps: int = Field(default=40, ge=0, description="distillation steps after each pruning round "
+                                "(whole-network mode)")
+    finetune_stages: int | None = Field(default=None, ge=1, description="prune and distil only the last N "
+                                        "stages, on cached maps of the earlier ones; None: the whole network "
+                                        "on images")
+    finetune_epochs: int = Field(default=6, ge=0, description="epochs over train after each pruning round "
+                                 "(late-stage mode)")
     batch_size: int = Field(default=32, ge=1)
     lr: float = 5e-4
     temperature: float = 4.0
@@ -46,6 +53,9 @@ class CompressConfig(BaseModel):
                                    description="also build the unpruned int8 model (a fallback)")
     max_top1_drop: float = Field(default=1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
                                  "model may have against the teacher")
+    min_imagenet_agreement: float = Field(default=90.0, ge=0.0, le=100.0, description=(
+        "least % of val photos whose ImageNet top-1 a shipped model shares with the teacher (the "
+        "not-a-butterfly gate reads the ImageNet head); 0 ships on accuracy and speed alone"))
     val_limit: int | None = None
     test_limit: int | None = None
     latency_repeats: int = Field(default=40, ge=5)
@@ -71,8 +81,8 @@ class CompressConfig(BaseModel):
 
 
 PROFILES: dict[str, dict[str, object]] = {
-    "fast": {},
-    "full": {"target": 0.5, "steps": 4, "finetune_steps": 400, "train_per_class": 60,
+    "fast": {"target": 0.75, "finetune_stages": 3, "finetune_epochs": 3},
+    "full": {"target": 0.5, "steps": 4, "finetune_stages": None, "finetune_steps": 400, "train_per_class": 60,
              "train_resolution": None, "calibration_images": 512, "vgg16": True},
 }
 

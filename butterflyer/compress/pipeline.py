@@ -36,6 +36,7 @@ from butterflyer.compress.export import export_onnx, save_onnx_model
 from butterflyer.compress.prune import channel_summary, check_target, count_cost, prune_to, schedule
 from butterflyer.compress.quantize import quantize_int8
 from butterflyer.compress.report import select_ship, write_report
+from butterflyer.compress.suffix import SuffixConfig, distill_suffix, has_stages, maps_top1, suffix_data
 from butterflyer.compress.variants import Row, Variant, measure_variant, time_variants
 from butterflyer.compress.vgg import vgg16_variants
 from butterflyer.errors import CompressionError
@@ -105,6 +106,33 @@ def prune_and_distill(teacher: ButterflyClassifier, train: ImageSet, config: Com
     return student.eval(), info
 
 
+def prune_and_distill_late(teacher: ButterflyClassifier, records_uri: str, meta: ModelMeta,
+                           config: CompressConfig, progress: Progress | None = None
+                           ) -> tuple[ButterflyClassifier, dict]:
+    """The prune -> distil loop restricted to the last ``config.finetune_stages`` stages (cached maps)."""
+    stages = int(config.finetune_stages or 0)
+    size = meta.data_config.input_size
+    base = count_cost(teacher, size)
+    data = suffix_data(teacher, records_uri, meta.data_config, meta.labels, stages, progress)
+    teacher_val = maps_top1(teacher, stages, data.val)
+    student = copy.deepcopy(teacher)
+    kd = DistillConfig(lr=config.lr, temperature=config.temperature, alpha=config.alpha,
+                       imagenet_weight=config.imagenet_weight)
+    rounds, seconds = [], 0.0
+    for i, goal in enumerate(schedule(config.target, config.steps), start=1):
+        cost = prune_to(student, size, goal, base, metric=config.metric, last_stages=stages)
+        plan = SuffixConfig(config.finetune_epochs, config.batch_size, kd)
+        stats = distill_suffix(student, teacher, data, plan, progress, seed=config.seed + i)
+        seconds += stats.seconds
+        rounds.append({"round": i, "goal": round(goal, 4), "macs_ratio": cost.macs / base.macs,
+                       "params_ratio": cost.params / base.params, "distill_seconds": round(stats.seconds, 1),
+                       "best_epoch": stats.best_epoch, "epochs": stats.history})
+    info: dict[str, Any] = {"mode": f"last {stages} stages on cached maps", "rounds": rounds,
+                            "distill_seconds": seconds, "train_maps": len(data.train),
+                            "teacher_val_top1_on_maps": teacher_val}
+    return student.eval(), info
+
+
 def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
              config: CompressConfig | None = None, progress: Progress | None = None) -> CompressResult:
     """Compress the model in ``teacher_dir`` using the records at ``records_uri``; see the module doc."""
@@ -126,7 +154,10 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     torch.manual_seed(config.seed)
 
     t0 = time.perf_counter()
-    student, info = prune_and_distill(teacher, train, config, size, progress)
+    if config.finetune_stages and has_stages(teacher):
+        student, info = prune_and_distill_late(teacher, str(records_uri), meta, config, progress)
+    else:  # whole-network mode (also for backbones without stages, e.g. VGG16 and the tiny model)
+        student, info = prune_and_distill(teacher, train, config, size, progress)
     finetune_s = time.perf_counter() - t0
     base, cost = count_cost(teacher, size), count_cost(student, size)
     extra = {**meta.extra, "compression": {"teacher": str(teacher_dir), "metric": config.metric,
@@ -150,7 +181,8 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
                 note="fp32 PyTorch eager: the speed reference; its accuracy is the ONNX fp32 row's "
                      "(the two agree to the parity shown there)", evaluate=False),
         Variant("teacher (ONNX fp32)", "onnx-fp32", teacher_onnx, base, teacher),
-        Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s),
+        Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s,
+                note=_pruned_note(info, cost, base)),
         Variant("pruned + KD + int8 (ONNX)", "onnx-int8", pruned_int8, cost, None, finetune_s + quant_s),
     ]
     if config.quantize_teacher:
@@ -182,6 +214,17 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     _finalise_metas(rows, ship_dir)
     md, js, png = write_report(rows, targets, config, out, ship_row)
     return CompressResult(ship_dir, ship_row.name, md, js, png, rows, targets)
+
+
+def _pruned_note(info: dict[str, Any], cost: Any, base: Any) -> str:
+    """How the pruned model was made, for the report."""
+    mode = info.get("mode", "whole network on images")
+    rounds = info.get("rounds") or []
+    epochs = sum(len(r.get("epochs") or []) for r in rounds)
+    how = f"{epochs} distillation epochs over train" if epochs else \
+        f"{sum(1 for _ in rounds)} round(s) of distillation steps"
+    return (f"{cost.macs / base.macs:.0%} of the teacher's MACs and {cost.params / base.params:.0%} of its "
+            f"parameters; pruned and fine-tuned: {mode}, {how} ({info.get('distill_seconds', 0):.0f} s)")
 
 
 def _copy_accuracy(source: Row, target: Row) -> None:

@@ -100,27 +100,35 @@ def _ignored(model: ButterflyClassifier) -> list[nn.Module]:
     return ignored
 
 
-def prunable_layers(model: ButterflyClassifier) -> list[nn.Module] | None:
+def prunable_layers(model: ButterflyClassifier, last_stages: int | None = None) -> list[nn.Module] | None:
     """Layers whose output channels are removed; ``None`` means every layer, uniformly.
 
     In inverted-residual networks (EfficientNet-Lite, MobileNet) only the wide
     expansion convolutions (``conv_pw``, which carry the depthwise conv and the
     projection's inputs with them) and ``conv_head`` are pruned: the narrow residual
     stream is where each removed channel costs the most accuracy for the least MACs.
+    ``last_stages`` limits pruning to the blocks of the last that many stages (and
+    ``conv_head``); the earlier stages keep every channel and every weight.
     """
-    inner: list[nn.Module] = [m.conv_pw for m in model.modules()  # type: ignore[misc]
+    blocks = getattr(model.backbone, "blocks", None)
+    if last_stages is not None and blocks is not None:
+        scope: nn.Module = nn.ModuleList(list(blocks)[-last_stages:]) if last_stages > 0 else nn.ModuleList()
+    else:
+        scope = model
+    inner: list[nn.Module] = [m.conv_pw for m in scope.modules()  # type: ignore[misc]
                               if hasattr(m, "conv_pw") and hasattr(m, "conv_pwl")]
-    if not inner:
+    if not inner and (last_stages is None or blocks is None):
         return None
     head = getattr(model.backbone, "conv_head", None)
     return inner + ([head] if isinstance(head, nn.Conv2d) else [])
 
 
-def _prune_once(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None) -> None:
+def _prune_once(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None,
+                last_stages: int | None = None) -> None:
     import torch_pruning as tp
 
     example = torch.zeros(1, 3, input_size, input_size)
-    layers = prunable_layers(model)
+    layers = prunable_layers(model, last_stages)
     ratios: dict[str, object] = ({"pruning_ratio": ratio} if layers is None else
                                  {"pruning_ratio": 0.0, "pruning_ratio_dict": {m: ratio for m in layers}})
     pruner = tp.pruner.MetaPruner(
@@ -133,20 +141,22 @@ def _prune_once(model: ButterflyClassifier, input_size: int, ratio: float, round
         model.imagenet_head.requires_grad_(False)  # pruning hands back fresh trainable Parameters
 
 
-def _trial(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None) -> Cost:
+def _trial(model: ButterflyClassifier, input_size: int, ratio: float, round_to: int | None,
+           last_stages: int | None = None) -> Cost:
     """The cost ``model`` would have after pruning ``ratio`` of its prunable channels (on a copy)."""
     trial = copy.deepcopy(model)
-    _prune_once(trial, input_size, ratio, round_to)
+    _prune_once(trial, input_size, ratio, round_to, last_stages)
     return count_cost(trial, input_size)
 
 
 def prune_to(model: ButterflyClassifier, input_size: int, goal: float, base: Cost,
-             metric: Metric = "macs", round_to: int | None = 8) -> Cost:
+             metric: Metric = "macs", round_to: int | None = 8, last_stages: int | None = None) -> Cost:
     """Prune ``model`` in place to at most ``goal`` x ``base`` cost (one schedule step); returns the cost.
 
     The channel ratio is found by bisection on copies, so the result lands just under
     the goal. Channels with the smallest L2 norm (summed over each coupled group) go
-    first, the same fraction from every prunable layer (see :func:`prunable_layers`).
+    first, the same fraction from every prunable layer (see :func:`prunable_layers`;
+    ``last_stages`` restricts pruning to the late stages).
     """
     check_target(goal)
     was_training = model.training
@@ -163,20 +173,22 @@ def prune_to(model: ButterflyClassifier, input_size: int, goal: float, base: Cos
         # rounding channel counts to a multiple of round_to (SIMD-friendly) can make narrow
         # layers unprunable; fall back to exact counts when it cannot reach the goal
         for rounding in dict.fromkeys([round_to, None]):
-            if share(_trial(model, input_size, hi, rounding)) <= goal * (1 + TOLERANCE):
+            if share(_trial(model, input_size, hi, rounding, last_stages)) <= goal * (1 + TOLERANCE):
                 round_to = rounding
                 break
         else:
+            where = "" if last_stages is None else f" (only the last {last_stages} stages are pruned)"
             raise CompressionError(
                 f"even removing {MAX_LAYER_RATIO:.0%} of every prunable layer's channels leaves more than "
-                f"{goal:.3f} of the original {metric}; choose a larger target ratio")
+                f"{goal:.3f} of the original {metric}{where}; choose a larger target ratio"
+                + ("" if last_stages is None else " or prune more stages"))
         for _ in range(BISECT_STEPS):
             mid = (lo + hi) / 2
-            if share(_trial(model, input_size, mid, round_to)) <= goal:
+            if share(_trial(model, input_size, mid, round_to, last_stages)) <= goal:
                 hi = mid
             else:
                 lo = mid
-        _prune_once(model, input_size, hi, round_to)
+        _prune_once(model, input_size, hi, round_to, last_stages)
         cost = count_cost(model, input_size)
         log.info("pruned %.3f of the prunable channels: %s ratio %.3f", hi, metric, share(cost))
         return cost

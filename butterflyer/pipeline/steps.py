@@ -222,9 +222,16 @@ def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool
     settings = dict(config or {})
     if target > 0:
         settings["target"] = target
+    resolved: dict[str, Any] = {}
+    if enabled:  # the resolved profile: a change of the profile's defaults must rerun the step
+        from butterflyer.compress.config import profile_config
+
+        overrides = dict(settings)
+        resolved = profile_config(str(overrides.pop("profile", "fast")), **overrides).model_dump()
 
     def run() -> dict[str, Any]:
-        out_dir = paths.models_dir() / f"pipeline-{digest[:12]}-{step_key_short('c', settings, enabled)}"
+        key = step_key_short("c", settings, enabled, resolved)
+        out_dir = paths.models_dir() / f"pipeline-{digest[:12]}-{key}"
         if not enabled:
             from butterflyer.compress.export import export_onnx
 
@@ -242,7 +249,7 @@ def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool
                 "paths": [str(out_dir)]}
 
     return cached_step("compress", {"teacher": digest, "records_sha": records_sha, "enabled": enabled,
-                                    "settings": settings}, run)
+                                    "settings": settings, "resolved": resolved}, run)
 
 
 def _first_attr(obj: Any, *names: str, default: Any = None) -> Any:

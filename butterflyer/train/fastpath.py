@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -53,9 +53,10 @@ class FastResult:
     val_labels: torch.Tensor | None = None
 
 
-def _batches(
+def eval_batches(
     uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, workers: int, labels: list[str]
-):
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(images, labels)`` batches of one split in record order, evaluation preprocessing (or mirrored)."""
     tf = eval_transform(dc)
     if flip:
         tf = v2.Compose([v2.RandomHorizontalFlip(p=1.0), tf])
@@ -102,7 +103,7 @@ def cached_maps(
 
     maps, ys = extract(
         cut.prefix,
-        _batches(cfg.input, split, dc, flip, 64, cfg.num_workers, labels),
+        eval_batches(cfg.input, split, dc, flip, 64, cfg.num_workers, labels),
         total,
         device,
         bf16,

@@ -31,6 +31,16 @@ def test_ships_fastest_variant_within_the_val_budget(tmp_path: Path) -> None:
     assert png is not None and png.stat().st_size > 1000 and js.is_file()
 
 
+def test_a_variant_whose_imagenet_answers_drifted_is_held_back_for_the_gate() -> None:
+    rows = [_row("t", "pytorch", 90.0, 89.0, 60.0), _row("t-onnx", "onnx-fp32", 90.0, 89.0, 20.0),
+            _row("p-int8", "onnx-int8", 91.0, 92.0, 4.0, 3.0), _row("t-int8", "onnx-int8", 89.6, 89.2, 5.0)]
+    rows[2].imagenet_agreement, rows[3].imagenet_agreement = 68.0, 94.0
+    ship, targets = select_ship(rows, CompressConfig(), 0)
+    assert ship.name == "t-int8" and targets["held_back_for_the_gate"] == ["p-int8"]
+    ship, targets = select_ship(rows, CompressConfig(min_imagenet_agreement=0.0), 0)
+    assert ship.name == "p-int8" and "held_back_for_the_gate" not in targets
+
+
 def test_a_looser_budget_ships_the_pruned_int8_model() -> None:
     rows = [_row("t", "pytorch", 90.0, 89.0, 60.0), _row("t-onnx", "onnx-fp32", 90.0, 89.0, 20.0),
             _row("p-int8", "onnx-int8", 87.0, 86.0, 5.0, 3.0)]

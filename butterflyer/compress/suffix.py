@@ -1,0 +1,321 @@
+"""Prune and distil only the late stages, on cached maps of the early ones.
+
+Fine-tuning a whole pruned network on 2 CPU cores takes hours. The late stages of
+an EfficientNet hold most of its weights and over half its MACs, yet run on small
+14x14 and 7x7 maps. So the network is cut before its last ``stages`` stages: the
+early part (never pruned, never trained) runs once per image and its maps are
+cached; the pruned late part is distilled from the teacher on those maps, with a
+mirrored view of every map as free augmentation, for a few epochs over the whole
+train split. The teacher's outputs on both views are computed once.
+
+    student = copy.deepcopy(teacher)
+    prune_to(student, size, 0.75, base, last_stages=3)
+    data = suffix_data(teacher, records, dc, labels, stages=3)
+    stats = distill_suffix(student, teacher, data, SuffixConfig(epochs=6))
+
+The student keeps the teacher's early layers bit for bit, so ``student(images)`` is
+exactly the distilled late part applied to the cached maps.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from butterflyer.compress.distill import DistillConfig, distillation_loss, recalibrate_bn
+from butterflyer.errors import CompressionError
+from butterflyer.models import ButterflyClassifier
+from butterflyer.models.meta import DataConfig
+from butterflyer.train.features import Cut, cache_key, cut_backbone, extract, load_cached, save_cached
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+RECALIBRATION_BATCHES = 8  # x 256 train maps for the BatchNorm statistics after pruning
+
+
+@dataclass
+class Maps:
+    """Cached early-stage maps (float16 ``N, C, H, W``) of one split and their labels."""
+
+    maps: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class Targets:
+    """The teacher's species and ImageNet logits on each map (``plain``) and on its mirror image."""
+
+    plain: tuple[torch.Tensor, torch.Tensor | None]
+    mirrored: tuple[torch.Tensor, torch.Tensor | None]
+
+
+@dataclass
+class SuffixData:
+    """Everything :func:`distill_suffix` trains and selects on."""
+
+    stages: int
+    train: Maps
+    val: Maps
+    targets: Targets
+
+
+@dataclass(frozen=True)
+class SuffixConfig:
+    """Knobs of the late-stage distillation."""
+
+    epochs: int = 6
+    batch_size: int = 64
+    kd: DistillConfig = field(default_factory=DistillConfig)
+
+
+@dataclass
+class SuffixStats:
+    epochs: int
+    images: int
+    seconds: float
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def has_stages(model: ButterflyClassifier) -> bool:
+    """True for EfficientNet-style backbones (``blocks`` of stages and a ``conv_head``)."""
+    return hasattr(model.backbone, "blocks") and hasattr(model.backbone, "conv_head")
+
+
+def suffix_cut(model: ButterflyClassifier, stages: int) -> Cut:
+    """Cut ``model`` before its last ``stages`` stages (EfficientNet-style backbones only)."""
+    blocks = getattr(model.backbone, "blocks", None)
+    if blocks is None or not has_stages(model):
+        raise CompressionError(f"late-stage fine-tuning needs an EfficientNet-style backbone; "
+                               f"{type(model.backbone).__name__} has none. Leave finetune_stages unset")
+    if not 1 <= stages < len(blocks):
+        raise CompressionError(f"finetune_stages must be between 1 and {len(blocks) - 1} for this model, "
+                               f"got {stages}")
+    cut = cut_backbone(model, last_blocks=stages)
+    if not cut.trainable_suffix:
+        raise CompressionError("internal: the backbone could not be cut")
+    return cut
+
+
+def weights_digest(model: nn.Module) -> str:
+    """A short hash of a model's parameters and buffers (the feature-cache key of its maps)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def split_maps(model: ButterflyClassifier, stages: int, records_uri: str, split: str, config: DataConfig,
+               labels: list[str], progress: Progress | None = None) -> Maps:
+    """The maps of ``split`` entering the last ``stages`` stages; cached under ``cache/features``."""
+    from butterflyer.train.data import split_size
+    from butterflyer.train.fastpath import eval_batches
+
+    cut = suffix_cut(model, stages)
+    key = cache_key(kind="compress-prefix", weights=weights_digest(cut.prefix),
+                    records=_records_id(records_uri), split=split, stages=stages, dc=config.model_dump(),
+                    labels=labels)
+    hit = load_cached(key)
+    if hit is not None:
+        log.info("prefix maps of %s from the cache", split)
+        return Maps(*hit)
+    total = split_size(str(records_uri), split)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(f"early-stage maps of {split}", done[0], total)
+
+    maps, ys = extract(cut.prefix, eval_batches(str(records_uri), split, config, False, 64, 0, labels),
+                       total, torch.device("cpu"), bf16=False, progress=tick)
+    if not len(ys):
+        raise CompressionError(f"split '{split}' of {records_uri} holds no images")
+    save_cached(key, maps, ys)
+    return Maps(maps.clone(), ys.clone())  # plain tensors: extract() ran in inference mode
+
+
+def _records_id(records_uri: str) -> str:
+    """The records' identity: their manifest's hash when there is one, else the URI."""
+    manifest = Path(str(records_uri)) / "manifest.json"
+    if manifest.is_file():
+        return hashlib.sha256(manifest.read_bytes()).hexdigest()
+    return str(records_uri)
+
+
+def _heads(model: ButterflyClassifier, feats: torch.Tensor, train: bool = False
+           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    species = model.head(model.dropout(feats) if train else feats)
+    inet = model.imagenet_head(feats) if model.imagenet_head is not None else None
+    return species, inet
+
+
+def _batch(maps: torch.Tensor, flip: bool = False) -> torch.Tensor:
+    """float32 channels-last maps (twice as fast as contiguous NCHW for these convolutions on CPU)."""
+    x = maps.float()
+    return (x.flip(-1) if flip else x).contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def teacher_targets(teacher: ButterflyClassifier, stages: int, maps: Maps, chunk: int = 64) -> Targets:
+    """Teacher logits on every map and on its mirror image (computed once, reused every epoch)."""
+    cut = suffix_cut(teacher, stages)
+    teacher.eval()
+    cut.suffix.to(memory_format=torch.channels_last)
+
+    def run(flip: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        species, inet = [], []
+        for i in range(0, len(maps), chunk):
+            s, n = _heads(teacher, cut.suffix(_batch(maps.maps[i:i + chunk], flip)))
+            species.append(s)
+            if n is not None:
+                inet.append(n)
+        return torch.cat(species), (torch.cat(inet) if inet else None)
+
+    try:
+        return Targets(run(False), run(True))
+    finally:
+        cut.suffix.to(memory_format=torch.contiguous_format)
+
+
+def suffix_data(teacher: ButterflyClassifier, records_uri: str, config: DataConfig, labels: list[str],
+                stages: int, progress: Progress | None = None) -> SuffixData:
+    """Maps of train and val plus the teacher's targets on train."""
+    train = split_maps(teacher, stages, records_uri, "train", config, labels, progress)
+    val = split_maps(teacher, stages, records_uri, "val", config, labels, progress)
+    if progress:
+        progress("teacher outputs on the cached maps", 0, 0)
+    return SuffixData(stages, train, val, teacher_targets(teacher, stages, train))
+
+
+@torch.no_grad()
+def maps_top1(model: ButterflyClassifier, stages: int, maps: Maps, chunk: int = 64) -> float:
+    """Species top-1 (fraction) of ``model`` on cached maps."""
+    cut = suffix_cut(model, stages)
+    was = model.training
+    model.eval()
+    right = 0
+    for i in range(0, len(maps), chunk):
+        logits, _ = _heads(model, cut.suffix(_batch(maps.maps[i:i + chunk])))
+        right += int((logits.argmax(1) == maps.labels[i:i + chunk]).sum())
+    model.train(was)
+    return right / len(maps)
+
+
+def _pick(pair: tuple[torch.Tensor, torch.Tensor | None], idx: torch.Tensor, other: tuple[torch.Tensor,
+          torch.Tensor | None], flip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    species = torch.where(flip[:, None], other[0][idx], pair[0][idx])
+    inet = None
+    if pair[1] is not None and other[1] is not None:
+        inet = torch.where(flip[:, None], other[1][idx], pair[1][idx])
+    return species, inet
+
+
+def distill_suffix(student: ButterflyClassifier, teacher: ButterflyClassifier, data: SuffixData,
+                   config: SuffixConfig, progress: Progress | None = None, seed: int = 0) -> SuffixStats:
+    """Distil the student's late stages and heads on cached maps; keeps the epoch best on val.
+
+    Each epoch visits every train map once, half of them mirrored (with the teacher's
+    outputs on the mirrored view). Learning rate: linear warm-up, then cosine.
+    Pruning shifts the activations of what is left, so the late stages' BatchNorm
+    statistics are first measured again on train maps; then they stay frozen (their
+    affine weights train), so the network trained is exactly the one evaluated and
+    served. Without the re-measurement, saturated ReLU6 units stall the distillation.
+    """
+    if config.epochs < 1:
+        return SuffixStats(0, 0, 0.0, 0)
+    stages = data.stages
+    student_cut = suffix_cut(student, stages)
+    probe = data.train.maps[:1].float()
+    with torch.no_grad():
+        if not _same_prefix(student, teacher, stages):
+            raise CompressionError("the student's early stages differ from the teacher's; prune only "
+                                   f"the last {stages} stages (prune_to(..., last_stages={stages}))")
+        student_cut.suffix.eval()(probe)  # fails early if the maps do not fit the student
+    gen = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(len(data.train), generator=gen)[:RECALIBRATION_BATCHES * 256]
+    recalibrate_bn(student_cut.suffix,
+                   (_batch(data.train.maps[sample[i:i + 256]]) for i in range(0, len(sample), 256)),
+                   max_batches=RECALIBRATION_BATCHES)
+    student.requires_grad_(False)
+    trainable = [student_cut.suffix, student.head]
+    for module in trainable:
+        module.requires_grad_(True)
+    params = [p for m in trainable for p in m.parameters()]
+    kd = config.kd
+    optimizer = torch.optim.AdamW(params, lr=kd.lr, weight_decay=kd.weight_decay)
+    student_cut.suffix.to(memory_format=torch.channels_last)
+    n, bs = len(data.train), config.batch_size
+    steps_per_epoch = max(1, n // bs)
+    total = config.epochs * steps_per_epoch
+    warm = min(steps_per_epoch, max(1, total // 20))
+    history: list[dict[str, float]] = []
+    best = (-1.0, 0, copy.deepcopy(student.state_dict()))
+    start, step = time.perf_counter(), 0
+    try:
+        for epoch in range(1, config.epochs + 1):
+            student.train()
+            for module in student.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+            order = torch.randperm(n, generator=gen)
+            running = 0.0
+            for i in range(steps_per_epoch):
+                idx = order[i * bs:(i + 1) * bs]
+                flip = torch.rand(len(idx), generator=gen) < 0.5
+                x = data.train.maps[idx].float()
+                x[flip] = x[flip].flip(-1)
+                x = _batch(x)
+                t_species, t_inet = _pick(data.targets.plain, idx, data.targets.mirrored, flip)
+                lr = kd.lr * (min(1.0, (step + 1) / warm) if step < warm else
+                              0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                s_species, s_inet = _heads(student, student_cut.suffix(x), train=True)
+                labels = data.train.labels[idx]
+                loss = distillation_loss(s_species, t_species, labels, kd, s_inet, t_inet)
+                if not torch.isfinite(loss):
+                    raise CompressionError(f"the distillation loss diverged in epoch {epoch}; lower lr")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, 5.0)
+                optimizer.step()
+                running += float(loss.detach())
+                step += 1
+                if progress is not None:
+                    loss_so_far = running / (i + 1)
+                    progress(f"distil late stages, epoch {epoch}/{config.epochs} (loss {loss_so_far:.3f})",
+                             i + 1, steps_per_epoch)
+            top1 = maps_top1(student, stages, data.val)
+            history.append({"epoch": float(epoch), "train_loss": running / steps_per_epoch, "val_top1": top1,
+                            "seconds": round(time.perf_counter() - start, 1)})
+            log.info("late-stage distillation epoch %d: loss %.4f, val top-1 %.4f", epoch,
+                     running / steps_per_epoch, top1)
+            if top1 > best[0]:
+                best = (top1, epoch, copy.deepcopy(student.state_dict()))
+    finally:
+        student.load_state_dict(best[2])
+        student.to(memory_format=torch.contiguous_format)
+        student.requires_grad_(True)
+        if student.imagenet_head is not None:
+            student.imagenet_head.requires_grad_(False)
+        student.eval()
+    return SuffixStats(config.epochs, step * bs, time.perf_counter() - start, best[1], history)
+
+
+def _same_prefix(student: ButterflyClassifier, teacher: ButterflyClassifier, stages: int) -> bool:
+    a, b = suffix_cut(student, stages).prefix.state_dict(), suffix_cut(teacher, stages).prefix.state_dict()
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
