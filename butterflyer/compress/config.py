@@ -81,7 +81,7 @@ class CompressConfig(BaseModel):
 
 
 PROFILES: dict[str, dict[str, object]] = {
-    "fast": {"target": 0.75, "finetune_stages": 3, "finetune_epochs": 3},
+    "fast": {"target": 0.75, "finetune_stages": 3, "finetune_epochs": 2},
     "full": {"target": 0.5, "steps": 4, "finetune_stages": None, "finetune_steps": 400, "train_per_class": 60,
              "train_resolution": None, "calibration_images": 512, "vgg16": True},
 }
