@@ -22,17 +22,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from butterflyer.compress.distill import DistillConfig, distillation_loss, recalibrate_bn
-from butterflyer.errors import CompressionError
+from butterflyer.errors import CompressionError, DataError
 from butterflyer.models import ButterflyClassifier
 from butterflyer.models.meta import DataConfig
 from butterflyer.train.features import (
@@ -44,6 +42,7 @@ from butterflyer.train.features import (
     load_cached,
     save_cached,
 )
+from butterflyer.train.schedule import cosine_lr
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -104,12 +103,12 @@ def has_stages(model: ButterflyClassifier) -> bool:
 
 def suffix_cut(model: ButterflyClassifier, stages: int) -> Cut:
     """Cut ``model`` before its last ``stages`` stages (EfficientNet-style backbones only)."""
-    blocks = getattr(model.backbone, "blocks", None)
-    if blocks is None or not has_stages(model):
+    if not has_stages(model):
         raise CompressionError(f"late-stage fine-tuning needs an EfficientNet-style backbone; "
                                f"{type(model.backbone).__name__} has none. Leave finetune_stages unset")
-    if not 1 <= stages < len(blocks):
-        raise CompressionError(f"finetune_stages must be between 1 and {len(blocks) - 1} for this model, "
+    count = len(model.backbone.blocks)  # type: ignore[arg-type]
+    if not 1 <= stages < count:
+        raise CompressionError(f"finetune_stages must be between 1 and {count - 1} for this model, "
                                f"got {stages}")
     cut = cut_backbone(model, last_blocks=stages)
     if not cut.trainable_suffix:
@@ -158,11 +157,13 @@ def split_maps(model: ButterflyClassifier, stages: int, records_uri: str, split:
 
 
 def _records_id(records_uri: str) -> str:
-    """The records' identity: their manifest's hash when there is one, else the URI."""
-    manifest = Path(str(records_uri)) / "manifest.json"
-    if manifest.is_file():
-        return hashlib.sha256(manifest.read_bytes()).hexdigest()
-    return str(records_uri)
+    """The records' lineage id (``manifest_sha256``), else the URI (an image folder)."""
+    from butterflyer.data.manifest import manifest_sha256
+
+    try:
+        return manifest_sha256(records_uri)
+    except DataError:
+        return str(records_uri)
 
 
 def _heads(model: ButterflyClassifier, feats: torch.Tensor, train: bool = False
@@ -292,10 +293,8 @@ def distill_suffix(student: ButterflyClassifier, teacher: ButterflyClassifier, d
                 x[flip] = x[flip].flip(-1)
                 x = _batch(x)
                 t_species, t_inet = _pick(data.targets.plain, idx, data.targets.mirrored, flip)
-                lr = kd.lr * (min(1.0, (step + 1) / warm) if step < warm else
-                              0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm))))
                 for group in optimizer.param_groups:
-                    group["lr"] = lr
+                    group["lr"] = kd.lr * cosine_lr(step, total, warm)
                 s_species, s_inet = _heads(student, student_cut.suffix(x), train=True)
                 labels = data.train.labels[idx]
                 loss = distillation_loss(s_species, t_species, labels, kd, s_inet, t_inet)
