@@ -48,8 +48,11 @@ def run_cmd(
     train_resolution: Annotated[int | None, typer.Option(help="Fine-tuning input size.")] = None,
     train_per_class: Annotated[int | None, typer.Option(help="Train images per class for tuning.")] = None,
     max_top1_drop: Annotated[float | None, typer.Option(help="Max val top-1 loss (points) to ship.")] = None,
-    min_imagenet_agreement: Annotated[float | None, typer.Option(
-        help="Least % of val photos whose ImageNet answer matches the teacher's, to ship.")] = None,
+    gate_check: Annotated[bool | None, typer.Option(
+        "--gate-check/--no-gate-check",
+        help="Ship only a model whose fitted not-a-butterfly gate rejects bundled everyday photos.")] = None,
+    min_everyday_rejected: Annotated[float | None, typer.Option(
+        help="Least fraction of those photos the shipped model's gate must reject.")] = None,
     vgg16: Annotated[bool | None, typer.Option("--vgg16/--no-vgg16", help="Add the VGG16 rows.")] = None,
     vgg16_dir: Annotated[str | None, typer.Option(help="A trained VGG16 folder for those rows.")] = None,
 ) -> None:
@@ -67,7 +70,8 @@ def run_cmd(
     config = profile_config(profile, target=target, metric=metric, steps=steps, finetune_steps=finetune_steps,
                             finetune_stages=finetune_stages, finetune_epochs=finetune_epochs,
                             train_resolution=train_resolution, train_per_class=train_per_class,
-                            max_top1_drop=max_top1_drop, min_imagenet_agreement=min_imagenet_agreement,
+                            max_top1_drop=max_top1_drop, gate_check=gate_check,
+                            min_everyday_rejected=min_everyday_rejected,
                             vgg16=vgg16, vgg16_dir=vgg16_dir)
     out = output or models_dir() / f"{teacher.name}-compressed"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

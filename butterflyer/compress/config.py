@@ -53,9 +53,13 @@ class CompressConfig(BaseModel):
                                    description="also build the unpruned int8 model (a fallback)")
     max_top1_drop: float = Field(default=1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
                                  "model may have against the teacher")
-    min_imagenet_agreement: float = Field(default=90.0, ge=0.0, le=100.0, description=(
-        "least % of val photos whose ImageNet top-1 a shipped model shares with the teacher (the "
-        "not-a-butterfly gate reads the ImageNet head); 0 ships on accuracy and speed alone"))
+    gate_check: bool = Field(default=True, description=(
+        "fit each candidate's not-a-butterfly gate as it will be served and ship only one that turns "
+        "away enough of the bundled everyday photos; False ships on accuracy and speed alone"))
+    min_everyday_rejected: float = Field(default=1.0, ge=0.0, le=1.0, description=(
+        "least fraction of the bundled everyday (non-butterfly) photos a shipped model's gate rejects"))
+    gate_per_class: int = Field(default=30, ge=1,
+                                description="train photos per species the gate is fitted on")
     val_limit: int | None = None
     test_limit: int | None = None
     latency_repeats: int = Field(default=40, ge=5)

@@ -3,9 +3,10 @@
 ``export_onnx(model_dir)`` reads a ``model.safetensors`` + ``meta.json`` folder and
 writes ``model.onnx`` next to it (or into ``out_dir``) with one input ``image``
 (float32, NCHW, already normalised per the model's data config, dynamic batch)
-and the outputs ``logits`` and, when the model keeps its ImageNet head,
-``imagenet_logits``. The copied ``meta.json`` records the output names under
-``extra.onnx_outputs`` so servers never guess them.
+and the outputs ``logits``, ``imagenet_logits`` (when the model keeps its ImageNet
+head) and ``features`` (the pooled vector the not-a-butterfly gate reads). The
+copied ``meta.json`` records the output names under ``extra.onnx_outputs`` so
+servers never guess them.
 
 The TorchScript-based exporter (``dynamo=False``) is used on purpose: it still
 works in torch 2.14, needs no sample-dependent graph capture, and gives a plain
@@ -20,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from butterflyer.errors import ModelError
 from butterflyer.fileio import atomic_write_bytes
-from butterflyer.models import ButterflyClassifier, DualOutput, ModelMeta, load_model
+from butterflyer.models import ButterflyClassifier, ModelMeta, ServingOutputs, load_model
+from butterflyer.models.classifier import serving_output_names
 from butterflyer.models.meta import ONNX_FILE
 
 OPSET = 17
@@ -33,20 +34,12 @@ LOGITS = "logits"
 IMAGENET_LOGITS = "imagenet_logits"
 
 
-class _LogitsOnly(nn.Module):
-    """Species logits only, for models without an ImageNet head."""
-
-    def __init__(self, model: ButterflyClassifier) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+FEATURES = "features"
 
 
 def onnx_output_names(model: ButterflyClassifier) -> list[str]:
     """The output names an export of ``model`` has, in order."""
-    return [LOGITS, IMAGENET_LOGITS] if model.imagenet_head is not None else [LOGITS]
+    return serving_output_names(model)
 
 
 def model_to_onnx_bytes(model: ButterflyClassifier, input_size: int, opset: int = OPSET) -> bytes:
@@ -54,7 +47,7 @@ def model_to_onnx_bytes(model: ButterflyClassifier, input_size: int, opset: int 
     if opset < 17:
         raise ModelError(f"opset {opset} is too old; use 17 or newer")
     outputs = onnx_output_names(model)
-    wrapper: nn.Module = DualOutput(model) if len(outputs) == 2 else _LogitsOnly(model)
+    wrapper = ServingOutputs(model)
     was_training = model.training
     wrapper.eval()
     dummy = torch.zeros(2, 3, input_size, input_size, dtype=torch.float32)

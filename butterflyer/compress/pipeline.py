@@ -10,7 +10,8 @@ Steps: prune iteratively to the target (each round followed by distillation from
 the unpruned teacher), optionally re-measure BatchNorm statistics at full
 resolution, save + export to ONNX, quantize to int8 (calibrated on train images),
 measure every variant, then pick the fastest model whose val top-1 is within
-``max_top1_drop`` of the teacher's (chosen on val, reported on test).
+``max_top1_drop`` of the teacher's (chosen on val, reported on test) and whose
+not-a-butterfly gate, fitted as served, turns away the bundled everyday photos.
 
 Output layout under ``out_dir``: ``teacher/`` (ONNX of the input model),
 ``teacher-int8/``, ``pruned/`` (safetensors + ONNX), ``pruned-int8/``,
@@ -33,6 +34,7 @@ from butterflyer.compress.config import CompressConfig
 from butterflyer.compress.data import ImageSet, load_split
 from butterflyer.compress.distill import DistillConfig, distill, recalibrate_bn
 from butterflyer.compress.export import export_onnx, save_onnx_model
+from butterflyer.compress.gatecheck import GateCheck, check_gate
 from butterflyer.compress.prune import channel_summary, check_target, count_cost, prune_to, schedule
 from butterflyer.compress.quantize import quantize_int8
 from butterflyer.compress.report import select_ship, write_report
@@ -209,11 +211,23 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
         rows.append(row)
     say("timing every variant (round-robin)")
     time_variants(variants, rows, size, config.threads, config.latency_repeats, config.latency_budget_s)
-    ship_row, targets = select_ship(rows, config, _teacher_index(rows, arch))
+    ship_row, targets = select_ship(rows, config, _teacher_index(rows, arch),
+                                    _gate_checker(str(records_uri), config, progress))
     ship_dir = Path(ship_row.model_dir)
     _finalise_metas(rows, ship_dir)
     md, js, png = write_report(rows, targets, config, out, ship_row)
     return CompressResult(ship_dir, ship_row.name, md, js, png, rows, targets)
+
+
+def _gate_checker(records_uri: str, config: CompressConfig, progress: Progress | None
+                  ) -> Callable[[Row], GateCheck]:
+    """Fits and measures a candidate's serving gate (see :mod:`butterflyer.compress.gatecheck`)."""
+    def check(row: Row) -> GateCheck:
+        if progress:
+            progress(f"fitting and checking the gate of {row.name}", 0, 0)
+        return check_gate(Path(row.model_dir), records_uri, per_class=config.gate_per_class)
+
+    return check
 
 
 def _pruned_note(info: dict[str, Any], cost: Any, base: Any) -> str:

@@ -61,6 +61,9 @@ class Row:
     throughput_b32: float | None = None
     parity_max_prob_diff: float | None = None
     imagenet_agreement: float | None = None  # % of val images with the teacher's ImageNet top-1
+    gate_kind: str | None = None  # filled for the variants whose serving gate was checked
+    gate_everyday_rejected: str | None = None  # "rejected/total" bundled everyday photos
+    gate_test_false_reject: float | None = None  # fraction of test butterflies the gate turned away
     note: str = ""
 
     def p50(self, threads: int) -> float | None:

@@ -54,3 +54,31 @@ class DualOutput(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.forward_with_imagenet(x)
+
+
+FEATURES = "features"
+
+
+def serving_output_names(model: ButterflyClassifier) -> list[str]:
+    """The outputs an export of ``model`` gives, in order (see :class:`ServingOutputs`)."""
+    heads = ["logits", "imagenet_logits"] if model.imagenet_head is not None else ["logits"]
+    return [*heads, FEATURES]
+
+
+class ServingOutputs(nn.Module):
+    """The export view: species logits, ImageNet logits (when kept) and the pooled features.
+
+    The features feed the not-a-butterfly gate (nearest training photos in the
+    model's own feature space), so every exported model can gate for itself.
+    """
+
+    def __init__(self, model: ButterflyClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        feats = self.model.forward_features(x)
+        logits = self.model.head(self.model.dropout(feats))
+        if self.model.imagenet_head is None:
+            return logits, feats
+        return logits, self.model.imagenet_head(feats), feats

@@ -2,19 +2,23 @@
 
 ``fit_serving`` runs the model over labelled examples and chooses:
 
-- the gate profile (mean ImageNet answer per species) on the ``gate_split``
-  (train by default, ``per_class`` photos per species),
+- the gate's reference on the ``gate_split`` (train by default, ``per_class``
+  photos per species): the photos' pooled features when the export gives them
+  (:mod:`~butterflyer.serve.feature_gate`), else their mean ImageNet answer per
+  species (:class:`~butterflyer.serve.gate.GateProfile`),
 - the gate threshold and the roll-up thresholds on the ``tune_split``
   (validation), never on the test split,
 
-and, with ``write=True``, stores them in the model folder's ``meta.json`` under
-``extra["serving"]`` so they travel with the model. ``measure_gate`` reports
-false rejections on a labelled split (use the test split) and verdicts on
-scikit-image's bundled everyday photos, which are never used for fitting.
+and, with ``write=True``, stores them with the model: ``meta.json`` under
+``extra["serving"]`` (and the feature bank in ``gate.safetensors`` beside it).
+``measure_gate`` reports false rejections on a labelled split (use the test
+split) and verdicts on bundled everyday photos
+(:mod:`~butterflyer.serve.everyday`), which are never used for fitting.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -23,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from butterflyer.errors import DataError, ImageError, ModelError
+from butterflyer.errors import ButterflyerError, DataError, ImageError, ModelError
+from butterflyer.fileio import atomic_write_bytes, sha256_bytes
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.catalog import Catalog, load_catalog
+from butterflyer.serve.everyday import everyday_photos
+from butterflyer.serve.feature_gate import GATE_FILE, KIND, NeighbourGate
 from butterflyer.serve.gate import GateProfile, choose_threshold, fit_profile
 from butterflyer.serve.identify import SERVING_KEY, Identifier
 from butterflyer.serve.preprocess import decode, preprocess
@@ -35,19 +41,18 @@ from butterflyer.serve.rollup import fit_thresholds
 from butterflyer.serve.session import ServedModel
 
 Example = tuple[bytes, str]
-SKIMAGE_SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "horse", "cat", "hubble_deep_field",
-                   "immunohistochemistry", "retina", "moon", "grass", "gravel", "brick", "colorwheel", "page",
-                   "text", "logo", "coins", "clock")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Scored:
-    """Model outputs over a set of photos: species and ImageNet probabilities and true indices."""
+    """Model outputs over a set of photos: species and ImageNet probabilities, features, true indices."""
 
     species: np.ndarray
     imagenet: np.ndarray | None
     targets: np.ndarray
     skipped: int
+    features: np.ndarray | None = None
 
 
 def records_examples(records: str | Path, split: str, per_class: int | None = None) -> Iterator[Example]:
@@ -68,7 +73,7 @@ def score(model: ServedModel, examples: Iterable[Example], batch_size: int = 32,
     """Run ``model`` over ``examples`` (labels the model does not know are skipped)."""
     index = {label: i for i, label in enumerate(model.meta.labels)}
     cfg = model.meta.data_config
-    species, inet, targets, skipped = [], [], [], 0
+    species, inet, feats, targets, skipped = [], [], [], [], 0
     pending: list[np.ndarray] = []
     pending_t: list[int] = []
 
@@ -79,6 +84,8 @@ def score(model: ServedModel, examples: Iterable[Example], batch_size: int = 32,
         species.append(out.species)
         if out.imagenet is not None:
             inet.append(out.imagenet)
+        if out.features is not None:
+            feats.append(out.features)
         targets.extend(pending_t)
         if progress:
             progress(len(pending))
@@ -100,7 +107,8 @@ def score(model: ServedModel, examples: Iterable[Example], batch_size: int = 32,
     flush()
     if not targets:
         raise DataError("no usable labelled photos for this model; check the records folder and split")
-    return Scored(np.concatenate(species), np.concatenate(inet) if inet else None, np.array(targets), skipped)
+    return Scored(np.concatenate(species), np.concatenate(inet) if inet else None, np.array(targets), skipped,
+                  np.concatenate(feats) if feats else None)
 
 
 def _taxonomy(catalog: Catalog) -> Callable[[str], tuple[str | None, str | None]]:
@@ -119,24 +127,41 @@ def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examp
                                 target_precision=target_precision)
     serving["thresholds"] = thresholds.to_dict()
     report: dict[str, Any] = {"tune_images": int(len(tune.targets)), "target_precision": target_precision}
-    if tune.imagenet is not None:
+    if tune.features is not None or tune.imagenet is not None:
         fit = score(model, gate_examples)
-        if fit.imagenet is None:
-            raise ModelError("the model stopped giving ImageNet scores between two runs")
-        cents = fit_profile(fit.imagenet, fit.targets)
-        provisional = GateProfile(cents, 0.0)
-        sims = provisional.similarity(tune.imagenet)
-        threshold = choose_threshold(sims, max_false_reject)
-        serving["gate"] = GateProfile(cents, threshold).to_json()
-        report.update(gate_images=int(len(fit.targets)), gate_threshold=round(threshold, 4),
-                      tune_false_reject=float(np.mean(sims < threshold)))
+        if tune.features is not None and fit.features is not None:
+            bank = NeighbourGate.fit(fit.features)
+            sims = bank.similarity(tune.features)
+            threshold = choose_threshold(sims, max_false_reject)
+            serving["gate"] = bank.with_threshold(threshold).to_json()
+        elif tune.imagenet is not None and fit.imagenet is not None:
+            cents = fit_profile(fit.imagenet, fit.targets)
+            sims = GateProfile(cents, 0.0).similarity(tune.imagenet)
+            threshold = choose_threshold(sims, max_false_reject)
+            serving["gate"] = GateProfile(cents, threshold).to_json()
+        else:
+            raise ModelError("the model stopped giving its gate outputs between two runs")
+        report.update(gate_kind=serving["gate"]["kind"], gate_images=int(len(fit.targets)),
+                      gate_threshold=round(threshold, 4), tune_false_reject=float(np.mean(sims < threshold)))
     report["seconds"] = round(time.time() - started, 1)
     serving["fitted"] = report
     return serving
 
 
 def write_serving(folder: str | Path, serving: dict[str, Any]) -> Path:
-    """Store ``serving`` in ``folder/meta.json`` (atomically) and return the file."""
+    """Store ``serving`` with the model in ``folder`` and return its ``meta.json``.
+
+    A neighbour gate's bank goes to ``gate.safetensors`` (written first, atomically)
+    and ``meta.json`` keeps a reference with its sha256, so the two cannot drift apart.
+    """
+    folder = Path(folder)
+    serving = dict(serving)
+    gate = serving.get("gate")
+    if gate and gate.get("kind") == KIND and "bank_safetensors_b64" in gate:
+        neighbours = NeighbourGate.from_json(gate, folder)
+        data = neighbours.bank_bytes()
+        atomic_write_bytes(folder / GATE_FILE, data)
+        serving["gate"] = neighbours.to_json(file_sha256=sha256_bytes(data))
     meta = ModelMeta.load(folder)
     extra = dict(meta.extra)
     extra[SERVING_KEY] = serving
@@ -147,6 +172,7 @@ def fit_model_folder(folder: str | Path, records: str | Path | None = None, per_
                      tune_split: str = "val", target_precision: float = 0.95, threads: int = 1,
                      write: bool = True) -> dict[str, Any]:
     """One call for the pipeline: fit on ``records`` (default ``<home>/records``), store in ``meta.json``."""
+    from butterflyer.data.manifest import manifest_sha256
     from butterflyer.paths import records_dir
     from butterflyer.serve.session import load_served_model
 
@@ -154,35 +180,17 @@ def fit_model_folder(folder: str | Path, records: str | Path | None = None, per_
     served = load_served_model(str(folder), threads)
     serving = fit_serving(served, records_examples(source, "train", per_class),
                           records_examples(source, tune_split), target_precision=target_precision)
+    try:  # lets the pipeline see that this folder is already fitted on these records
+        serving["fitted"]["records_sha"] = manifest_sha256(source)
+    except (ButterflyerError, OSError) as exc:
+        log.warning("records at %s have no readable manifest (%s); the fit is not stamped", source, exc)
     if write:
         write_serving(folder, serving)
     return serving
 
 
-def skimage_photos() -> dict[str, Image.Image]:
-    """scikit-image's bundled sample photos (no download), as RGB images at least 64 px."""
-    import skimage.data as samples
-
-    out: dict[str, Image.Image] = {}
-    for name in SKIMAGE_SAMPLES:
-        try:
-            arr = np.asarray(getattr(samples, name)())
-        except Exception:  # some samples need an optional downloader; skip those
-            continue
-        if arr.dtype == bool:
-            arr = arr.astype(np.uint8) * 255
-        if arr.dtype != np.uint8:
-            arr = (255 * (arr - arr.min()) / max(float(arr.max() - arr.min()), 1e-9)).astype(np.uint8)
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, axis=-1)
-        img = Image.fromarray(arr[..., :3])
-        if min(img.size) >= 64:
-            out[name] = img
-    return out
-
-
 def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, Any]:
-    """Verdicts on labelled butterfly photos and on scikit-image photos."""
+    """Verdicts on labelled butterfly photos and on the bundled everyday photos."""
     verdicts: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
     right: Counter[str] = Counter()
@@ -203,7 +211,7 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
             info = ident.catalog.get(label)
             truth = info.genus if result.taxon.rank == "genus" else info.family
             right[result.verdict] += int(truth == result.taxon.name)
-    sk_results = {name: ident.identify_image(img) for name, img in skimage_photos().items()}
+    sk_results = {name: ident.identify_image(img) for name, img in everyday_photos().items()}
     sk = {name: r.verdict for name, r in sk_results.items()}
     sk_scores = {name: r.gate.score for name, r in sk_results.items() if r.gate is not None}
     return {
@@ -214,8 +222,9 @@ def measure_gate(ident: Identifier, examples: Iterable[Example]) -> dict[str, An
         "species_named_and_right": round(correct / max(total, 1), 4),
         "precision_by_verdict": {v: round(right[v] / verdicts[v], 4)
                                  for v in ("species", "genus", "family") if verdicts[v]},
-        "skimage": sk,
-        "skimage_rejected": f"{sum(v == 'not_a_butterfly' for v in sk.values())}/{len(sk)}",
-        "skimage_gate_scores": sk_scores,
+        "everyday": sk,
+        "everyday_rejected": f"{sum(v == 'not_a_butterfly' for v in sk.values())}/{len(sk)}",
+        "everyday_gate_scores": sk_scores,
+        "gate_kind": ident.gate.kind,
         "gate_threshold": ident.gate.threshold,
     }

@@ -1,4 +1,9 @@
-"""The not-a-butterfly gate, read from the backbone's ImageNet head.
+"""The not-a-butterfly gate: one rule over three possible signals.
+
+Models exported by this project give their pooled features, and the gate reads
+those (:mod:`butterflyer.serve.feature_gate`: nearest training photos in the
+model's own feature space). This module holds the older signal, still used for
+exports without a ``features`` output: the backbone's ImageNet head.
 
 ImageNet has six butterfly classes (321 admiral, 322 ringlet, 323 monarch,
 324 cabbage butterfly, 325 sulphur butterfly, 326 lycaenid) and no moth class.
@@ -21,7 +26,7 @@ photos rejected (a giant leopard moth), all 20 scikit-image sample photos
 rejected; the closest of those, a stained tissue slide, scored 0.43. Re-measure
 with ``butterflyer fit-serving MODEL --measure-split test``.
 
-Without a fitted profile the gate falls back to the mass on the Lepidoptera-like
+Without a fitted gate the rule falls back to the mass on the Lepidoptera-like
 classes (butterflies plus the other insects 300-320) with a low default bar,
 which lets more non-butterflies through; fit a profile for real use.
 """
@@ -30,9 +35,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from butterflyer.serve.feature_gate import KIND as NEIGHBOURS_KIND
+from butterflyer.serve.feature_gate import NeighbourGate
 
 BUTTERFLY_CLASSES: tuple[int, ...] = (321, 322, 323, 324, 325, 326)
 INSECT_CLASSES: tuple[int, ...] = tuple(range(300, 321))
@@ -109,26 +118,47 @@ class GateDecision:
 
 
 class Gate:
-    """Decides butterfly or not from ImageNet probabilities (profile if fitted, else class mass)."""
+    """Decides butterfly or not: neighbour gate on features if fitted, else ImageNet profile, else mass."""
 
     def __init__(self, profile: GateProfile | None = None, mass_threshold: float = DEFAULT_MASS_THRESHOLD,
-                 threshold_override: float | None = None) -> None:
+                 threshold_override: float | None = None, neighbours: NeighbourGate | None = None) -> None:
         self.profile = profile
+        self.neighbours = neighbours
         self.mass_threshold = mass_threshold
         self.override = threshold_override
 
     @property
     def kind(self) -> str:
+        if self.neighbours is not None:
+            return NEIGHBOURS_KIND
         return "imagenet_profile" if self.profile is not None else "lepidoptera_mass"
+
+    @property
+    def needs(self) -> str:
+        """The model output this gate reads: ``features`` or ``imagenet``."""
+        return "features" if self.neighbours is not None else "imagenet"
 
     @property
     def threshold(self) -> float:
         if self.override is not None:
             return self.override
+        if self.neighbours is not None:
+            return self.neighbours.threshold
         return self.profile.threshold if self.profile is not None else self.mass_threshold
 
-    def decide(self, imagenet_probs: np.ndarray) -> GateDecision:
-        """Gate one image's ImageNet probabilities ``(1000,)``."""
+    def decide(self, imagenet_probs: np.ndarray | None,
+               features: np.ndarray | None = None) -> GateDecision | None:
+        """Gate one image from its ImageNet probabilities ``(1000,)`` and/or features ``(D,)``.
+
+        ``None`` when the model does not give the output this gate reads (no gate applies).
+        """
+        if self.neighbours is not None:
+            if features is None:
+                return None
+            score = float(self.neighbours.similarity(features)[0])
+            return GateDecision(score >= self.threshold, score, self.threshold)
+        if imagenet_probs is None:
+            return None
         if self.profile is None:
             score = float(class_mass(imagenet_probs, LEPIDOPTERA_LIKE)[0])
             return GateDecision(score >= self.threshold, score, self.threshold)
@@ -137,7 +167,12 @@ class Gate:
         return GateDecision(strong or score >= self.threshold, score, self.threshold)
 
     @classmethod
-    def from_meta_extra(cls, extra: dict[str, Any], threshold_override: float | None = None) -> Gate:
+    def from_meta_extra(cls, extra: dict[str, Any], threshold_override: float | None = None,
+                        folder: str | Path | None = None) -> Gate:
+        """The gate stored in ``meta.extra["serving"]["gate"]`` (a bank file is read from ``folder``)."""
         stored = (extra.get("serving") or {}).get("gate")
+        if stored and stored.get("kind") == NEIGHBOURS_KIND:
+            neighbours = NeighbourGate.from_json(stored, folder)
+            return cls(threshold_override=threshold_override, neighbours=neighbours)
         profile = GateProfile.from_json(stored) if stored and "centroids_f16_b64" in stored else None
         return cls(profile, threshold_override=threshold_override)

@@ -58,7 +58,7 @@ class Identifier:
         thresholds = Thresholds(species=settings.species_threshold or stored.species,
                                 genus=settings.genus_threshold or stored.genus,
                                 family=settings.family_threshold or stored.family)
-        gate = GateRule.from_meta_extra(model.meta.extra, settings.gate_threshold)
+        gate = GateRule.from_meta_extra(model.meta.extra, settings.gate_threshold, model.folder)
         return cls(model=model, catalog=catalog if catalog is not None else load_catalog(),
                    thresholds=thresholds, gate=gate,
                    limits=DecodeLimits(min_side=settings.min_side, max_pixels=settings.max_pixels),
@@ -90,7 +90,8 @@ class Identifier:
         crop = resize_crop(img, cfg)
         batch = to_tensor(crop, cfg)[None]
         out = self.model.run(batch)
-        result = self.interpret(out.species[0], None if out.imagenet is None else out.imagenet[0])
+        result = self.interpret(out.species[0], None if out.imagenet is None else out.imagenet[0],
+                                None if out.features is None else out.features[0])
         if explain:
             from butterflyer.serve.explain import heatmap_data_url
 
@@ -119,14 +120,15 @@ class Identifier:
         return SpeciesGuess(id=label, common_name=info.common_name, scientific_name=info.scientific_name,
                             probability=round(float(probability), 6))
 
-    def interpret(self, species_probs: np.ndarray, imagenet_probs: np.ndarray | None) -> IdentifyResult:
-        """Apply the gate, then the roll-up, to one image's probabilities."""
+    def interpret(self, species_probs: np.ndarray, imagenet_probs: np.ndarray | None,
+                  features: np.ndarray | None = None) -> IdentifyResult:
+        """Apply the gate, then the roll-up, to one image's probabilities (and pooled features)."""
         order = np.argsort(-species_probs)[: self.top_k]
         top_k = [self.guess(int(i), float(species_probs[i])) for i in order]
         ref = ModelRef(name=self.model.name, version=self.model.version)
         gate = None
-        if imagenet_probs is not None:
-            decision = self.gate.decide(imagenet_probs)
+        decision = self.gate.decide(imagenet_probs, features)
+        if decision is not None:
             gate = Gate(score=round(decision.score, 6), threshold=round(decision.threshold, 6))
             if not decision.passed:
                 return IdentifyResult(verdict="not_a_butterfly", top_k=top_k, model=ref, latency_ms=0.0,

@@ -3,8 +3,8 @@
 A compressed model folder already holds ``model.onnx``. A freshly trained one
 holds only ``model.safetensors``: it is exported once with the compression
 stage's exporter (``butterflyer.compress.export.export_onnx``) when that module
-is installed, otherwise with a plain ``torch.onnx.export`` of the two-output
-network, and cached under ``<home>/cache/onnx/<weights sha256>/``.
+is installed, otherwise with a plain ``torch.onnx.export`` of the same export
+view, and cached under ``<home>/cache/onnx/v<format>-<weights sha256>/``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from butterflyer.paths import cache_dir
 
 log = logging.getLogger(__name__)
 _EXPORT_LOCK = threading.Lock()
+EXPORT_FORMAT = 2  # bump when the exported outputs change (2: + features), so old cached exports are redone
 
 
 def resolve_model_folder(uri: str) -> Path:
@@ -49,7 +50,7 @@ def onnx_for(folder: Path) -> Path:
     if not weights.is_file():
         raise ModelError(f"{folder} has neither {ONNX_FILE} nor {WEIGHTS_FILE}; point at a saved or "
                          "compressed model folder")
-    target_dir = cache_dir() / "onnx" / sha256_file(weights)[:24]
+    target_dir = cache_dir() / "onnx" / f"v{EXPORT_FORMAT}-{sha256_file(weights)[:24]}"
     target = target_dir / ONNX_FILE
     with _EXPORT_LOCK:
         if target.is_file():
@@ -74,14 +75,15 @@ def _export(folder: Path, out_dir: Path) -> Path:
 
 
 def _plain_export(folder: Path, out_dir: Path) -> Path:
-    """Fallback exporter: input ``image``, outputs ``logits`` (and ``imagenet_logits``)."""
+    """Fallback exporter: input ``image``, outputs as :func:`~butterflyer.models.serving_output_names`."""
     import torch
 
-    from butterflyer.models import DualOutput, load_model
+    from butterflyer.models import ServingOutputs, load_model
+    from butterflyer.models.classifier import serving_output_names
 
     model, meta = load_model(folder)
-    net = DualOutput(model) if model.imagenet_head is not None else model
-    outputs = ["logits", "imagenet_logits"] if model.imagenet_head is not None else ["logits"]
+    net = ServingOutputs(model).eval()
+    outputs = serving_output_names(model)
     size = meta.data_config.input_size
     dummy = torch.zeros(1, 3, size, size)
     out_dir.mkdir(parents=True, exist_ok=True)

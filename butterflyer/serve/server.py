@@ -9,6 +9,18 @@ from butterflyer.serve.holder import ModelHolder
 from butterflyer.serve.settings import ServeSettings
 
 
+def single_threaded_blas() -> None:
+    """Keep numpy's BLAS (the gate's one small matrix product per photo) on one thread, process-wide.
+
+    The server already runs several photos at once; BLAS worker threads that wake for each
+    product and then spin took the CPU those photos needed (measured side by side: 131 vs
+    197 req/s, 14.8 vs 8.9 ms of server CPU per answer).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def serve(settings: ServeSettings, holder: ModelHolder | None = None, log_level: str = "info") -> None:
     """Serve until interrupted. One worker process: the model holder and its swaps live in it.
 
@@ -20,6 +32,7 @@ def serve(settings: ServeSettings, holder: ModelHolder | None = None, log_level:
     """
     import uvicorn
 
+    single_threaded_blas()
     logging.basicConfig(level=getattr(logging, log_level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings, holder, warm_chat=True)

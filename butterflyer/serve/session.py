@@ -2,7 +2,8 @@
 
 :func:`load_served_model` turns a model URI into a :class:`ServedModel`, whose
 :meth:`ServedModel.run` returns temperature-calibrated species probabilities and,
-when the export carries it, the ImageNet head's probabilities for the gate.
+when the export carries them, the ImageNet head's probabilities and the pooled
+features (what the not-a-butterfly gate reads).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from butterflyer.errors import ModelError
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.onnx_cache import onnx_for, resolve_model_folder
 
+FEATURES = "features"
+
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``logits / temperature`` in float64 for stability."""
@@ -30,10 +33,11 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 @dataclass
 class Outputs:
-    """Probabilities for a batch: ``species (N, C)`` and ``imagenet (N, 1000)`` or ``None``."""
+    """A batch's ``species (N, C)`` and ``imagenet (N, 1000)`` probabilities and ``features (N, D)``."""
 
     species: np.ndarray
     imagenet: np.ndarray | None
+    features: np.ndarray | None = None
 
 
 @dataclass
@@ -62,33 +66,36 @@ class ServedModel:
 
     @property
     def has_gate(self) -> bool:
-        return "imagenet_logits" in self.output_names
+        return "imagenet_logits" in self.output_names or FEATURES in self.output_names
 
     @property
     def identity(self) -> tuple[str, str, str]:
         """What changes when another model is promoted: folder, ONNX file and version."""
         return str(self.folder), str(self.onnx_path), self.version
 
-    def run_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw ``(logits, imagenet_logits or None)`` for a float32 NCHW batch."""
+    def run_raw(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Every selected output of the ONNX graph by name, for a float32 NCHW batch."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if self.fixed_batch is not None and batch.shape[0] != self.fixed_batch:
-            parts = [self.run_logits(batch[i:i + 1]) for i in range(batch.shape[0])]
-            species = np.concatenate([p[0] for p in parts])
-            inet = None if parts[0][1] is None else np.concatenate([p[1] for p in parts])  # type: ignore[misc]
-            return species, inet
+            parts = [self.run_raw(batch[i:i + 1]) for i in range(batch.shape[0])]
+            return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
         results = self.session.run(self.output_names, {self.input_name: batch})
-        species = results[0]
-        inet = results[1] if len(results) > 1 else None
-        return species, inet
+        return dict(zip(self.output_names, results, strict=True))
+
+    def run_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raw ``(logits, imagenet_logits or None)`` for a float32 NCHW batch."""
+        out = self.run_raw(batch)
+        return out[self.output_names[0]], out.get("imagenet_logits")
 
     def run(self, batch: np.ndarray) -> Outputs:
-        """Calibrated species probabilities (stored temperature) and ImageNet probabilities."""
-        logits, inet = self.run_logits(batch)
+        """Calibrated species probabilities (stored temperature), ImageNet probabilities and features."""
+        out = self.run_raw(batch)
+        logits, inet = out[self.output_names[0]], out.get("imagenet_logits")
         if logits.shape[-1] != self.meta.num_classes:
             raise ModelError(f"{self.onnx_path} gives {logits.shape[-1]} scores but meta.json lists "
                              f"{self.meta.num_classes} labels; re-export the model")
-        return Outputs(softmax(logits, self.meta.temperature), None if inet is None else softmax(inet))
+        return Outputs(softmax(logits, self.meta.temperature), None if inet is None else softmax(inet),
+                       out.get(FEATURES))
 
     def torch_model(self) -> Any | None:
         """The PyTorch network (for Grad-CAM) when the folder keeps ``model.safetensors``, else ``None``."""
@@ -141,6 +148,8 @@ def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     outputs = ["logits"] if "logits" in names else names[:1]
     if meta.has_imagenet_head and "imagenet_logits" in names:
         outputs.append("imagenet_logits")
+    if FEATURES in names:
+        outputs.append(FEATURES)
     dim0 = inputs[0].shape[0] if inputs[0].shape else None
     fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
     return ServedModel(uri=uri, folder=folder, onnx_path=onnx_path, meta=meta, session=session,

@@ -24,7 +24,7 @@ def test_export_in_place_dual_outputs_and_parity(tiny_dir: Path, task) -> None:
     out = export_onnx(tiny_dir)
     assert out == tiny_dir and (out / "model.onnx").is_file() and (out / "model.safetensors").is_file()
     meta = ModelMeta.load(out)
-    assert meta.extra["onnx_outputs"] == ["logits", "imagenet_logits"]
+    assert meta.extra["onnx_outputs"] == ["logits", "imagenet_logits", "features"]
     assert meta.stage == "trained" and meta.labels == tiny_meta().labels
     session = onnx_session(out, threads=1)
     assert [i.name for i in session.get_inputs()] == ["image"]
@@ -32,7 +32,10 @@ def test_export_in_place_dual_outputs_and_parity(tiny_dir: Path, task) -> None:
     images = task[0][:7]
     with torch.no_grad():
         ref_logits, ref_imagenet = model.forward_with_imagenet(torch.from_numpy(images))
+        ref_features = model.forward_features(torch.from_numpy(images))
     got = onnx_predict(session, images)
+    assert got["features"].shape == (7, model.num_features)  # what the not-a-butterfly gate reads
+    assert np.abs(got["features"] - ref_features.numpy()).max() < 1e-4
     assert got["logits"].shape == (7, 3) and got["imagenet_logits"].shape == (7, 10)
     assert np.abs(_softmax(got["logits"]) - _softmax(ref_logits.numpy())).max() < 1e-4
     assert np.abs(_softmax(got["imagenet_logits"]) - _softmax(ref_imagenet.numpy())).max() < 1e-4
@@ -45,7 +48,7 @@ def test_export_without_imagenet_head_to_other_folder(tmp_path: Path) -> None:
     out = export_onnx(src, tmp_path / "onnx", stage="onnx_fp32")
     assert not (out / "model.safetensors").exists()
     meta = ModelMeta.load(out)
-    assert meta.extra["onnx_outputs"] == ["logits"] and meta.stage == "onnx_fp32"
+    assert meta.extra["onnx_outputs"] == ["logits", "features"] and meta.stage == "onnx_fp32"
     assert ModelMeta.load(src).stage == "trained"
 
 

@@ -41,6 +41,16 @@ def test_compress_end_to_end(tiny_dir: Path, records_uri: str, tmp_path: Path) -
     assert meta.extra.get("shipped") is True
     assert meta.metrics["test_top1"] == ship["test_top1"] / 100.0  # fractions, as training writes them
     assert report["targets"]["onnx_parity_ok"] is True
+    # its gate was fitted as it will be served, stamped with the records, and measured
+    from butterflyer.data.manifest import manifest_sha256
+    from butterflyer.serve.feature_gate import GATE_FILE
+
+    serving = meta.extra["serving"]
+    assert serving["gate"]["kind"] == "feature_neighbours" and (result.ship_dir / GATE_FILE).is_file()
+    assert serving["fitted"]["records_sha"] == manifest_sha256(records_uri)
+    rejected, total = (int(x) for x in ship["gate_everyday_rejected"].split("/"))
+    assert total >= 20 and 0 <= rejected <= total and 0.0 <= ship["gate_test_false_reject"] <= 1.0
+    assert report["targets"]["ship_gate_everyday_rejected"] == ship["gate_everyday_rejected"]
     # the pruned PyTorch model reloads, with both heads consistent
     model, pmeta = load_model(out / "pruned")
     assert pmeta.stage == "pruned" and model.imagenet_head.in_features == model.head.in_features

@@ -27,7 +27,7 @@ def test_int8_stays_accurate_on_separable_task(tiny_dir: Path, tmp_path: Path, t
                         max_images=64)
     meta = ModelMeta.load(out)
     assert meta.stage == "int8" and meta.extra["quantization"]["calibration_images"] == 64
-    assert meta.extra["onnx_outputs"] == ["logits", "imagenet_logits"]
+    assert meta.extra["onnx_outputs"] == ["logits", "imagenet_logits", "features"]
     graph = (out / "model.onnx").read_bytes()
     assert b"QuantizeLinear" in graph and b"DequantizeLinear" in graph
     fp32 = _accuracy(tiny_dir, held_out, held_labels)

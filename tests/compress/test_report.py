@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from butterflyer.compress.config import CompressConfig
+from butterflyer.compress.gatecheck import GateCheck
 from butterflyer.compress.report import select_ship, write_report
 from butterflyer.compress.variants import Row
 
@@ -31,14 +33,39 @@ def test_ships_fastest_variant_within_the_val_budget(tmp_path: Path) -> None:
     assert png is not None and png.stat().st_size > 1000 and js.is_file()
 
 
-def test_a_variant_whose_imagenet_answers_drifted_is_held_back_for_the_gate() -> None:
+def _checker(rejected: dict[str, int], total: int = 23) -> tuple[list[str], Callable[[Row], GateCheck]]:
+    seen: list[str] = []
+
+    def check(row: Row) -> GateCheck:
+        seen.append(row.name)
+        return GateCheck("feature_neighbours", rejected[row.name], total, 0.004)
+
+    return seen, check
+
+
+def test_a_variant_whose_gate_lets_everyday_photos_through_is_held_back() -> None:
     rows = [_row("t", "pytorch", 90.0, 89.0, 60.0), _row("t-onnx", "onnx-fp32", 90.0, 89.0, 20.0),
             _row("p-int8", "onnx-int8", 91.0, 92.0, 4.0, 3.0), _row("t-int8", "onnx-int8", 89.6, 89.2, 5.0)]
-    rows[2].imagenet_agreement, rows[3].imagenet_agreement = 68.0, 94.0
-    ship, targets = select_ship(rows, CompressConfig(), 0)
+    seen, check = _checker({"p-int8": 21, "t-int8": 23, "t-onnx": 23})
+    ship, targets = select_ship(rows, CompressConfig(), 0, check)
     assert ship.name == "t-int8" and targets["held_back_for_the_gate"] == ["p-int8"]
-    ship, targets = select_ship(rows, CompressConfig(min_imagenet_agreement=0.0), 0)
-    assert ship.name == "p-int8" and "held_back_for_the_gate" not in targets
+    assert seen == ["p-int8", "t-int8"]  # fastest first, and no further than needed
+    assert targets["ship_gate_everyday_rejected"] == "23/23" and rows[2].gate_everyday_rejected == "21/23"
+    assert rows[1].gate_everyday_rejected is None  # never checked
+    seen, check = _checker({"p-int8": 21, "t-int8": 23, "t-onnx": 23})
+    ship, targets = select_ship(rows, CompressConfig(gate_check=False), 0, check)
+    assert ship.name == "p-int8" and "held_back_for_the_gate" not in targets and not seen
+    ship, _ = select_ship(rows, CompressConfig(min_everyday_rejected=0.9), 0, _checker({"p-int8": 21})[1])
+    assert ship.name == "p-int8"  # 21/23 = 91 % is enough at a 90 % bar
+
+
+def test_when_no_gate_passes_the_one_rejecting_most_ships_and_the_targets_say_so() -> None:
+    rows = [_row("t", "pytorch", 90.0, 89.0, 60.0), _row("t-onnx", "onnx-fp32", 90.0, 89.0, 20.0),
+            _row("p-int8", "onnx-int8", 91.0, 92.0, 4.0, 3.0), _row("t-int8", "onnx-int8", 89.6, 89.2, 5.0)]
+    _, check = _checker({"p-int8": 20, "t-int8": 22, "t-onnx": 22})
+    ship, targets = select_ship(rows, CompressConfig(), 0, check)
+    assert ship.name == "t-int8" and targets["gate_check_failed"] is True
+    assert targets["held_back_for_the_gate"] == ["p-int8", "t-onnx"]
 
 
 def test_a_looser_budget_ships_the_pruned_int8_model() -> None:

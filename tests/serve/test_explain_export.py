@@ -93,7 +93,7 @@ def test_fallback_exporter_when_the_compress_stage_is_absent(tiny_model: Path, m
 
     monkeypatch.setitem(sys.modules, "butterflyer.compress.export", None)  # import now fails
     served = load_served_model(str(tiny_model))
-    assert served.output_names == ["logits", "imagenet_logits"]
+    assert served.output_names == ["logits", "imagenet_logits", "features"]
     assert not list(served.onnx_path.parent.glob(".*partial"))
     out = served.run(np.zeros((2, 3, 32, 32), np.float32))
     assert out.species.shape == (2, 4)

@@ -1,4 +1,4 @@
-"""Fitting the gate profile and roll-up thresholds, and storing them with the model."""
+"""Fitting the gate and roll-up thresholds, and storing them with the model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.catalog import Catalog, SpeciesInfo
-from butterflyer.serve.fit import fit_serving, measure_gate, skimage_photos, write_serving
+from butterflyer.serve.everyday import everyday_photos
+from butterflyer.serve.feature_gate import GATE_FILE
+from butterflyer.serve.fit import fit_serving, measure_gate, write_serving
 from butterflyer.serve.identify import Identifier
 from butterflyer.serve.session import load_served_model
 from butterflyer.serve.settings import ServeSettings
@@ -29,7 +31,7 @@ def _examples(n_per_label: int, seed: int) -> list[tuple[bytes, str]]:
     return out
 
 
-def test_fit_write_and_serve_with_the_profile(tiny_model: Path) -> None:
+def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path) -> None:
     served = load_served_model(str(tiny_model))
     catalog = Catalog({label: SpeciesInfo(label, label.title(), f"Genus{i} species", f"Genus{i // 2}", "Fam")
                        for i, label in enumerate(LABELS)})
@@ -37,18 +39,23 @@ def test_fit_write_and_serve_with_the_profile(tiny_model: Path) -> None:
                           catalog=catalog)
     assert set(serving) == {"thresholds", "gate", "fitted"}
     assert serving["fitted"]["tune_images"] == 12  # the junk and the unknown label are skipped
-    assert serving["gate"]["shape"] == [4, 1000]
+    assert serving["gate"]["kind"] == "feature_neighbours"
+    assert serving["gate"]["shape"] == [16, 64]  # 4 train photos x 4 labels, the tiny model's 64 features
     assert 0.0 < serving["gate"]["threshold"] < 1.0
     assert serving["fitted"]["tune_false_reject"] <= 0.1
     write_serving(tiny_model, serving)
-    assert ModelMeta.load(tiny_model).extra["serving"]["gate"]["threshold"] == serving["gate"]["threshold"]
+    stored = ModelMeta.load(tiny_model).extra["serving"]["gate"]
+    assert stored["threshold"] == serving["gate"]["threshold"]
+    assert stored["file"] == GATE_FILE and "bank_safetensors_b64" not in stored  # meta.json stays small
+    assert (tiny_model / GATE_FILE).is_file()
 
     ident = Identifier.load(str(tiny_model), ServeSettings(model_uri=str(tiny_model)))
-    assert ident.gate.kind == "imagenet_profile"
+    assert ident.gate.kind == "feature_neighbours"
     report = measure_gate(ident, _examples(2, 5000))
     assert report["butterfly_photos"] == 8
-    assert set(report["skimage"]) == set(skimage_photos())
-    assert len(report["skimage"]) >= 10
+    assert set(report["everyday"]) == set(everyday_photos())
+    assert len(report["everyday"]) >= 20 and "chelsea" in report["everyday"]
+    assert set(report["everyday_gate_scores"]) == set(report["everyday"])
 
 
 def test_fit_serving_cli_writes_and_reports(tiny_model: Path, monkeypatch) -> None:  # noqa: ANN001
