@@ -18,6 +18,7 @@ split) and verdicts on bundled everyday photos
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections import Counter
@@ -158,8 +159,8 @@ def write_serving(folder: str | Path, serving: dict[str, Any]) -> Path:
     serving = dict(serving)
     gate = serving.get("gate")
     if gate and gate.get("kind") == KIND and "bank_safetensors_b64" in gate:
-        neighbours = NeighbourGate.from_json(gate, folder)
-        data = neighbours.bank_bytes()
+        neighbours = NeighbourGate.from_json(gate, folder)  # checks the bank reads before anything is written
+        data = base64.b64decode(gate["bank_safetensors_b64"])
         atomic_write_bytes(folder / GATE_FILE, data)
         serving["gate"] = neighbours.to_json(file_sha256=sha256_bytes(data))
     meta = ModelMeta.load(folder)

@@ -134,11 +134,6 @@ class Gate:
         return "imagenet_profile" if self.profile is not None else "lepidoptera_mass"
 
     @property
-    def needs(self) -> str:
-        """The model output this gate reads: ``features`` or ``imagenet``."""
-        return "features" if self.neighbours is not None else "imagenet"
-
-    @property
     def threshold(self) -> float:
         if self.override is not None:
             return self.override

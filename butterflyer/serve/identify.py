@@ -17,12 +17,13 @@ import numpy as np
 from PIL import Image
 
 from butterflyer.data.images import DecodeLimits
+from butterflyer.errors import ModelError
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
 from butterflyer.serve.gate import Gate as GateRule
 from butterflyer.serve.preprocess import decode, resize_crop, to_tensor
 from butterflyer.serve.rollup import Thresholds, decide
 from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
-from butterflyer.serve.session import ServedModel, load_served_model
+from butterflyer.serve.session import FEATURES, ServedModel, load_served_model
 from butterflyer.serve.settings import ServeSettings
 
 SERVING_KEY = "serving"
@@ -59,6 +60,9 @@ class Identifier:
                                 genus=settings.genus_threshold or stored.genus,
                                 family=settings.family_threshold or stored.family)
         gate = GateRule.from_meta_extra(model.meta.extra, settings.gate_threshold, model.folder)
+        if gate.neighbours is not None and FEATURES not in model.output_names:
+            raise ModelError(f"{model.onnx_path} gives no '{FEATURES}' output, but its gate reads features; "
+                             f"re-export the model (butterflyer compress export) and re-run fit-serving")
         return cls(model=model, catalog=catalog if catalog is not None else load_catalog(),
                    thresholds=thresholds, gate=gate,
                    limits=DecodeLimits(min_side=settings.min_side, max_pixels=settings.max_pixels),

@@ -26,7 +26,7 @@ def test_photos_near_the_bank_pass_and_others_do_not() -> None:
     held_out, _ = _clusters(30, seed=2)
     bank = NeighbourGate.fit(train)
     gate = Gate(neighbours=bank.with_threshold(choose_threshold(bank.similarity(held_out))))
-    assert gate.kind == "feature_neighbours" and gate.needs == "features"
+    assert gate.kind == "feature_neighbours"
     assert all(gate.decide(None, f).passed for f in held_out)  # type: ignore[union-attr]
     rng = np.random.default_rng(3)
     strangers = np.abs(rng.normal(size=(20, 32))) * 3  # not near any class centre
@@ -98,3 +98,17 @@ def test_the_server_keeps_blas_on_one_thread() -> None:
         assert all(i["num_threads"] == 1 for i in threadpool_info() if i["user_api"] == "blas")
     finally:
         threadpool_limits(limits=max(before.values(), default=1), user_api="blas")
+
+
+def test_a_feature_gate_on_an_export_without_features_refuses_to_load(tmp_path: Path) -> None:
+    from butterflyer.serve.identify import Identifier
+    from butterflyer.serve.session import load_served_model
+    from butterflyer.serve.settings import ServeSettings
+
+    from .conftest import make_constant_onnx
+
+    gate = NeighbourGate.fit(np.eye(4), threshold=0.5).to_json()
+    folder = make_constant_onnx(tmp_path / "m", [1.0, 0.0], None, extra={"serving": {"gate": gate}})
+    served = load_served_model(str(folder))
+    with pytest.raises(ModelError, match="gives no 'features' output"):
+        Identifier.from_model(served, ServeSettings.model_validate({"model_uri": str(folder)}))
