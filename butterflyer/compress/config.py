@@ -58,8 +58,8 @@ class CompressConfig(BaseModel):
         "away enough of the bundled everyday photos; False ships on accuracy and speed alone"))
     min_everyday_rejected: float = Field(default=1.0, ge=0.0, le=1.0, description=(
         "least fraction of the bundled everyday (non-butterfly) photos a shipped model's gate rejects"))
-    gate_per_class: int = Field(default=30, ge=1,
-                                description="train photos per species the gate is fitted on")
+    gate_per_class: int | None = Field(default=None, ge=1, description=(
+        "train photos per species the gate is fitted on; None: what 'butterflyer fit-serving' uses"))
     val_limit: int | None = None
     test_limit: int | None = None
     latency_repeats: int = Field(default=40, ge=5)

@@ -34,9 +34,6 @@ LOGITS = "logits"
 IMAGENET_LOGITS = "imagenet_logits"
 
 
-FEATURES = "features"
-
-
 def onnx_output_names(model: ButterflyClassifier) -> list[str]:
     """The output names an export of ``model`` has, in order."""
     return serving_output_names(model)

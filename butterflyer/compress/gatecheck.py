@@ -34,7 +34,8 @@ class GateCheck:
         return self.everyday_rejected >= math.ceil(min_fraction * self.everyday_total - 1e-9)
 
 
-def check_gate(model_dir: str | Path, records_uri: str, per_class: int = 30, threads: int = 0) -> GateCheck:
+def check_gate(model_dir: str | Path, records_uri: str, per_class: int | None = None, threads: int = 0
+               ) -> GateCheck:
     """Fit the serving gate into ``model_dir`` (written to its meta.json) and measure it."""
     from butterflyer.serve.fit import fit_model_folder, measure_gate, records_examples
     from butterflyer.serve.identify import Identifier
@@ -45,5 +46,6 @@ def check_gate(model_dir: str | Path, records_uri: str, per_class: int = 30, thr
     settings = ServeSettings.model_validate({"model_uri": str(model_dir), "threads": threads})
     ident = Identifier.load(str(model_dir), settings)
     report = measure_gate(ident, records_examples(records_uri, "test"))
-    rejected, total = (int(x) for x in str(report["everyday_rejected"]).split("/"))
-    return GateCheck(ident.gate.kind, rejected, total, float(report["false_reject_rate"]))
+    verdicts = list(report["everyday"].values())
+    rejected = sum(v == "not_a_butterfly" for v in verdicts)
+    return GateCheck(ident.gate.kind, rejected, len(verdicts), float(report["false_reject_rate"]))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from butterflyer.models.meta import FEATURES
+
 
 class ButterflyClassifier(nn.Module):
     """``backbone`` maps images to pooled features; ``head`` maps features to species logits."""
@@ -55,8 +57,6 @@ class DualOutput(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.forward_with_imagenet(x)
 
-
-FEATURES = "features"
 
 
 def serving_output_names(model: ButterflyClassifier) -> list[str]:

@@ -20,6 +20,7 @@ from butterflyer.fileio import atomic_write_text
 META_FILE = "meta.json"
 WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
+FEATURES = "features"  # the export output holding the pooled features the gate reads
 SCHEMA_VERSION = 1
 
 

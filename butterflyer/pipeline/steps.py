@@ -262,7 +262,8 @@ def _first_attr(obj: Any, *names: str, default: Any = None) -> Any:
     raise ModelError(f"{type(obj).__name__} has none of {names}; the compress stage's result changed")
 
 
-def fit_serving(model_uri: str, records_uri: str, records_sha: str, per_class: int = 30) -> dict[str, Any]:
+def fit_serving(model_uri: str, records_uri: str, records_sha: str, per_class: int | None = None
+                ) -> dict[str, Any]:
     """Fit the app's not-a-butterfly gate (train photos) and roll-up thresholds (val) into meta.json.
 
     The result travels with the model (``meta.extra["serving"]``); a folder already fitted on these
@@ -272,17 +273,10 @@ def fit_serving(model_uri: str, records_uri: str, records_sha: str, per_class: i
 
     folder = Path(model_uri)
     fitted = (ModelMeta.load(folder).extra.get("serving") or {}).get("fitted") or {}
-    if fitted.get("records_sha") != records_sha:
-        from butterflyer.serve.fit import fit_serving as fit
-        from butterflyer.serve.fit import records_examples, write_serving
-        from butterflyer.serve.session import load_served_model
+    if fitted.get("records_sha") != records_sha:  # the compress step's gate check may have fitted it already
+        from butterflyer.serve.fit import fit_model_folder
 
-        served = load_served_model(str(folder), 0)
-        serving = fit(served, records_examples(records_uri, "train", per_class),
-                      records_examples(records_uri, "val"))
-        serving["fitted"] = {**serving.get("fitted", {}), "records_sha": records_sha}
-        write_serving(folder, serving)
-        fitted = serving["fitted"]
+        fitted = fit_model_folder(folder, records_uri, per_class=per_class, threads=0)["fitted"]
     return {"uri": str(folder), "serving_sha": records_sha,
             **{k: v for k, v in fitted.items() if isinstance(v, int | float) and k != "seconds"}}
 

@@ -42,6 +42,7 @@ from butterflyer.serve.rollup import fit_thresholds
 from butterflyer.serve.session import ServedModel
 
 Example = tuple[bytes, str]
+GATE_PER_CLASS = 30  # training photos per species the gate is fitted on
 log = logging.getLogger(__name__)
 
 
@@ -169,17 +170,20 @@ def write_serving(folder: str | Path, serving: dict[str, Any]) -> Path:
     return meta.model_copy(update={"extra": extra}).save(folder)
 
 
-def fit_model_folder(folder: str | Path, records: str | Path | None = None, per_class: int = 30,
+def fit_model_folder(folder: str | Path, records: str | Path | None = None, per_class: int | None = None,
                      tune_split: str = "val", target_precision: float = 0.95, threads: int = 1,
                      write: bool = True) -> dict[str, Any]:
-    """One call for the pipeline: fit on ``records`` (default ``<home>/records``), store in ``meta.json``."""
+    """One call for the pipeline: fit on ``records`` (default ``<home>/records``), store in ``meta.json``.
+
+    ``per_class`` training photos per species for the gate (default :data:`GATE_PER_CLASS`).
+    """
     from butterflyer.data.manifest import manifest_sha256
     from butterflyer.paths import records_dir
     from butterflyer.serve.session import load_served_model
 
     source = str(records or records_dir())
     served = load_served_model(str(folder), threads)
-    serving = fit_serving(served, records_examples(source, "train", per_class),
+    serving = fit_serving(served, records_examples(source, "train", per_class or GATE_PER_CLASS),
                           records_examples(source, tune_split), target_precision=target_precision)
     try:  # lets the pipeline see that this folder is already fitted on these records
         serving["fitted"]["records_sha"] = manifest_sha256(source)

@@ -18,12 +18,13 @@ from PIL import Image
 
 from butterflyer.data.images import DecodeLimits
 from butterflyer.errors import ModelError
+from butterflyer.models.meta import FEATURES
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
 from butterflyer.serve.gate import Gate as GateRule
 from butterflyer.serve.preprocess import decode, resize_crop, to_tensor
 from butterflyer.serve.rollup import Thresholds, decide
 from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
-from butterflyer.serve.session import FEATURES, ServedModel, load_served_model
+from butterflyer.serve.session import ServedModel, load_served_model
 from butterflyer.serve.settings import ServeSettings
 
 SERVING_KEY = "serving"

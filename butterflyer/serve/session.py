@@ -17,10 +17,8 @@ import numpy as np
 import onnxruntime as ort
 
 from butterflyer.errors import ModelError
-from butterflyer.models.meta import ModelMeta
+from butterflyer.models.meta import FEATURES, ModelMeta
 from butterflyer.serve.onnx_cache import onnx_for, resolve_model_folder
-
-FEATURES = "features"
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -81,11 +79,6 @@ class ServedModel:
             return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
         results = self.session.run(self.output_names, {self.input_name: batch})
         return dict(zip(self.output_names, results, strict=True))
-
-    def run_logits(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Raw ``(logits, imagenet_logits or None)`` for a float32 NCHW batch."""
-        out = self.run_raw(batch)
-        return out[self.output_names[0]], out.get("imagenet_logits")
 
     def run(self, batch: np.ndarray) -> Outputs:
         """Calibrated species probabilities (stored temperature), ImageNet probabilities and features."""

@@ -35,7 +35,7 @@ def test_onnx_matches_pytorch(tiny_model: Path) -> None:
     x = preprocess(photo(), TINY_CONFIG)[None]
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
-    got, _ = served.run_logits(x)
+    got = served.run_raw(x)["logits"]
     assert np.allclose(got, want, atol=1e-4)
 
 
