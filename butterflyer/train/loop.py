@@ -133,19 +133,16 @@ def fit(
     stage_epochs = {1: min(cfg.head_epochs, cfg.epochs), 2: max(0, cfg.epochs - cfg.head_epochs)}
     bf16 = cuda
     stopped = bad >= cfg.patience > 0
+    wrapped: dict[int, tuple[Any, nn.parallel.DistributedDataParallel | None]] = {}
     for epoch in range(start, cfg.epochs):
         if stopped:
             break
         stage = 1 if epoch < cfg.head_epochs else 2
         _set_stage(model, stage)
         use_lwf = teacher is not None and stage == 2
-        net: Any = DualOutput(model) if use_lwf else model
-        ddp = None
-        if ctx.distributed:
-            ddp = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if cuda else None)
-            net = ddp
-        if cfg.compile:
-            net = torch.compile(net)
+        if stage not in wrapped:  # once per stage: a new DDP or torch.compile per epoch would recompile
+            wrapped[stage] = wrap_for_stage(model, use_lwf, ctx, cfg.compile)
+        net, ddp = wrapped[stage]
         first = 0 if stage == 1 else stage_epochs[1]
         total_steps = stage_epochs[stage] * spe
         warm = int(cfg.warmup_epochs * spe) if stage == 2 else min(spe, int(cfg.warmup_epochs * spe))
@@ -230,6 +227,24 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def wrap_for_stage(model: ButterflyClassifier, use_lwf: bool, ctx: DistContext, compile_model: bool
+                   ) -> tuple[Any, nn.parallel.DistributedDataParallel | None]:
+    """The network one training stage steps through: DualOutput for LwF, then DDP, then torch.compile.
+
+    Built once per stage (the set of trainable parameters changes between stages, which
+    DDP's reducer and the compiled graph both capture), never once per epoch.
+    """
+    net: Any = DualOutput(model) if use_lwf else model
+    ddp = None
+    if ctx.distributed:
+        cuda = ctx.device.type == "cuda"
+        ddp = nn.parallel.DistributedDataParallel(net, device_ids=[ctx.device.index] if cuda else None)
+        net = ddp
+    if compile_model:
+        net = torch.compile(net)
+    return net, ddp
 
 
 def _fault_injection(epoch: int) -> None:
