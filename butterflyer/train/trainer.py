@@ -151,7 +151,7 @@ def run_here(
             metrics.update({f"time_{k}": v for k, v in fast.timings.items()})
             val_logits = (fast.val_logits, fast.val_labels) if fast.val_logits is not None else None
         else:
-            history[:] = _run_full(cfg, model, dc, labels, ctx, run_dir, epoch_hook if ctx.is_main else None)
+            history[:] = run_full(cfg, model, dc, labels, ctx, run_dir, epoch_hook if ctx.is_main else None)
         metrics["time_train_s"] = time.perf_counter() - t0
         result = None
         if ctx.is_main:
@@ -168,7 +168,7 @@ def run_here(
     return result
 
 
-def _run_full(
+def run_full(
     cfg: TrainConfig,
     model: ButterflyClassifier,
     dc: Any,
