@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from butterflyer.data.manifest import FORMAT, FORMAT_VERSION, write_manifest
-from butterflyer.data.records import write_shard
+from butterflyer.data.shards import write_shard
 from butterflyer.data.tfrecord import encode_example
 
 

@@ -58,7 +58,7 @@ def run_cmd(
 ) -> None:
     """Compress a trained model; prints the folder of the model to ship."""
     from butterflyer.compress.config import profile_config
-    from butterflyer.compress.pipeline import compress
+    from butterflyer.compress.stage import compress
     from butterflyer.errors import ConfigError
     from butterflyer.paths import models_dir, records_dir
 

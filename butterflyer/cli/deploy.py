@@ -25,7 +25,7 @@ def vertex_cmd(
     service_account: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Upload the model and serving container to the Vertex AI Model Registry and deploy an endpoint."""
-    from butterflyer.pipeline.vertex import deploy_to_vertex
+    from butterflyer.deploy.vertex import deploy_to_vertex
     from butterflyer.registry.resolve import resolve_model_uri
 
     folder = resolve_model_uri(model)

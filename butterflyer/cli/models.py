@@ -1,4 +1,4 @@
-"""``butterflyer models list|show|register|promote|rollback|gate``: the model registry."""
+"""``butterflyer models list|show|register|decide|promote|rollback``: the model registry."""
 
 from __future__ import annotations
 
@@ -23,23 +23,25 @@ NameOpt = Annotated[str, typer.Option("--name", help="registered model name")]
 def list_cmd(name: NameOpt = "butterflyer") -> None:
     """Every version, newest first, with aliases and test top-1."""
     from butterflyer.registry import store
+    from butterflyer.registry.promotion import recorded_decision
 
     versions = store.list_versions(name)
     if not versions:
         console.print(f"no versions of {name!r} yet: run 'butterflyer up' or 'butterflyer models register'")
         return
     table = Table(title=f"models:/{name}")
-    for col in ("version", "aliases", "architecture", "stage", "test top-1", "p50 ms", "data sha", "gate",
-                "created"):
+    for col in ("version", "aliases", "architecture", "stage", "test top-1", "p50 ms", "data sha",
+                "promotion", "created"):
         table.add_column(col, no_wrap=True)
     for v in versions:
         m = v.metrics
+        decision, _ = recorded_decision(v.tags)
         top1 = m.get("test_top1")
         lat = m.get("latency_ms_p50")
         table.add_row(str(v.version), ",".join(v.aliases), v.tags.get("architecture", ""),
                       v.tags.get("stage", ""),
                       "" if top1 is None else f"{top1:.2%}", "" if lat is None else f"{lat:.1f}",
-                      v.tags.get("data_manifest_sha256", "")[:12], v.tags.get("gate.decision", ""),
+                      v.tags.get("data_manifest_sha256", "")[:12], decision,
                       time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)))
     console.print(table)
 
@@ -67,21 +69,24 @@ def register_cmd(folder: Annotated[Path, typer.Argument(help="saved model folder
     console.print(f"{'registered' if created else 'already registered'}: {info.uri}")
 
 
-@models_app.command("gate")
-def gate_cmd(ref: Annotated[str, typer.Argument(help="version or alias to gate")] = "challenger",
-             name: NameOpt = "butterflyer",
-             margin: Annotated[float, typer.Option()] = 0.0,
-             min_top1: Annotated[float, typer.Option()] = 0.0,
-             latency_budget_ms: Annotated[float, typer.Option()] = 250.0,
-             dry_run: Annotated[bool, typer.Option(help="decide without promoting")] = False) -> None:
-    """Run the promotion gate on a version against the champion."""
+# "gate" is the command's old name, kept hidden so existing scripts work; "gate" now means the
+# not-a-butterfly check only
+@models_app.command("gate", hidden=True)
+@models_app.command("decide")
+def decide_cmd(ref: Annotated[str, typer.Argument(help="version or alias to judge")] = "challenger",
+               name: NameOpt = "butterflyer",
+               margin: Annotated[float, typer.Option()] = 0.0,
+               min_top1: Annotated[float, typer.Option()] = 0.0,
+               latency_budget_ms: Annotated[float, typer.Option()] = 250.0,
+               dry_run: Annotated[bool, typer.Option(help="decide without promoting")] = False) -> None:
+    """Decide whether a version replaces the champion, and promote it if so."""
     from butterflyer.registry import store
-    from butterflyer.registry.gate import GateConfig, gate_and_promote
+    from butterflyer.registry.promotion import PromotionConfig, decide_and_promote
 
     version = store.get_version(ref, name).version
-    decision = gate_and_promote(version, GateConfig(margin=margin, min_top1=min_top1,
-                                                    latency_budget_ms=latency_budget_ms),
-                                name=name, dry_run=dry_run)
+    decision = decide_and_promote(version, PromotionConfig(margin=margin, min_top1=min_top1,
+                                                           latency_budget_ms=latency_budget_ms),
+                                  name=name, dry_run=dry_run)
     console.print(("[green]PROMOTE[/] " if decision.promote else "[yellow]KEEP[/] ") + decision.reason)
 
 
@@ -89,7 +94,7 @@ def gate_cmd(ref: Annotated[str, typer.Argument(help="version or alias to gate")
 def promote_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")],
                 name: NameOpt = "butterflyer",
                 reason: Annotated[str, typer.Option(help="why (kept in the history)")] = "manual") -> None:
-    """Make a version the champion by hand (no gate); the previous champion stays reachable by rollback."""
+    """Make a version the champion by hand (no checks); the previous champion stays reachable by rollback."""
     from butterflyer.registry import store
 
     info = store.promote(ref, name=name, reason=reason)

@@ -37,7 +37,7 @@ def pipeline_params(*, model: str, epochs: int, profile: str, seed: int, compres
     """Pipeline parameter values from CLI flags (shared by ``run``, ``submit`` and ``up``)."""
     return {"model": model, "epochs": epochs, "train_profile": profile, "seed": seed, "compress": compress,
             "compress_target": compress_target,
-            "gate_margin": margin, "min_top1": min_top1, "latency_budget_ms": latency_budget_ms,
+            "promotion_margin": margin, "min_top1": min_top1, "latency_budget_ms": latency_budget_ms,
             "train_config": _json(train_config, "--train-config"),
             "compress_config": _json(compress_config, "--compress-config"),
             "prepare_config": _json(prepare_config, "--prepare-config")}
@@ -96,9 +96,10 @@ def print_run(result: Any) -> None:
     console.print(f"[bold]pipeline finished[/] in {result.seconds:.0f}s"
                   + (f" (task logs: {result.log})" if result.log else ""))
     if result.candidate:
-        tags = result.candidate["tags"]
-        console.print(f"candidate v{result.candidate['version']}: {tags.get('gate.decision')} - "
-                      f"{tags.get('gate.reason')}")
+        from butterflyer.registry.promotion import recorded_decision
+
+        decision, reason = recorded_decision(result.candidate["tags"])
+        console.print(f"candidate v{result.candidate['version']}: {decision} - {reason}")
     if result.champion:
         metrics = result.champion["metrics"]
         top1 = metrics.get("test_top1")
@@ -107,7 +108,7 @@ def print_run(result: Any) -> None:
                       f"{tags.get('stage')}), test top-1 "
                       f"{'n/a' if top1 is None else f'{top1:.2%}'}")
     else:
-        console.print("[yellow]no champion yet[/]: the gate refused every candidate")
+        console.print("[yellow]no champion yet[/]: no candidate was promoted")
 
 
 @pipeline_app.command("submit")

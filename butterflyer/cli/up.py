@@ -59,7 +59,7 @@ def up_cmd(
     result = run_local({"source": source, **params}, cache=cache, verbose=verbose)
     print_run(result)
     if result.champion is None:
-        raise ConfigError("nothing to serve: no model passed the promotion gate (see the reason above); "
+        raise ConfigError("nothing to serve: no model was promoted (see the reason above); "
                           "lower --min-top1 or --latency-budget-ms, or promote one with 'butterflyer models "
                           "promote VERSION'")
     console.print(f"pipeline + checks took {time.perf_counter() - started:.0f}s")

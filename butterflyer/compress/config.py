@@ -22,7 +22,7 @@ from butterflyer.errors import ConfigError
 
 
 class CompressConfig(BaseModel):
-    """Everything :func:`butterflyer.compress.pipeline.compress` needs besides its inputs."""
+    """Everything :func:`butterflyer.compress.stage.compress` needs besides its inputs."""
 
     metric: Literal["macs", "params"] = "macs"
     target: float = Field(default=0.9, description="fraction of the teacher's MACs/params to keep")

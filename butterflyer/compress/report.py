@@ -4,7 +4,7 @@
 ``max_top1_drop`` points of the teacher's (choosing on val keeps the test split an
 honest final measurement) and, with ``gate_check``, whose not-a-butterfly gate, fitted
 as it will be served, rejects at least ``min_everyday_rejected`` of the bundled
-everyday photos (:mod:`butterflyer.compress.gatecheck`; checked lazily, fastest
+everyday photos (:mod:`butterflyer.compress.ood_check`; checked lazily, fastest
 first, so usually one or two fits). Why: a distilled pruned model can match the
 teacher on species yet lose what a gate reads (its ImageNet answers drifted and let
 cat photos through). When no candidate passes, the one rejecting the most ships and
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from butterflyer.compress.config import CompressConfig
-from butterflyer.compress.gatecheck import GateCheck
+from butterflyer.compress.ood_check import OodCheck
 from butterflyer.compress.variants import Row
 from butterflyer.errors import CompressionError
 from butterflyer.fileio import atomic_write_json, atomic_write_text
@@ -34,7 +34,7 @@ def _p50(row: Row, threads: int) -> float:
 
 
 def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int,
-                check: Callable[[Row], GateCheck] | None = None) -> tuple[Row, dict[str, Any]]:
+                check: Callable[[Row], OodCheck] | None = None) -> tuple[Row, dict[str, Any]]:
     """The row to ship and the measured targets (see the module docstring)."""
     teacher = rows[teacher_index]
     # one thread: the per-request cost in a multi-worker server, and the figure least
@@ -93,11 +93,11 @@ def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int,
     return ship, targets
 
 
-def _first_with_a_safe_gate(ordered: list[Row], config: CompressConfig, check: Callable[[Row], GateCheck]
+def _first_with_a_safe_gate(ordered: list[Row], config: CompressConfig, check: Callable[[Row], OodCheck]
                             ) -> tuple[Row, list[str], bool]:
     """Check rows fastest first; the first that passes ships, else the one rejecting the most."""
     held_back: list[str] = []
-    results: list[tuple[Row, GateCheck]] = []
+    results: list[tuple[Row, OodCheck]] = []
     for row in ordered:
         result = check(row)
         row.gate_kind = result.kind

@@ -18,6 +18,7 @@ from butterflyer.compress.config import CompressConfig
 from butterflyer.compress.data import ImageSet, load_split, scaled_config
 from butterflyer.compress.export import save_onnx_model
 from butterflyer.compress.prune import count_cost, prune_to, schedule
+from butterflyer.compress.rounds import prune_and_distill
 from butterflyer.compress.variants import Variant
 from butterflyer.models import ModelMeta, create_model, data_config_for, load_model, save_model
 
@@ -53,8 +54,6 @@ def vgg16_variants(config: CompressConfig, out: Path, records_uri: str, labels: 
     val: ImageSet | None = None
     test: ImageSet | None = None
     if trained:
-        from butterflyer.compress.pipeline import prune_and_distill
-
         train = load_split(records_uri, "train", meta.data_config, labels, per_class=config.train_per_class)
         val = load_split(records_uri, "val", meta.data_config, labels, limit=config.val_limit)
         test = load_split(records_uri, "test", meta.data_config, labels, limit=config.test_limit)

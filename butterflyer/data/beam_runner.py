@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from butterflyer.data.encode import RecordsConfig, make_example
+from butterflyer.data.shards import done_entries, mark_done, write_shard
 from butterflyer.errors import ConfigError
 
 
@@ -35,8 +36,6 @@ def _encode(element: tuple[str, int, dict[str, Any]], config: RecordsConfig) -> 
 
 
 def _write(element: tuple[str, Any], output: str, fingerprint: str) -> dict[str, Any]:
-    from butterflyer.data.records import mark_done, write_shard
-
     name, items = element
     payloads = [payload for _, payload in sorted(items, key=lambda item: item[0])]
     entry = write_shard(output, name, payloads)
@@ -67,8 +66,6 @@ def run_beam(
             | "ByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.Map(_write, output=output, fingerprint=fingerprint)
         )
-    from butterflyer.data.records import done_entries
-
     done = done_entries(output, fingerprint)
     missing = [plan.name for plan in pending if plan.name not in done]
     if missing:

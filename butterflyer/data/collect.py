@@ -164,10 +164,10 @@ def collect(
     raw = paths.raw_dir()
     sid = source_id(source)
     folder, manifest_path = raw / sid, raw / f"{sid}.json"
-    print_ = _fingerprint(source)
+    fingerprint = _fingerprint(source)
     if not force and manifest_path.is_file() and folder.is_dir():
         previous = read_json(manifest_path)
-        if previous.get("fingerprint") == print_:
+        if previous.get("fingerprint") == fingerprint:
             atomic_write_json(raw / LATEST, {"id": sid})
             return dict(previous, collected=False)
 
@@ -200,7 +200,7 @@ def collect(
     manifest = {
         "id": sid,
         "source": source,
-        "fingerprint": print_,
+        "fingerprint": fingerprint,
         "root": str(folder),
         "count": len(files),
         "bytes": sum(int(f["size"]) for f in files),

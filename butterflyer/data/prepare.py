@@ -136,11 +136,12 @@ def prepare(
                 ],
             }
     interim = Path(interim) if interim is not None else paths.interim_dir()
-    print_ = _fingerprint(raw_manifest, config)
+    fingerprint = _fingerprint(raw_manifest, config)
     summary_path = interim / SUMMARY_FILE
     if summary_path.is_file():
         previous = read_json(summary_path)
-        if previous.get("fingerprint") == print_ and all((interim / f"{s}.csv").is_file() for s in SPLITS):
+        splits_there = all((interim / f"{s}.csv").is_file() for s in SPLITS)
+        if previous.get("fingerprint") == fingerprint and splits_there:
             return dict(previous, reused=True)
 
     started = time.perf_counter()
@@ -245,7 +246,7 @@ def prepare(
     for _, result in kept:
         modes[result.mode] = modes.get(result.mode, 0) + 1
     summary: dict[str, Any] = {
-        "fingerprint": print_,
+        "fingerprint": fingerprint,
         "source": raw_manifest.get("source", str(raw)),
         "raw": str(raw),
         "layout": scan.layout,

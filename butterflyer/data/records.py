@@ -24,7 +24,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -44,13 +44,11 @@ from butterflyer.data.manifest import (
     remove_manifest,
     write_manifest,
 )
-from butterflyer.data.tfrecord import frame
+from butterflyer.data.shards import done_entries, mark_done, remove_stale, write_shard
 from butterflyer.errors import ConfigError
-from butterflyer.fileio import atomic_open, atomic_write_json, is_remote
 
 __all__ = ["RecordsConfig", "ShardPlan", "build_records", "plan_shards", "shard_name"]
 
-PROGRESS_DIR = "_progress"
 RUNNERS = ("local", "beam")
 Progress = Callable[[int], None]
 
@@ -94,7 +92,7 @@ def plan_shards(splits: dict[str, list[dict[str, Any]]], config: RecordsConfig) 
     return plans
 
 
-def fingerprint(labels: list[str], plans: list[ShardPlan], config: RecordsConfig) -> str:
+def plan_fingerprint(labels: list[str], plans: list[ShardPlan], config: RecordsConfig) -> str:
     """Hash of everything that decides the output bytes."""
     digest = hashlib.sha256()
     digest.update(json.dumps([FORMAT_VERSION, labels, config.output_settings()], sort_keys=True).encode())
@@ -103,74 +101,6 @@ def fingerprint(labels: list[str], plans: list[ShardPlan], config: RecordsConfig
         for row in plan.rows:
             digest.update(f"{row['key']}|{row['sha256']}|{row['label_index']}|{row['label']}\n".encode())
     return digest.hexdigest()
-
-
-# -- writing shards ------------------------------------------------------------------------------
-
-
-def write_shard(output: str, name: str, payloads: Iterable[bytes]) -> dict[str, Any]:
-    """Write one shard (atomically when local) and return its manifest entry."""
-    digest, size, records = hashlib.sha256(), 0, 0
-    target = join(output, name)
-    opener = fsspec.open(target, "wb") if is_remote(output) else atomic_open(target, "wb")
-    with opener as fh:
-        for payload in payloads:
-            framed = frame(payload)
-            fh.write(framed)
-            digest.update(framed)
-            size += len(framed)
-            records += 1
-    if not is_remote(output):
-        os.chmod(target, 0o644)  # temp files are private; shards are for every reader
-    return {"name": name, "records": records, "bytes": size, "sha256": digest.hexdigest()}
-
-
-def _progress_path(output: str, name: str) -> str:
-    return join(join(output, PROGRESS_DIR), f"{name}.json")
-
-
-def mark_done(output: str, entry: dict[str, Any], print_: str) -> None:
-    """Record a finished shard so a rerun with the same fingerprint skips it."""
-    info = dict(entry, fingerprint=print_)
-    path = _progress_path(output, entry["name"])
-    if is_remote(output):
-        with fsspec.open(path, "w") as fh:
-            fh.write(json.dumps(info))
-    else:
-        atomic_write_json(path, info)
-
-
-def done_entries(output: str, print_: str) -> dict[str, dict[str, Any]]:
-    """Finished shards of this fingerprint whose file is still there with the right size."""
-    fs, root = fsspec.core.url_to_fs(output)
-    progress = f"{root.rstrip('/')}/{PROGRESS_DIR}"
-    if not fs.exists(progress):
-        return {}
-    sizes = {Path(i["name"]).name: int(i.get("size") or 0) for i in fs.ls(root, detail=True)}
-    done = {}
-    for info in fs.ls(progress, detail=True):
-        try:
-            with fs.open(info["name"], "rb") as fh:
-                entry = json.loads(fh.read().decode("utf-8"))
-        except (ValueError, OSError):
-            continue
-        if entry.get("fingerprint") == print_ and sizes.get(entry.get("name")) == entry.get("bytes"):
-            entry.pop("fingerprint")
-            done[entry["name"]] = entry
-    return done
-
-
-def _cleanup(output: str, keep: set[str]) -> None:
-    """Remove shards of older plans, temp files of killed runs and the progress folder."""
-    fs, root = fsspec.core.url_to_fs(output)
-    for info in fs.ls(root, detail=True):
-        name = Path(info["name"]).name
-        stale_temp = name.startswith(".") and name.endswith(".tmp") and ".tfrecord." in name
-        if (name.endswith(".tfrecord") and name not in keep) or stale_temp:
-            fs.rm(info["name"])
-    progress = f"{root.rstrip('/')}/{PROGRESS_DIR}"
-    if fs.exists(progress):
-        fs.rm(progress, recursive=True)
 
 
 # -- the local runner ----------------------------------------------------------------------------
@@ -191,7 +121,7 @@ def run_local(
     output: str,
     pending: list[ShardPlan],
     config: RecordsConfig,
-    print_: str,
+    fingerprint: str,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Encode on a process pool (all cores by default); the parent writes shards in order."""
@@ -206,7 +136,7 @@ def run_local(
     try:
         for plan in pending:
             entry = write_shard(output, plan.name, _examples(plan.rows, config, pool, progress))
-            mark_done(output, entry, print_)
+            mark_done(output, entry, fingerprint)
             entries.append(entry)
     finally:
         if pool is not None:
@@ -238,10 +168,10 @@ def build_records(
     output = str(output) if output is not None else str(paths.records_dir())
     labels, splits = read_interim(interim)
     plans = plan_shards(splits, config)
-    print_ = fingerprint(labels, plans, config)
+    fingerprint = plan_fingerprint(labels, plans, config)
 
     existing = load_raw_manifest(output)
-    if existing and existing.get("complete") and existing.get("fingerprint") == print_:
+    if existing and existing.get("complete") and existing.get("fingerprint") == fingerprint:
         return existing
     if existing is not None:
         remove_manifest(output)
@@ -249,23 +179,23 @@ def build_records(
     fs.makedirs(root, exist_ok=True)
 
     started = time.perf_counter()
-    done = done_entries(output, print_)
+    done = done_entries(output, fingerprint)
     pending = [p for p in plans if p.name not in done]
     if progress:
         progress(sum(len(p.rows) for p in plans if p.name in done))
     if runner == "beam":
         from butterflyer.data.beam_runner import run_beam
 
-        new = run_beam(output, pending, config, print_, beam_options)
+        new = run_beam(output, pending, config, fingerprint, beam_options)
     else:
-        new = run_local(output, pending, config, print_, progress)
+        new = run_local(output, pending, config, fingerprint, progress)
     entries = {**done, **{e["name"]: e for e in new}}
 
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "complete": True,
-        "fingerprint": print_,
+        "fingerprint": fingerprint,
         "labels": labels,
         "num_classes": len(labels),
         "config": config.output_settings(),
@@ -295,7 +225,7 @@ def build_records(
         split["count"] += entry["records"]
         split["shards"].append(entry)
     write_manifest(output, manifest)
-    _cleanup(output, {p.name for p in plans})
+    remove_stale(output, {p.name for p in plans})
     return manifest
 
 

@@ -1,8 +1,9 @@
 """Saved models: ``model.safetensors`` + ``meta.json`` in one folder.
 
 Loading never unpickles: weights come from safetensors and the architecture from
-the registry by name. Pruned models have fewer channels than the registry builds,
-so layers are resized in place to the saved tensors' shapes before the weights go in.
+the factory by name (:mod:`butterflyer.models.factory`). Pruned models have fewer
+channels than the factory builds, so layers are resized in place to the saved tensors'
+shapes before the weights go in.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from torch import nn
 from butterflyer.errors import ModelError
 from butterflyer.fileio import atomic_write_bytes
 from butterflyer.models.classifier import ButterflyClassifier
+from butterflyer.models.factory import create_model
 from butterflyer.models.meta import WEIGHTS_FILE, ModelMeta
-from butterflyer.models.registry import create_model
 
 
 def save_model(model: ButterflyClassifier, folder: str | Path, meta: ModelMeta) -> Path:

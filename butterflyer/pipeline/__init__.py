@@ -7,5 +7,6 @@
 - :mod:`~butterflyer.pipeline.dag`: the pipeline function and its parameters;
 - :mod:`~butterflyer.pipeline.compile`, :mod:`~butterflyer.pipeline.local`,
   :mod:`~butterflyer.pipeline.vertex`: compile to ``pipeline.yaml``, run with
-  ``kfp.local``, submit to Vertex AI Pipelines.
+  ``kfp.local``, submit to Vertex AI Pipelines (deploying the champion to a Vertex
+  endpoint is :mod:`butterflyer.deploy.vertex`).
 """

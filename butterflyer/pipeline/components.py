@@ -107,7 +107,7 @@ def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], teacher_
                 records: Input[Dataset], model_name: str, margin: float,
                 min_top1: float, latency_budget_ms: float, home: str, decision: Output[Markdown]
                 ) -> bool:
-    """Register teacher and candidate with lineage; the gate decides if the candidate becomes champion.
+    """Register teacher and candidate with lineage; promotion decides if the candidate becomes champion.
 
     Returns whether it was promoted (a single ``Output`` so that ``kfp.local`` can evaluate the
     deploy condition: it cannot resolve named outputs of hyphenated tasks in conditions).
@@ -118,14 +118,14 @@ def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], teacher_
     lineage = {"records_uri": runtime.path_of(records),
                "data_manifest_sha256": records.metadata["manifest_sha256"]}
     teacher_result = steps.register(runtime.path_of(teacher), runtime.metrics_of(teacher_metrics),
-                                    report=runtime.path_of(teacher_report), name=model_name, gate=False,
+                                    report=runtime.path_of(teacher_report), name=model_name, challenge=False,
                                     extra_tags=lineage)
     result = steps.register(runtime.path_of(candidate), runtime.metrics_of(candidate_metrics),
-                            report=runtime.path_of(candidate_report), name=model_name, gate=True,
+                            report=runtime.path_of(candidate_report), name=model_name, challenge=True,
                             margin=margin, min_top1=min_top1,
                             latency_budget_ms=latency_budget_ms, records_uri=runtime.path_of(records),
                             extra_tags={**lineage, "teacher_version": str(teacher_result["version"])})
-    text = (f"# Promotion gate\n\n- teacher: v{teacher_result['version']}\n"
+    text = (f"# Promotion\n\n- teacher: v{teacher_result['version']}\n"
             f"- candidate: v{result['version']}\n- promoted: {result['promoted']}\n"
             f"- champion: v{result.get('champion', 0)}\n"
             f"- reason: {result['reason']}\n")

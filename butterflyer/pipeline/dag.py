@@ -1,7 +1,7 @@
-"""The ButterFlyer pipeline: raw photos to a gated, deployed champion. Wiring only.
+"""The ButterFlyer pipeline: raw photos to a promoted, deployed champion. Wiring only.
 
 collect -> prepare -> build-records -> train -> evaluate(teacher)
-        -> compress -> fit-serving -> evaluate(candidate) -> register (gate) -> [promoted] deploy
+        -> compress -> fit-serving -> evaluate(candidate) -> register (promotion) -> [promoted] deploy
 
 ``build_pipeline`` returns the pipeline function for a set of images and the
 train step's accelerator, so the committed ``pipeline.yaml`` (defaults), the local
@@ -26,7 +26,7 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
     ops = make_components(images)
 
     @dsl.pipeline(name=PIPELINE_NAME,
-                  description="ButterFlyer: raw butterfly photos to a gated, served species classifier.")
+                  description="ButterFlyer: raw butterfly photos to a served species classifier.")
     def butterflyer_pipeline(
         source: str = "",
         home: str = "",
@@ -42,7 +42,7 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
         compress_target: float = 0.0,
         compress_config: dict = {},  # noqa: B006
         model_name: str = "butterflyer",
-        gate_margin: float = 0.0,
+        promotion_margin: float = 0.0,
         min_top1: float = 0.0,
         latency_budget_ms: float = 250.0,
         deploy_target: str = "local",
@@ -76,8 +76,8 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
                                    candidate_metrics=candidate_eval.outputs["metrics"],
                                    candidate_report=shrink.outputs["report"],
                                    records=records.outputs["records"], model_name=model_name,
-                                   margin=gate_margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms,
-                                   home=home)
+                                   margin=promotion_margin, min_top1=min_top1,
+                                   latency_budget_ms=latency_budget_ms, home=home)
         register.set_display_name("register").set_caching_options(False)  # the champion may have moved
         with dsl.If(register.outputs["Output"] == True, name="promoted"):  # noqa: E712 - kfp condition
             deploy = ops["deploy"](target=deploy_target, model_name=model_name, vertex=vertex_deploy,

@@ -164,7 +164,8 @@ def _version(alias: str, values: dict[str, Any]) -> dict[str, Any] | None:
 
 def _latest(values: dict[str, Any]) -> dict[str, Any] | None:
     from butterflyer.registry import store
+    from butterflyer.registry.promotion import recorded_decision
 
     versions = store.list_versions(values.get("model_name", "butterflyer"))
-    gated = [v for v in versions if "gate.decision" in v.tags]
-    return gated[0].as_dict() if gated else None
+    judged = [v for v in versions if recorded_decision(v.tags)[0]]
+    return judged[0].as_dict() if judged else None

@@ -238,7 +238,7 @@ def compress(teacher_uri: str, records_uri: str, records_sha: str, enabled: bool
             shipped = Path(export_onnx(teacher, out_dir / "onnx"))
             return {"uri": str(shipped), "report": "", "metrics": _meta_metrics(shipped)}
         from butterflyer.compress.config import profile_config
-        from butterflyer.compress.pipeline import compress as compress_model
+        from butterflyer.compress.stage import compress as compress_model
 
         overrides = dict(settings)
         profile = str(overrides.pop("profile", "fast"))
@@ -284,27 +284,29 @@ def fit_serving(model_uri: str, records_uri: str, records_sha: str, per_class: i
 # -- registry and deployment ----------------------------------------------------------------------
 
 def register(model_uri: str, metrics: dict[str, float], *, report: str = "", name: str = "butterflyer",
-             gate: bool = True, margin: float = 0.0, min_top1: float = 0.0, latency_budget_ms: float = 250.0,
-             records_uri: str = "", extra_tags: dict[str, str] | None = None) -> dict[str, Any]:
-    """Register a model with its lineage; with ``gate`` make it the challenger and run the gate."""
+             challenge: bool = True, margin: float = 0.0, min_top1: float = 0.0,
+             latency_budget_ms: float = 250.0, records_uri: str = "", extra_tags: dict[str, str] | None = None
+             ) -> dict[str, Any]:
+    """Register a model with its lineage; with ``challenge`` make it the challenger and decide promotion."""
     from butterflyer.registry import CHALLENGER, CHAMPION, store
-    from butterflyer.registry.gate import LATENCY_KEY, GateConfig, gate_and_promote
     from butterflyer.registry.latency import measure_latency
+    from butterflyer.registry.promotion import LATENCY_KEY, PromotionConfig, decide_and_promote
 
     folder = Path(model_uri)
     tags = {f"metric.{k}": repr(float(v)) for k, v in metrics.items()}
     known = store.find_by_fingerprint(_folder_digest(folder), name)
     measured = LATENCY_KEY in metrics or LATENCY_KEY in _meta_metrics(folder) \
         or (known is not None and LATENCY_KEY in known.metrics)
-    if gate and not measured:
+    if challenge and not measured:
         for key, value in measure_latency(folder).items():
             tags[f"metric.{key}"] = repr(round(value, 3))
     tags.update(extra_tags or {})
     info, created = store.register_model_dir(folder, name=name, report=report or None, extra_tags=tags,
-                                             alias=CHALLENGER if gate else None)
+                                             alias=CHALLENGER if challenge else None)
     out: dict[str, Any] = {"uri": str(folder), "version": info.version, "created": created,
-                           "model_uri": info.uri, "promoted": False, "reason": "registered (not gated)"}
-    if gate:
+                           "model_uri": info.uri, "promoted": False,
+                           "reason": "registered (not a challenger)"}
+    if challenge:
         def evaluate_champion(champion: Any) -> float | None:
             if not records_uri:
                 return None
@@ -312,11 +314,11 @@ def register(model_uri: str, metrics: dict[str, float], *, report: str = "", nam
 
             try:
                 return evaluate_any(resolve_model_uri(champion.uri), records_uri).get("test_top1")
-            except Exception:  # the champion cannot be evaluated here: the gate then keeps it
+            except Exception:  # the champion cannot be evaluated here: it then stays
                 return None
 
-        config = GateConfig(margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
-        decision = gate_and_promote(info.version, config, name=name, evaluate_champion=evaluate_champion)
+        config = PromotionConfig(margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
+        decision = decide_and_promote(info.version, config, name=name, evaluate_champion=evaluate_champion)
         champion = store.alias_version(CHAMPION, name)
         out.update(promoted=decision.promote, reason=decision.reason,
                    champion=champion.version if champion else 0)
@@ -335,7 +337,7 @@ def deploy(target: str, name: str = "butterflyer", vertex: dict[str, Any] | None
                               "model_uri": f"models:/{name}@{CHAMPION}",
                               "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if target == "vertex":
-        from butterflyer.pipeline.vertex import DeployRequest, deploy_to_vertex
+        from butterflyer.deploy.vertex import DeployRequest, deploy_to_vertex
         from butterflyer.registry.resolve import resolve_model_uri
 
         request = DeployRequest(**(vertex or {}))

@@ -1,8 +1,8 @@
-"""Batch-1 CPU latency of a model folder, for the gate's latency budget.
+"""Batch-1 CPU latency of a model folder, for promotion's latency budget.
 
 ONNX Runtime when the folder has ``model.onnx`` (what the app serves), else
 PyTorch eager. Timings on a shared machine are noisy: the median of many runs
-after a warm-up is what the gate compares.
+after a warm-up is what promotion compares.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ MAX_HISTORY = 50
 
 @dataclass
 class VersionInfo:
-    """A model version as the CLI and the gate see it."""
+    """A model version as the CLI and promotion see it."""
 
     name: str
     version: int

@@ -4,8 +4,8 @@
 
 - the gate's reference on the ``gate_split`` (train by default, ``per_class``
   photos per species): the photos' pooled features when the export gives them
-  (:mod:`~butterflyer.serve.feature_gate`), else their mean ImageNet answer per
-  species (:class:`~butterflyer.serve.gate.GateProfile`),
+  (:mod:`~butterflyer.serve.ood_neighbours`), else their mean ImageNet answer per
+  species (:class:`~butterflyer.serve.ood.GateProfile`),
 - the gate threshold and the roll-up thresholds on the ``tune_split``
   (validation), never on the test split,
 
@@ -34,9 +34,9 @@ from butterflyer.fileio import atomic_write_bytes, sha256_bytes
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.catalog import Catalog, load_catalog
 from butterflyer.serve.everyday import everyday_photos
-from butterflyer.serve.feature_gate import GATE_FILE, KIND, NeighbourGate
-from butterflyer.serve.gate import GateProfile, choose_threshold, fit_profile
 from butterflyer.serve.identify import SERVING_KEY, Identifier
+from butterflyer.serve.ood import GateProfile, choose_threshold, fit_profile
+from butterflyer.serve.ood_neighbours import GATE_FILE, KIND, NeighbourGate
 from butterflyer.serve.preprocess import decode, preprocess
 from butterflyer.serve.rollup import fit_thresholds
 from butterflyer.serve.session import ServedModel

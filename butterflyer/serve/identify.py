@@ -20,7 +20,7 @@ from butterflyer.data.images import DecodeLimits
 from butterflyer.errors import ModelError
 from butterflyer.models.meta import FEATURES
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
-from butterflyer.serve.gate import Gate as GateRule
+from butterflyer.serve.ood import OodGate
 from butterflyer.serve.preprocess import decode, resize_crop, to_tensor
 from butterflyer.serve.rollup import Thresholds, decide
 from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
@@ -46,7 +46,7 @@ class Identifier:
     model: ServedModel
     catalog: Catalog
     thresholds: Thresholds
-    gate: GateRule
+    gate: OodGate
     limits: DecodeLimits = DecodeLimits()
     top_k: int = 5
     loaded_at: float = 0.0
@@ -60,7 +60,7 @@ class Identifier:
         thresholds = Thresholds(species=settings.species_threshold or stored.species,
                                 genus=settings.genus_threshold or stored.genus,
                                 family=settings.family_threshold or stored.family)
-        gate = GateRule.from_meta_extra(model.meta.extra, settings.gate_threshold, model.folder)
+        gate = OodGate.from_meta_extra(model.meta.extra, settings.gate_threshold, model.folder)
         if gate.neighbours is not None and FEATURES not in model.output_names:
             raise ModelError(f"{model.onnx_path} gives no '{FEATURES}' output, but its gate reads features; "
                              f"re-export the model (butterflyer compress export) and re-run fit-serving")

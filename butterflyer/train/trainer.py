@@ -27,7 +27,7 @@ import torch
 from butterflyer.errors import ConfigError
 from butterflyer.fileio import atomic_write_json, is_remote, read_json
 from butterflyer.models import ButterflyClassifier, ModelMeta, create_model, data_config_for, save_model
-from butterflyer.models.registry import get_spec
+from butterflyer.models.factory import get_spec
 from butterflyer.provenance import git_commit
 from butterflyer.train import distributed
 from butterflyer.train.calibration import fit_temperature

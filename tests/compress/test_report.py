@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from butterflyer.compress.config import CompressConfig
-from butterflyer.compress.gatecheck import GateCheck
+from butterflyer.compress.ood_check import OodCheck
 from butterflyer.compress.report import select_ship, write_report
 from butterflyer.compress.variants import Row
 
@@ -33,12 +33,12 @@ def test_ships_fastest_variant_within_the_val_budget(tmp_path: Path) -> None:
     assert png is not None and png.stat().st_size > 1000 and js.is_file()
 
 
-def _checker(rejected: dict[str, int], total: int = 23) -> tuple[list[str], Callable[[Row], GateCheck]]:
+def _checker(rejected: dict[str, int], total: int = 23) -> tuple[list[str], Callable[[Row], OodCheck]]:
     seen: list[str] = []
 
-    def check(row: Row) -> GateCheck:
+    def check(row: Row) -> OodCheck:
         seen.append(row.name)
-        return GateCheck("feature_neighbours", rejected[row.name], total, 0.004)
+        return OodCheck("feature_neighbours", rejected[row.name], total, 0.004)
 
     return seen, check
 

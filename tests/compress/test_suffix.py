@@ -14,8 +14,8 @@ from butterflyer.compress import suffix as S
 from butterflyer.compress.config import CompressConfig
 from butterflyer.compress.data import scaled_config
 from butterflyer.compress.distill import DistillConfig
-from butterflyer.compress.pipeline import compress
 from butterflyer.compress.prune import count_cost, prunable_layers, prune_to
+from butterflyer.compress.stage import compress
 from butterflyer.errors import CompressionError
 from butterflyer.models import ButterflyClassifier, ModelMeta, create_model, data_config_for, save_model
 

@@ -48,7 +48,7 @@ def test_tiny_pipeline_end_to_end_then_rerun_skips(mlflow_store, tmp_path):
     first = run_local(params)
     assert first.champion is not None, first.candidate
     tags = first.champion["tags"]
-    assert tags["gate.decision"] == "promoted"
+    assert tags["promotion.decision"] == "promoted"
     assert "model.onnx" in tags["formats"]  # the compress step's ONNX pick is what ships
     assert tags["data_manifest_sha256"] not in ("", "unknown")
     assert 0.0 <= first.champion["metrics"]["test_top1"] <= 1.0

@@ -40,7 +40,7 @@ def test_local_pipeline_runs_skips_and_promotes(fake_stages, tmp_path):
     source.write_text("better\n")
     third, calls = _run(source, fake_stages)
     assert "train" in calls
-    assert third.champion["version"] == 2, third.candidate["tags"].get("gate.reason")
-    assert "0.9000 vs champion v1 0.8000" in third.candidate["tags"]["gate.reason"]
+    assert third.champion["version"] == 2, third.candidate["tags"].get("promotion.reason")
+    assert "0.9000 vs champion v1 0.8000" in third.candidate["tags"]["promotion.reason"]
     assert store.alias_version(CHAMPION).version == 2
     assert json.loads((home() / "pipeline" / "deployed.json").read_text())["version"] == 2

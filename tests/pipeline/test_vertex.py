@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from butterflyer.deploy.vertex import deploy_to_vertex
 from butterflyer.errors import ConfigError
-from butterflyer.pipeline.vertex import deploy_to_vertex, submit_pipeline
+from butterflyer.pipeline.vertex import submit_pipeline
 
 GOOD = {"project": "my-project", "region": "us-central1", "pipeline_root": "gs://bucket/runs",
         "image": "us-central1-docker.pkg.dev/my-project/butterflyer:0.2", "source": "gs://bucket/butterflies.zip",

@@ -18,10 +18,13 @@ def test_models_register_list_show_promote_rollback(mlflow_store, make_model):
     listed = runner.invoke(app, ["models", "list"])
     assert listed.exit_code == 0 and "70.00%" in listed.output and "90.00%" in listed.output
     assert runner.invoke(app, ["models", "promote", "1"]).exit_code == 0
-    gate = runner.invoke(app, ["models", "gate", "2"])
-    assert gate.exit_code == 0 and "PROMOTE" in gate.output
+    decided = runner.invoke(app, ["models", "decide", "2"])
+    assert decided.exit_code == 0 and "PROMOTE" in decided.output
     shown = runner.invoke(app, ["models", "show", "champion"])
     assert json.loads(shown.output)["version"] == 2
+    # the command's old name still works (hidden) for existing scripts
+    again = runner.invoke(app, ["models", "gate", "2"])
+    assert again.exit_code == 0 and "already the champion" in again.output
     rolled = runner.invoke(app, ["models", "rollback"])
     assert rolled.exit_code == 0 and "v1" in rolled.output
     assert json.loads(runner.invoke(app, ["models", "show"]).output)["version"] == 1

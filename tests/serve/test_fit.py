@@ -9,9 +9,9 @@ import numpy as np
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.catalog import Catalog, SpeciesInfo
 from butterflyer.serve.everyday import everyday_photos
-from butterflyer.serve.feature_gate import GATE_FILE
 from butterflyer.serve.fit import fit_serving, measure_gate, write_serving
 from butterflyer.serve.identify import Identifier
+from butterflyer.serve.ood_neighbours import GATE_FILE
 from butterflyer.serve.session import load_served_model
 from butterflyer.serve.settings import ServeSettings
 

@@ -1,6 +1,6 @@
 """Models by name, from one factory.
 
-``@register_model(name, data_config)`` adds an architecture;
+``@register_architecture(name, data_config)`` adds an architecture;
 ``create_model(name, num_classes, pretrained, weights)`` is the only way to build
 one. Each entry carries the preprocessing it expects (:class:`DataConfig`).
 """
@@ -40,30 +40,30 @@ class ModelSpec:
     has_pretrained: bool
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_ARCHITECTURES: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, data_config: DataConfig, has_pretrained: bool = False
-                   ) -> Callable[[Builder], Builder]:
-    """Decorator: register ``builder(num_classes, pretrained)`` under ``name``."""
+def register_architecture(name: str, data_config: DataConfig, has_pretrained: bool = False
+                          ) -> Callable[[Builder], Builder]:
+    """Decorator: add ``builder(num_classes, pretrained)`` to the factory under ``name``."""
 
     def wrap(builder: Builder) -> Builder:
-        _REGISTRY[name] = ModelSpec(name, builder, data_config, has_pretrained)
+        _ARCHITECTURES[name] = ModelSpec(name, builder, data_config, has_pretrained)
         return builder
 
     return wrap
 
 
-def list_models() -> list[str]:
+def list_architectures() -> list[str]:
     """Registered architecture names."""
-    return sorted(_REGISTRY)
+    return sorted(_ARCHITECTURES)
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The registry entry for ``name``, or a clear error listing the choices."""
-    if name not in _REGISTRY:
-        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
-    return _REGISTRY[name]
+    """The factory entry for ``name``, or a clear error listing the choices."""
+    if name not in _ARCHITECTURES:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(list_architectures())}")
+    return _ARCHITECTURES[name]
 
 
 def data_config_for(name: str) -> DataConfig:
@@ -135,20 +135,26 @@ def _efficientnet_lite(arch: str, num_classes: int, pretrained: bool) -> Butterf
     return ButterflyClassifier(net, num_features, num_classes, imagenet_head=imagenet_head, dropout=0.2)
 
 
-@register_model("efficientnet_lite0", DataConfig(input_size=224, resize_size=256, mean=LITE_MEAN,
-                                                 std=LITE_STD, interpolation="bicubic"), has_pretrained=True)
+@register_architecture(
+    "efficientnet_lite0",
+    DataConfig(input_size=224, resize_size=256, mean=LITE_MEAN, std=LITE_STD, interpolation="bicubic"),
+    has_pretrained=True)
 def efficientnet_lite0(num_classes: int, pretrained: bool) -> ButterflyClassifier:
     return _efficientnet_lite("efficientnet_lite0", num_classes, pretrained)
 
 
-@register_model("efficientnet_lite1", DataConfig(input_size=240, resize_size=274, mean=LITE_MEAN,
-                                                 std=LITE_STD, interpolation="bicubic"), has_pretrained=True)
+@register_architecture(
+    "efficientnet_lite1",
+    DataConfig(input_size=240, resize_size=274, mean=LITE_MEAN, std=LITE_STD, interpolation="bicubic"),
+    has_pretrained=True)
 def efficientnet_lite1(num_classes: int, pretrained: bool) -> ButterflyClassifier:
     return _efficientnet_lite("efficientnet_lite1", num_classes, pretrained)
 
 
-@register_model("efficientnet_lite2", DataConfig(input_size=260, resize_size=297, mean=LITE_MEAN,
-                                                 std=LITE_STD, interpolation="bicubic"), has_pretrained=True)
+@register_architecture(
+    "efficientnet_lite2",
+    DataConfig(input_size=260, resize_size=297, mean=LITE_MEAN, std=LITE_STD, interpolation="bicubic"),
+    has_pretrained=True)
 def efficientnet_lite2(num_classes: int, pretrained: bool) -> ButterflyClassifier:
     return _efficientnet_lite("efficientnet_lite2", num_classes, pretrained)
 
@@ -181,8 +187,8 @@ class _VGGClassifier(ButterflyClassifier):
             self.imagenet_head = head
 
 
-@register_model("vgg16", DataConfig(input_size=224, resize_size=256, mean=IMAGENET_MEAN,
-                                    std=IMAGENET_STD, interpolation="bilinear"))
+@register_architecture("vgg16", DataConfig(input_size=224, resize_size=256, mean=IMAGENET_MEAN,
+                                           std=IMAGENET_STD, interpolation="bilinear"))
 def vgg16(num_classes: int, pretrained: bool) -> ButterflyClassifier:
     backbone = _VGGBackbone(torchvision.models.vgg16(weights=None))
     return _VGGClassifier(backbone, 4096, num_classes, dropout=0.5)
@@ -205,7 +211,8 @@ class _TinyBackbone(nn.Module):
         return self.body(x)
 
 
-@register_model("tiny", DataConfig(input_size=32, resize_size=36, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)))
+@register_architecture("tiny", DataConfig(input_size=32, resize_size=36, mean=(0.5, 0.5, 0.5),
+                                          std=(0.5, 0.5, 0.5)))
 def tiny(num_classes: int, pretrained: bool) -> ButterflyClassifier:
     """A few-thousand-parameter network for tests."""
     return ButterflyClassifier(_TinyBackbone(16), 64, num_classes, dropout=0.0)

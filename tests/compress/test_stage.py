@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from butterflyer.cli.main import app
 from butterflyer.compress.config import CompressConfig, profile_config
-from butterflyer.compress.pipeline import compress
+from butterflyer.compress.stage import compress
 from butterflyer.errors import CompressionError, ConfigError
 from butterflyer.models import ModelMeta, load_model
 
@@ -43,7 +43,7 @@ def test_compress_end_to_end(tiny_dir: Path, records_uri: str, tmp_path: Path) -
     assert report["targets"]["onnx_parity_ok"] is True
     # its gate was fitted as it will be served, stamped with the records, and measured
     from butterflyer.data.manifest import manifest_sha256
-    from butterflyer.serve.feature_gate import GATE_FILE
+    from butterflyer.serve.ood_neighbours import GATE_FILE
 
     serving = meta.extra["serving"]
     assert serving["gate"]["kind"] == "feature_neighbours" and (result.ship_dir / GATE_FILE).is_file()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from butterflyer.serve.gate import Gate, GateProfile, choose_threshold, fit_profile, profile_features
+from butterflyer.serve.ood import GateProfile, OodGate, choose_threshold, fit_profile, profile_features
 from butterflyer.serve.session import softmax
 
 
@@ -16,7 +16,7 @@ def _probs(peaks: dict[int, float], noise: float = 0.0, seed: int = 0) -> np.nda
 
 
 def test_mass_gate_passes_butterflies_and_rejects_coffee() -> None:
-    gate = Gate()
+    gate = OodGate()
     assert gate.decide(_probs({323: 10.0})).passed
     assert not gate.decide(_probs({967: 10.0})).passed
 
@@ -30,7 +30,7 @@ def test_profile_gate_accepts_moth_like_answers_without_butterfly_mass() -> None
     cents = fit_profile(train, targets)
     held_out = np.concatenate([moths[10:], butterflies[10:]])
     threshold = choose_threshold(GateProfile(cents, 0.0).similarity(held_out))
-    gate = Gate(GateProfile(cents, threshold))
+    gate = OodGate(GateProfile(cents, threshold))
     assert all(gate.decide(p).passed for p in held_out)
     for other in ({967: 8.0}, {504: 7.0, 508: 5.0}, {281: 9.0}):  # espresso, coffee mug/keyboard, tabby cat
         assert not gate.decide(_probs(other, noise=0.5, seed=99)).passed

@@ -9,8 +9,8 @@ import pytest
 
 from butterflyer.errors import ModelError
 from butterflyer.fileio import atomic_write_bytes, sha256_bytes
-from butterflyer.serve.feature_gate import GATE_FILE, NeighbourGate, unit_rows
-from butterflyer.serve.gate import Gate, choose_threshold
+from butterflyer.serve.ood import OodGate, choose_threshold
+from butterflyer.serve.ood_neighbours import GATE_FILE, NeighbourGate, unit_rows
 
 
 def _clusters(n: int, seed: int, dim: int = 32, classes: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +25,7 @@ def test_photos_near_the_bank_pass_and_others_do_not() -> None:
     train, _ = _clusters(60, seed=1)
     held_out, _ = _clusters(30, seed=2)
     bank = NeighbourGate.fit(train)
-    gate = Gate(neighbours=bank.with_threshold(choose_threshold(bank.similarity(held_out))))
+    gate = OodGate(neighbours=bank.with_threshold(choose_threshold(bank.similarity(held_out))))
     assert gate.kind == "feature_neighbours"
     assert all(gate.decide(None, f).passed for f in held_out)  # type: ignore[union-attr]
     rng = np.random.default_rng(3)

@@ -1,4 +1,4 @@
-"""The promotion gate: a challenger replaces the champion only when it is better.
+"""Promotion: a challenger replaces the champion only when it is better.
 
 Rules (all must hold):
 
@@ -9,8 +9,11 @@ Rules (all must hold):
    split if an ``evaluate_champion`` callback is given; otherwise no promotion;
 3. the challenger's batch-1 CPU latency (p50, ms) is within ``latency_budget_ms``.
 
-:func:`decide` is pure (easy to test); :func:`gate_and_promote` reads the registry,
-decides, promotes, and records the decision as tags on the challenger.
+:func:`decide` is pure (easy to test); :func:`decide_and_promote` reads the registry,
+decides, promotes, and records the decision as tags on the challenger
+(``promotion.decision`` / ``promotion.reason``; versions registered before the
+rename carry ``gate.decision`` / ``gate.reason``, which :func:`recorded_decision`
+still reads).
 """
 
 from __future__ import annotations
@@ -25,10 +28,15 @@ from butterflyer.registry import CHAMPION, MODEL_NAME
 
 METRIC = "test_top1"
 LATENCY_KEY = "latency_ms_p50"
+DECISION_TAG = "promotion.decision"
+REASON_TAG = "promotion.reason"
+# the tag names written before "gate" came to mean only the not-a-butterfly check
+_OLD_DECISION_TAG = "gate.decision"
+_OLD_REASON_TAG = "gate.reason"
 
 
-class GateConfig(BaseModel):
-    """Thresholds of the gate (pipeline parameters and CLI flags)."""
+class PromotionConfig(BaseModel):
+    """Thresholds of promotion (pipeline parameters and CLI flags)."""
 
     margin: float = Field(default=0.0, ge=0.0, le=1.0,
                           description="top-1 the challenger must gain (0.01 = 1 point)")
@@ -40,7 +48,7 @@ class GateConfig(BaseModel):
 
 @dataclass
 class Candidate:
-    """What the gate knows about one model."""
+    """What promotion knows about one model."""
 
     version: int | None
     top1: float | None
@@ -49,7 +57,7 @@ class Candidate:
 
 
 @dataclass
-class GateDecision:
+class PromotionDecision:
     promote: bool
     reason: str
     challenger: Candidate
@@ -64,13 +72,13 @@ def _same_split(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and a != "unknown" and a == b
 
 
-def decide(challenger: Candidate, champion: Candidate | None, config: GateConfig) -> GateDecision:
-    """Apply the gate's rules; ``champion.top1`` must already be on the challenger's split."""
+def decide(challenger: Candidate, champion: Candidate | None, config: PromotionConfig) -> PromotionDecision:
+    """Apply the promotion rules; ``champion.top1`` must already be on the challenger's split."""
     checks: dict[str, bool] = {}
     reasons: list[str] = []
     if challenger.top1 is None:
-        return GateDecision(False, f"challenger has no {config.metric}: evaluate it on the test split first",
-                            challenger, champion, {"evaluated": False})
+        return PromotionDecision(False, f"challenger has no {config.metric}: evaluate it on the test split "
+                                 "first", challenger, champion, {"evaluated": False})
     checks["evaluated"] = True
     checks["min_top1"] = challenger.top1 >= config.min_top1
     if not checks["min_top1"]:
@@ -100,8 +108,8 @@ def decide(challenger: Candidate, champion: Candidate | None, config: GateConfig
             reasons.append(beat)
     if all(checks.values()):
         latency = f", p50 {challenger.latency_ms:.1f} ms" if challenger.latency_ms is not None else ""
-        return GateDecision(True, f"promote: {beat}{latency}", challenger, champion, checks)
-    return GateDecision(False, "keep champion: " + "; ".join(reasons), challenger, champion, checks)
+        return PromotionDecision(True, f"promote: {beat}{latency}", challenger, champion, checks)
+    return PromotionDecision(False, "keep champion: " + "; ".join(reasons), challenger, champion, checks)
 
 
 def _candidate(info: Any, metric: str) -> Candidate:
@@ -110,25 +118,25 @@ def _candidate(info: Any, metric: str) -> Candidate:
                      data_sha=info.tags.get("data_manifest_sha256"), latency_ms=metrics.get(LATENCY_KEY))
 
 
-def gate_and_promote(version: int | str, config: GateConfig | None = None, *, name: str = MODEL_NAME,
-                     evaluate_champion: Callable[[Any], float | None] | None = None,
-                     dry_run: bool = False) -> GateDecision:
-    """Gate registered ``version`` against the current champion and promote it if it passes.
+def decide_and_promote(version: int | str, config: PromotionConfig | None = None, *, name: str = MODEL_NAME,
+                       evaluate_champion: Callable[[Any], float | None] | None = None,
+                       dry_run: bool = False) -> PromotionDecision:
+    """Judge registered ``version`` against the current champion and promote it if it passes.
 
     ``evaluate_champion(champion_info) -> top1`` is called only when the champion
     was evaluated on a different split than the challenger.
     """
     from butterflyer.registry import store
 
-    config = config or GateConfig()
+    config = config or PromotionConfig()
     challenger_info = store.get_version(version, name)
     challenger = _candidate(challenger_info, config.metric)
     champion_info = store.alias_version(CHAMPION, name)
     champion: Candidate | None = None
     if champion_info is not None:
         if champion_info.version == challenger_info.version:
-            return GateDecision(False, f"v{challenger_info.version} is already the champion", challenger,
-                                challenger, {"already_champion": True})
+            return PromotionDecision(False, f"v{challenger_info.version} is already the champion",
+                                     challenger, challenger, {"already_champion": True})
         champion = _candidate(champion_info, config.metric)
         if not _same_split(challenger.data_sha, champion.data_sha) and evaluate_champion is not None \
                 and challenger.data_sha not in (None, "unknown"):
@@ -137,10 +145,17 @@ def gate_and_promote(version: int | str, config: GateConfig | None = None, *, na
     decision = decide(challenger, champion, config)
     if not dry_run:
         client = store.get_client()
-        client.set_model_version_tag(name, str(challenger_info.version), "gate.decision",
+        client.set_model_version_tag(name, str(challenger_info.version), DECISION_TAG,
                                      "promoted" if decision.promote else "rejected")
-        client.set_model_version_tag(name, str(challenger_info.version), "gate.reason",
+        client.set_model_version_tag(name, str(challenger_info.version), REASON_TAG,
                                      decision.reason[:4000])
         if decision.promote:
             store.promote(challenger_info.version, name=name, reason=decision.reason)
     return decision
+
+
+def recorded_decision(tags: dict[str, str]) -> tuple[str, str]:
+    """``(decision, reason)`` recorded on a version's tags (``("", "")`` when it was never judged)."""
+    decision = tags.get(DECISION_TAG, tags.get(_OLD_DECISION_TAG, ""))
+    reason = tags.get(REASON_TAG, tags.get(_OLD_REASON_TAG, ""))
+    return decision, reason

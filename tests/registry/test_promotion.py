@@ -1,15 +1,21 @@
-"""The promotion gate: better, worse, no champion, other split, latency budget."""
+"""Promotion: better, worse, no champion, other split, latency budget."""
 
 from __future__ import annotations
 
 import pytest
 
 from butterflyer.registry import CHAMPION, store
-from butterflyer.registry.gate import Candidate, GateConfig, decide, gate_and_promote
+from butterflyer.registry.promotion import (
+    Candidate,
+    PromotionConfig,
+    decide,
+    decide_and_promote,
+    recorded_decision,
+)
 
 
 def test_decide_without_champion_promotes_when_floor_and_latency_hold():
-    cfg = GateConfig(min_top1=0.5, latency_budget_ms=50)
+    cfg = PromotionConfig(min_top1=0.5, latency_budget_ms=50)
     assert decide(Candidate(1, 0.9, "s", 10.0), None, cfg).promote
     low = decide(Candidate(1, 0.4, "s", 10.0), None, cfg)
     assert not low.promote and "floor" in low.reason
@@ -26,29 +32,30 @@ def test_decide_without_champion_promotes_when_floor_and_latency_hold():
     (0.92, 0.89, 0.02, True),
 ])
 def test_decide_compares_on_the_same_split_with_margin(challenger, champion, margin, expected):
-    cfg = GateConfig(margin=margin)
+    cfg = PromotionConfig(margin=margin)
     decision = decide(Candidate(2, challenger, "s", 1.0), Candidate(1, champion, "s", 1.0), cfg)
     assert decision.promote is expected
 
 
 def test_decide_refuses_a_comparison_across_different_splits():
-    decision = decide(Candidate(2, 0.99, "sha-new", 1.0), Candidate(1, 0.5, "sha-old", 1.0), GateConfig())
+    decision = decide(Candidate(2, 0.99, "sha-new", 1.0), Candidate(1, 0.5, "sha-old", 1.0),
+                      PromotionConfig())
     assert not decision.promote and "same records" in decision.reason
 
 
-def test_gate_promotes_first_then_only_better_models(mlflow_store, make_model):
+def test_promotes_first_then_only_better_models(mlflow_store, make_model):
     first, _ = store.register_model_dir(make_model(top1=0.80), name="bf")
-    assert gate_and_promote(first.version, name="bf").promote
+    assert decide_and_promote(first.version, name="bf").promote
     assert store.alias_version(CHAMPION, "bf").version == first.version
 
     worse, _ = store.register_model_dir(make_model(top1=0.70), name="bf")
-    decision = gate_and_promote(worse.version, name="bf")
+    decision = decide_and_promote(worse.version, name="bf")
     assert not decision.promote
     assert store.alias_version(CHAMPION, "bf").version == first.version
-    assert store.get_version(worse.version, "bf").tags["gate.decision"] == "rejected"
+    assert store.get_version(worse.version, "bf").tags["promotion.decision"] == "rejected"
 
     better, _ = store.register_model_dir(make_model(top1=0.90), name="bf")
-    assert gate_and_promote(better.version, name="bf").promote
+    assert decide_and_promote(better.version, name="bf").promote
     assert store.alias_version(CHAMPION, "bf").version == better.version
     assert store.rollback(name="bf").version == first.version
 
@@ -57,20 +64,29 @@ def test_gate_re_evaluates_a_champion_from_another_split(mlflow_store, make_mode
     old, _ = store.register_model_dir(make_model(top1=0.95, data_sha="old"), name="bf")
     store.promote(old.version, name="bf")
     new, _ = store.register_model_dir(make_model(top1=0.90, data_sha="new"), name="bf")
-    assert not gate_and_promote(new.version, name="bf", dry_run=True).promote  # no way to compare
+    assert not decide_and_promote(new.version, name="bf", dry_run=True).promote  # no way to compare
     seen = []
 
     def evaluate(info):
         seen.append(info.version)
         return 0.85  # the old champion does worse on the new split
 
-    decision = gate_and_promote(new.version, name="bf", evaluate_champion=evaluate)
+    decision = decide_and_promote(new.version, name="bf", evaluate_champion=evaluate)
     assert seen == [old.version] and decision.promote
     assert store.alias_version(CHAMPION, "bf").version == new.version
 
 
 def test_gate_enforces_the_latency_budget(mlflow_store, make_model):
     slow, _ = store.register_model_dir(make_model(top1=0.99, latency=500.0), name="bf")
-    decision = gate_and_promote(slow.version, GateConfig(latency_budget_ms=100), name="bf")
+    decision = decide_and_promote(slow.version, PromotionConfig(latency_budget_ms=100), name="bf")
     assert not decision.promote and not decision.checks["latency"]
     assert store.alias_version(CHAMPION, "bf") is None
+
+
+def test_recorded_decision_reads_new_tags_and_the_ones_written_before_the_rename():
+    assert recorded_decision({"promotion.decision": "promoted", "promotion.reason": "better"}) == \
+        ("promoted", "better")
+    assert recorded_decision({"gate.decision": "rejected", "gate.reason": "slower"}) == ("rejected", "slower")
+    both = {"promotion.decision": "promoted", "promotion.reason": "new", "gate.decision": "rejected"}
+    assert recorded_decision(both) == ("promoted", "new")
+    assert recorded_decision({}) == ("", "")

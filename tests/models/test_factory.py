@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from butterflyer.errors import ModelError
-from butterflyer.models import create_model, data_config_for, list_models
+from butterflyer.models import create_model, data_config_for, list_architectures
 
 
 def test_registered_names() -> None:
     assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "vgg16", "tiny"} <= set(
-        list_models()
+        list_architectures()
     )
 
 

@@ -1,7 +1,7 @@
-"""The not-a-butterfly gate: one rule over three possible signals.
+"""The not-a-butterfly gate (out-of-distribution check): one rule over three possible signals.
 
 Models exported by this project give their pooled features, and the gate reads
-those (:mod:`butterflyer.serve.feature_gate`: nearest training photos in the
+those (:mod:`butterflyer.serve.ood_neighbours`: nearest training photos in the
 model's own feature space). This module holds the older signal, still used for
 exports without a ``features`` output: the backbone's ImageNet head.
 
@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from butterflyer.serve.feature_gate import KIND as NEIGHBOURS_KIND
-from butterflyer.serve.feature_gate import NeighbourGate
+from butterflyer.serve.ood_neighbours import KIND as NEIGHBOURS_KIND
+from butterflyer.serve.ood_neighbours import NeighbourGate
 
 BUTTERFLY_CLASSES: tuple[int, ...] = (321, 322, 323, 324, 325, 326)
 INSECT_CLASSES: tuple[int, ...] = tuple(range(300, 321))
@@ -111,13 +111,13 @@ def choose_threshold(similarities: np.ndarray, max_false_reject: float = 0.01, m
 
 
 @dataclass(frozen=True)
-class GateDecision:
+class OodDecision:
     passed: bool
     score: float
     threshold: float
 
 
-class Gate:
+class OodGate:
     """Decides butterfly or not: neighbour gate on features if fitted, else ImageNet profile, else mass."""
 
     def __init__(self, profile: GateProfile | None = None, mass_threshold: float = DEFAULT_MASS_THRESHOLD,
@@ -142,7 +142,7 @@ class Gate:
         return self.profile.threshold if self.profile is not None else self.mass_threshold
 
     def decide(self, imagenet_probs: np.ndarray | None,
-               features: np.ndarray | None = None) -> GateDecision | None:
+               features: np.ndarray | None = None) -> OodDecision | None:
         """Gate one image from its ImageNet probabilities ``(1000,)`` and/or features ``(D,)``.
 
         ``None`` when the model does not give the output this gate reads (no gate applies).
@@ -151,19 +151,19 @@ class Gate:
             if features is None:
                 return None
             score = float(self.neighbours.similarity(features)[0])
-            return GateDecision(score >= self.threshold, score, self.threshold)
+            return OodDecision(score >= self.threshold, score, self.threshold)
         if imagenet_probs is None:
             return None
         if self.profile is None:
             score = float(class_mass(imagenet_probs, LEPIDOPTERA_LIKE)[0])
-            return GateDecision(score >= self.threshold, score, self.threshold)
+            return OodDecision(score >= self.threshold, score, self.threshold)
         score = float(self.profile.similarity(imagenet_probs)[0])
         strong = float(class_mass(imagenet_probs, BUTTERFLY_CLASSES)[0]) >= self.profile.butterfly_mass
-        return GateDecision(strong or score >= self.threshold, score, self.threshold)
+        return OodDecision(strong or score >= self.threshold, score, self.threshold)
 
     @classmethod
     def from_meta_extra(cls, extra: dict[str, Any], threshold_override: float | None = None,
-                        folder: str | Path | None = None) -> Gate:
+                        folder: str | Path | None = None) -> OodGate:
         """The gate stored in ``meta.extra["serving"]["gate"]`` (a bank file is read from ``folder``)."""
         stored = (extra.get("serving") or {}).get("gate")
         if stored and stored.get("kind") == NEIGHBOURS_KIND:

@@ -9,7 +9,7 @@ the records' id, so the pipeline does not redo it), then it judges the bundled
 everyday photos (:mod:`butterflyer.serve.everyday`) and the test split's
 butterflies.
 
-    check = check_gate(Path("out/pruned-int8"), "records/")
+    check = check_ood_gate(Path("out/pruned-int8"), "records/")
     check.everyday_rejected, check.everyday_total, check.test_false_reject
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class GateCheck:
+class OodCheck:
     """What a fitted gate did: everyday photos turned away and test butterflies wrongly turned away."""
 
     kind: str
@@ -34,8 +34,8 @@ class GateCheck:
         return self.everyday_rejected >= math.ceil(min_fraction * self.everyday_total - 1e-9)
 
 
-def check_gate(model_dir: str | Path, records_uri: str, per_class: int | None = None, threads: int = 0
-               ) -> GateCheck:
+def check_ood_gate(model_dir: str | Path, records_uri: str, per_class: int | None = None, threads: int = 0
+                   ) -> OodCheck:
     """Fit the serving gate into ``model_dir`` (written to its meta.json) and measure it."""
     from butterflyer.serve.fit import fit_model_folder, measure_gate, records_examples
     from butterflyer.serve.identify import Identifier
@@ -48,4 +48,4 @@ def check_gate(model_dir: str | Path, records_uri: str, per_class: int | None = 
     report = measure_gate(ident, records_examples(records_uri, "test"))
     verdicts = list(report["everyday"].values())
     rejected = sum(v == "not_a_butterfly" for v in verdicts)
-    return GateCheck(ident.gate.kind, rejected, len(verdicts), float(report["false_reject_rate"]))
+    return OodCheck(ident.gate.kind, rejected, len(verdicts), float(report["false_reject_rate"]))

@@ -1,0 +1,1 @@
+"""Making a registered model live somewhere other than this machine (Vertex AI endpoints)."""
