@@ -125,13 +125,26 @@ class Topic(_Strict):
     sections: list[TopicSection] = Field(min_length=1)
 
 
+QuestionKind = Literal["typo", "pronoun", "description", "why", "name", "relation", "habitat", "fact",
+                       "superlative", "topic", "not_covered", "not_in_guide", "off_topic"]
+
+
 class EvalQuestion(_Strict):
-    """One evaluation question with the fact a correct answer must contain."""
+    """One evaluation question with the fact a correct answer must contain.
+
+    ``expect_any`` holds facts: a correct answer contains one of them (case- and
+    accent-insensitive), or matches one written as ``re:<regex>``. ``about`` lists the
+    entries an answer may draw on; citing any other species entry is a cross-species
+    answer. ``mention`` is what a not-covered refusal must name (the species asked about).
+    """
 
     question: str = Field(min_length=1)
     species: str | None = None
     expect_any: list[str] = Field(default_factory=list)
     refuse: bool = False
+    kind: QuestionKind | None = None
+    about: list[str] | None = None
+    mention: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> EvalQuestion:
@@ -139,6 +152,14 @@ class EvalQuestion(_Strict):
             raise ValueError("a must-refuse question has expect_any; make it []")
         if not self.refuse and not self.expect_any:
             raise ValueError("an answerable question needs at least one expect_any substring")
+        for pattern in self.expect_any:
+            if pattern.startswith("re:"):
+                try:
+                    re.compile(pattern[3:])
+                except re.error as exc:
+                    raise ValueError(f"expect_any {pattern!r} is not a valid regex ({exc})") from exc
+        if self.mention is not None and not self.refuse:
+            raise ValueError("mention is only for must-refuse questions; use expect_any")
         return self
 
 
