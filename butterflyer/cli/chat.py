@@ -80,21 +80,29 @@ def chat_cmd(
 def eval_cmd(
     out: Annotated[str | None, typer.Option(help="report folder (default $BUTTERFLYER_HOME/reports)")] = None,
     show_failures: Annotated[int, typer.Option(help="print up to this many failed questions")] = 10,
+    show_heldout: Annotated[bool, typer.Option(help="also print held-out failures (they are in the report "
+                                                    "either way; don't tune on them)")] = False,
 ) -> None:
-    """Score the chatbot on chat/eval/questions_*.yaml; writes chat-eval.md and chat-eval.json."""
+    """Score the chatbot on the dev, held-out and team question sets; writes chat-eval.md and .json."""
     from butterflyer.chat.evaluate import run_eval
 
     result = run_eval(engine=_engine(), report_dir=out)
     m = result["metrics"]
     console = Console()
-    console.print(f"questions {m['questions']}  accuracy {m['accuracy']:.1%}  "
-                  f"refusal precision {m['refusal_precision']:.1%}  recall {m['refusal_recall']:.1%}  "
-                  f"fully cited {m['grounded_share']:.1%}  p50 {m['latency_ms_p50']:.0f} ms", highlight=False)
-    for r in result["failures"][:show_failures]:
-        console.print(f"  [yellow]x[/] {r['question']} -> {r['status']}: {r['answer'][:120]}",
+    for name, s in result["splits"].items():
+        console.print(f"{name:>8}: {s['questions']} questions  accuracy {s['accuracy']:.1%}  "
+                      f"refusals right {s['refusals_right']}/{s['must_refuse']}  "
+                      f"cross-species {s['cross_species']}  answer precision {s['precision']:.1%}  "
+                      f"fully cited {s['grounded_share']:.1%}", highlight=False)
+    console.print(f"p50 {m['latency_ms_p50']:.0f} ms (in-process)", highlight=False)
+    shown = [r for r in result["failures"] if r["split"] != "held-out" or show_heldout][:show_failures]
+    for r in shown:
+        console.print(f"  [yellow]x[/] [{r['split']}] {r['question']} -> {r['status']}: {r['answer'][:120]}",
                       highlight=False)
     console.print(f"report: {result['report']}", highlight=False)
     if not all(m["targets_met"].values()):
+        missed = ", ".join(k for k, ok in m["targets_met"].items() if not ok)
+        console.print(f"[red]targets missed: {missed}[/]", highlight=False)
         raise typer.Exit(1)
 
 
