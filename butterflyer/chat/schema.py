@@ -34,14 +34,14 @@ def _not_blank(value: str | None, field: str) -> str | None:
 
 
 class Wingspan(_Strict):
-    """Wingspan range in millimetres."""
+    """Wingspan range in millimetres; ``min`` is null where references give only the largest size."""
 
-    min: float = Field(gt=0, lt=400)
+    min: float | None = Field(gt=0, lt=400)
     max: float = Field(gt=0, lt=400)
 
     @model_validator(mode="after")
     def _ordered(self) -> Wingspan:
-        if self.min > self.max:
+        if self.min is not None and self.min > self.max:
             raise ValueError(f"wingspan min {self.min} is larger than max {self.max}")
         return self
 
@@ -53,17 +53,40 @@ class SimilarSpecies(_Strict):
     how_to_tell: str = Field(min_length=1)
 
 
+def _check_sources(value: list[str]) -> list[str]:
+    if not 1 <= len(value) <= 3:
+        raise ValueError(f"{len(value)} sources; list 1 to 3 references the facts were checked against")
+    if any(not v.strip() for v in value):
+        raise ValueError("a source is empty; name the book, site or database")
+    return value
+
+
+class LabelTaxon(_Strict):
+    """One of the unrelated species a mixed dataset label holds."""
+
+    scientific_name: str = Field(min_length=1)
+    common_name: str = Field(min_length=1)
+    family: str = Field(pattern=r"^[A-Z][a-z]+$")
+    genus: str = Field(pattern=r"^[A-Z][a-z]+$")
+    share: str = Field(min_length=1, description="how much of the label it makes up, in words")
+
+
 class SpeciesEntry(_Strict):
-    """One field-guide entry, for one dataset label."""
+    """One field-guide entry, for one dataset label.
+
+    ``label_holds`` is set only for a *mixed* label whose photos show species of different
+    families (BANDED PEACOCK); then ``genus`` and ``family`` are null, so nothing rolls
+    predictions of that label up into a genus or family it does not belong to.
+    """
 
     label: str = Field(min_length=1)
     common_name: str = Field(min_length=1)
     other_names: list[str] = Field(default_factory=list)
     scientific_name: str = Field(min_length=1)
     kind: Literal["butterfly", "moth"]
-    family: str = Field(min_length=1)
+    family: str | None
     subfamily: str | None
-    genus: str = Field(min_length=1)
+    genus: str | None
     wingspan_mm: Wingspan | None
     distribution: str = Field(min_length=1)
     habitat: str | None
@@ -75,6 +98,24 @@ class SpeciesEntry(_Strict):
     identification: str = Field(min_length=1)
     similar_species: list[SimilarSpecies] = Field(default_factory=list)
     facts: list[str] = Field(default_factory=list)
+    sources: list[str]
+    label_holds: list[LabelTaxon] | None = None
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value)
+
+    @model_validator(mode="after")
+    def _taxonomy(self) -> SpeciesEntry:
+        if self.label_holds is not None:
+            if len(self.label_holds) < 2:
+                raise ValueError("label_holds lists the species of a mixed label; give at least two or use null")
+            if self.genus is not None or self.family is not None or self.subfamily is not None:
+                raise ValueError("a mixed label (label_holds) must have genus, family and subfamily null")
+        elif self.genus is None or self.family is None:
+            raise ValueError("genus and family are required (null only for a mixed label with label_holds)")
+        return self
 
     @field_validator("habitat", "larval_host_plants", "adult_food", "flight_period", "life_cycle",
                      "conservation_status", "subfamily")
@@ -91,8 +132,8 @@ class SpeciesEntry(_Strict):
 
     @field_validator("family", "genus")
     @classmethod
-    def _capitalised(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z][a-z]+", value):
+    def _capitalised(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z][a-z]+", value):
             raise ValueError(f"{value!r} is not a single capitalised Latin name (e.g. 'Nymphalidae')")
         return value
 
@@ -123,6 +164,12 @@ class Topic(_Strict):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     title: str = Field(min_length=1)
     sections: list[TopicSection] = Field(min_length=1)
+    sources: list[str]
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        return _check_sources(value)
 
 
 QuestionKind = Literal["typo", "pronoun", "description", "why", "name", "relation", "habitat", "fact",
