@@ -11,8 +11,8 @@ facts. Per split the report gives accuracy, refusals right, **cross-species answ
 (an answer citing a species entry outside the question's ``about``) and **answer
 precision**, a measurable proxy for "every sentence bears on the question": a cited
 answer sentence counts as relevant when all its citations come from the question's
-``about`` entries and it either states an expected fact or comes from the same entry
-section as a sentence that does. Uncited framing ("to be sure, send a photo") is not
+``about`` entries and it either states an expected fact or comes from the same kind of
+section (food plants, habitat, ...) as a sentence that does. Uncited framing ("to be sure, send a photo") is not
 counted.
 """
 
@@ -119,11 +119,11 @@ def precision_counts(q: EvalQuestion, reply: ChatReply) -> tuple[int, int]:
     by_n = {c.n: c for c in reply.citations}
     cited = [(s, [by_n[n] for n in cited_numbers(s) if n in by_n]) for s in answer_sentences(reply.answer)]
     cited = [(s, cs) for s, cs in cited if cs]
-    hit_sections = {(c.entry, c.section) for s, cs in cited if has_fact(q, strip_marks(s)) for c in cs}
+    hit_sections = {c.section for s, cs in cited if has_fact(q, strip_marks(s)) for c in cs}
     relevant = 0
     for s, cs in cited:
         in_scope = q.about is None or all(c.entry in q.about for c in cs if c.entry_kind == "species")
-        on_point = has_fact(q, strip_marks(s)) or any((c.entry, c.section) in hit_sections for c in cs)
+        on_point = has_fact(q, strip_marks(s)) or any(c.section in hit_sections for c in cs)
         relevant += in_scope and on_point
     return relevant, len(cited)
 
