@@ -16,20 +16,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.describe import candidates, is_description
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import GROUP_NOUNS, parse_intent
 from butterflyer.chat.linking import SpeciesLinker
+from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.plan import Plan, Planner, Query
-from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, Status
+from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
 from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
-from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import candidates, is_description
-from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.errors import ChatError
 
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
@@ -60,12 +60,32 @@ class ChatEngine:
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever)
-        self._kinds = {label: e.kind for label, e in self.guide.species.items()}
+        self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
 
     # --- public -------------------------------------------------------------------------
     def ask(self, message: str, species_id: str | None = None,
             history: Sequence[dict[str, str]] | None = None) -> ChatReply:
-        """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified)."""
+        """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified).
+        The reply lists the sources of every entry it cites."""
+        reply = self._ask(message, species_id, history)
+        if not reply.citations:
+            return reply
+        return reply.model_copy(update={"sources": self._sources(reply.citations)})
+
+    def _sources(self, citations: list[Citation]) -> list[EntrySources]:
+        out: dict[str, EntrySources] = {}
+        for c in citations:
+            if c.entry in out:
+                continue
+            book = self.guide.species if c.entry_kind == "species" else self.guide.topics
+            entry = book.get(c.entry)
+            if entry is not None:
+                out[c.entry] = EntrySources(entry=c.entry, entry_title=c.entry_title,
+                                            references=list(entry.sources))
+        return list(out.values())
+
+    def _ask(self, message: str, species_id: str | None,
+             history: Sequence[dict[str, str]] | None) -> ChatReply:
         message = (message or "").strip()
         if not message:
             raise ChatError("the message is empty; ask a question about a butterfly or moth")
@@ -114,7 +134,8 @@ class ChatEngine:
         else:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
         if unknown_name and not off_topic:
-            return ChatReply(answer=not_covered_text(self.guide, as_typed(message, unknown_name)), species_id=focus,
+            text = not_covered_text(self.guide, as_typed(message, unknown_name))
+            return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
         if plan is None or not plan.parts:
             status: Status = "off_topic" if off_topic else "not_covered"
@@ -150,7 +171,8 @@ class ChatEngine:
             after = range(k + 1, min(k + reach, len(words)))
             for g in after:
                 if words[g] in GROUP_NOUNS and g not in in_mention:
-                    start = k - 1 if k > 0 and words[k - 1] not in STOPWORDS and k - 1 not in in_mention else k
+                    lead = k > 0 and words[k - 1] not in STOPWORDS and k - 1 not in in_mention
+                    start = k - 1 if lead else k
                     return " ".join(words[start:g + 1])
         return None
 
@@ -180,7 +202,8 @@ class ChatEngine:
             if size is not None:
                 return self._cite_sizes(size, focus)
         if not named and is_description(message):
-            found = candidates(self.index, self._kinds, self.retriever.embed(message), " ".join(residual), message)
+            vec = self.retriever.embed(message)
+            found = candidates(self.index, self._kinds, vec, " ".join(residual), message)
             if found:
                 return self._cite_candidates(found, focus)
         return None

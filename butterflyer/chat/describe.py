@@ -18,7 +18,8 @@ from butterflyer.chat.retrieve import rrf
 from butterflyer.chat.text import normalize
 
 _LOOKS = {"black", "white", "yellow", "orange", "red", "blue", "green", "brown", "pink", "purple", "grey",
-          "gray", "silver", "gold", "golden", "cream", "metallic", "shiny", "iridescent", "striped", "stripes",
+          "gray", "silver", "gold", "golden", "cream", "metallic", "shiny", "iridescent", "striped",
+          "stripes",
           "spots", "spotted", "spot", "bands", "banded", "eyespots", "eye", "tails", "tailed", "transparent",
           "see-through", "furry", "fluffy", "hovering", "hovers", "leaf", "rainbow", "88", "huge", "tiny",
           "rings", "veins", "comma", "zigzag", "colourful", "colorful", "bright"}
@@ -40,7 +41,8 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     """Identification chunks of the ``k`` likeliest species (moths only if it says moth, etc.)."""
     norm = normalize(text)
     want = "moth" if re.search(r"\bmoths?\b", norm) else "butterfly" if "butterfl" in norm else None
-    cand = np.array([i for i, c in enumerate(index.chunks) if c.entry_kind == "species" and c.section in SECTIONS
+    cand = np.array([i for i, c in enumerate(index.chunks)
+                     if c.entry_kind == "species" and c.section in SECTIONS
                      and (want is None or kinds.get(c.entry) == want)], dtype=np.int64)
     if len(cand) == 0:
         return []

@@ -17,7 +17,8 @@ from butterflyer.chat.schema import EvalQuestion
 SEED = 17
 
 
-def split_questions(pool: list[EvalQuestion], seed: int = SEED) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
+def split_questions(pool: list[EvalQuestion], seed: int = SEED
+                    ) -> tuple[list[EvalQuestion], list[EvalQuestion]]:
     """``(dev, heldout)``: each kind dealt alternately after a seeded shuffle, held-out first."""
     by_kind: dict[str, list[EvalQuestion]] = defaultdict(list)
     for q in pool:

@@ -12,8 +12,8 @@ facts. Per split the report gives accuracy, refusals right, **cross-species answ
 precision**, a measurable proxy for "every sentence bears on the question": a cited
 answer sentence counts as relevant when all its citations come from the question's
 ``about`` entries and it either states an expected fact or comes from the same kind of
-section (food plants, habitat, ...) as a sentence that does. Uncited framing ("to be sure, send a photo") is not
-counted.
+section (food plants, habitat, ...) as a sentence that does. Uncited framing ("to be sure,
+send a photo") is not counted.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None 
                          "status": reply.status, "answer": reply.answer, "refused": reply.refused,
                          "grounded": fully_grounded(reply), "correct": is_correct(q, reply),
                          "cross_species": cross_species(q, reply), "relevant": relevant, "counted": counted,
-                         "ms": round(ms, 1), "citations": [f"{c.entry}/{c.section}" for c in reply.citations]})
+                         "ms": round(ms, 1),
+                         "citations": [f"{c.entry}/{c.section}" for c in reply.citations]})
     result = summarize(rows)
     result["backend"] = "llm" if engine.llm is not None else "guide"
     result["guide_hash"] = engine.guide.content_hash
@@ -204,7 +205,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     per_kind: dict[str, dict[str, Any]] = {}
     for kind in sorted({r["kind"] for r in rows if r["kind"]}):
         sub = [r for r in rows if r["kind"] == kind and r["split"] != "team"]
-        per_kind[kind] = {"questions": len(sub), "accuracy": sum(r["correct"] for r in sub) / max(1, len(sub))}
+        right = sum(r["correct"] for r in sub)
+        per_kind[kind] = {"questions": len(sub), "accuracy": right / max(1, len(sub))}
     per_file = {}
     for name in sorted({r["file"] for r in rows}):
         sub = [r for r in rows if r["file"] == name]
@@ -225,7 +227,8 @@ def render_markdown(result: dict[str, Any]) -> str:
              "| split | questions | accuracy | refusals right | cross-species | answer precision | "
              "fully cited |", "|---|---|---|---|---|---|---|"]
     for name, s in result["splits"].items():
-        lines.append(f"| {name} | {s['questions']} | {s['accuracy']:.1%} | {s['refusals_right']}/{s['must_refuse']} "
+        lines.append(f"| {name} | {s['questions']} | {s['accuracy']:.1%} | "
+                     f"{s['refusals_right']}/{s['must_refuse']} "
                      f"| {s['cross_species']} | {s['precision']:.1%} | {s['grounded_share']:.1%} |")
     lines += ["", f"Latency p50 / p95 (ms, this run, in-process): {m['latency_ms_p50']:.0f} / "
               f"{m['latency_ms_p95']:.0f}", "", "## Visitors' questions by kind (dev + held-out)", "",

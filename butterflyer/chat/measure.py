@@ -92,7 +92,8 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
     """The largest (or smallest) species matching the question's kind, group and region."""
     norm = normalize(text)
     words = set(re.findall(r"[a-z]+", norm))
-    kind = "moth" if words & {"moth", "moths"} else "butterfly" if words & {"butterfly", "butterflies"} else None
+    kind = ("moth" if words & {"moth", "moths"}
+            else "butterfly" if words & {"butterfly", "butterflies"} else None)
     family = next((f for g, f in _GROUPS.items() if g in words or g + "s" in words), None)
     region = _region(norm)
     small = bool(_MOST.search(norm) and _MOST.search(norm).group(1) in _SMALL)  # type: ignore[union-attr]
@@ -110,6 +111,6 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
     what = next((g for g in _GROUPS if g in words or g + "s" in words), kind or "species")
     where = f" in {region.title()}" if region else ""
     adj = "smallest" if small else "largest"
-    sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the {name_in_text(best)} "
-                f"is the {adj}: its wingspan is {_size_text(best)}.")
+    sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "
+                f"{name_in_text(best)} is the {adj}: its wingspan is {_size_text(best)}.")
     return SizeAnswer([(sentence, [best.label])])

@@ -141,7 +141,8 @@ class Query:
 SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
             "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
             "generation": "brood", "overwinter": "winter", "imitate": "mimic", "imitat": "mimic",
-            "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat", "hibernat": "winter", "hibernate": "winter"}
+            "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
+            "hibernat": "winter", "hibernate": "winter"}
 
 
 def _canon(term: str) -> str:
@@ -249,10 +250,12 @@ class Planner:
             chunk = self.chunk.get(f"{x}::similar_species:{y}")
             if chunk:
                 plan.add(chunk, 2)
+        if plan.parts:  # the guide's own how-to-tell text answers it; descriptions would only pad
+            return plan
         for x in (a, b):
             chunk = self.chunk.get(f"{x}::identification")
             if chunk:
-                plan.add(chunk, 1 if len(plan.parts) >= 2 else 2)
+                plan.add(chunk, 2)
         return plan
 
     def summary(self, label: str) -> Plan:
@@ -307,6 +310,13 @@ class Planner:
             return None, False
         return self._assemble(q, ranked, ranked[0]), False
 
+    @staticmethod
+    def _specific_food(q: Query) -> bool:
+        """Whether the question names the life stage whose food it asks about."""
+        words = set(q.text.lower().replace("-", " ").split())
+        return bool(words & {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
+                             "adult", "adults", "host"})
+
     def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
         _, chunk, j = best
         plan = Plan()
@@ -317,12 +327,16 @@ class Planner:
         for k in range(len(chunk.sentences)):
             if k == j or len(plan.parts) >= 3:
                 continue
-            on_point = (self.lex(q.content, chunk, k) > 0 or (q.asks and answers_ask(chunk.sentences[k], q.asks))
-                        if broad else chunk.section in q.wanted or self.lex(set(q.residual), chunk, k) > 0)
+            if broad:
+                on_point = self.lex(q.content, chunk, k) > 0 or (
+                    bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))
+            else:
+                on_point = chunk.section in q.wanted or self.lex(set(q.residual), chunk, k) > 0
             if on_point:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
-        if other and (other in q.wanted or "food" in q.intent.sections):
+        # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
+        if other and ("food" in q.intent.sections or (other in q.wanted and not self._specific_food(q))):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

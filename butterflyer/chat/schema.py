@@ -110,7 +110,8 @@ class SpeciesEntry(_Strict):
     def _taxonomy(self) -> SpeciesEntry:
         if self.label_holds is not None:
             if len(self.label_holds) < 2:
-                raise ValueError("label_holds lists the species of a mixed label; give at least two or use null")
+                raise ValueError("label_holds lists the species of a mixed label; "
+                                 "give at least two or use null")
             if self.genus is not None or self.family is not None or self.subfamily is not None:
                 raise ValueError("a mixed label (label_holds) must have genus, family and subfamily null")
         elif self.genus is None or self.family is None:
@@ -143,9 +144,12 @@ class SpeciesEntry(_Strict):
         return slugify(self.label)
 
     def names(self) -> list[str]:
-        """Every name this species is known by: label, common, other and scientific names."""
+        """Every name this species is known by: label, common, other and scientific names (for a mixed
+        label, the scientific names of the species it holds)."""
         out: list[str] = []
-        for name in (self.label, self.common_name, *self.other_names, self.scientific_name):
+        # a mixed label's scientific_name describes the mix; the species it holds are its names
+        held = [t.scientific_name for t in self.label_holds] if self.label_holds else [self.scientific_name]
+        for name in (self.label, self.common_name, *self.other_names, *held):
             if name.lower() not in {o.lower() for o in out}:
                 out.append(name)
         return out

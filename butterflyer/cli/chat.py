@@ -21,11 +21,15 @@ def _engine():  # noqa: ANN202 - imported lazily: loading MiniLM takes seconds
         return default_engine()
 
 
-def _print_reply(console: Console, reply) -> None:  # noqa: ANN001
+def _print_reply(console: Console, reply, sources: bool = False) -> None:  # noqa: ANN001
     style = "green" if reply.status == "answered" else "yellow"
     console.print(f"[bold {style}]guide:[/] {reply.answer}", highlight=False)
     for c in reply.citations:
         console.print(f"  [dim][{c.n}] {c.entry_title} - {c.section_title}[/]", highlight=False)
+    if sources:
+        for entry in reply.sources:
+            refs = "; ".join(entry.references)
+            console.print(f"  [dim]sources for {entry.entry_title}: {refs}[/]", highlight=False)
 
 
 @chat_app.callback()
@@ -35,6 +39,8 @@ def chat_cmd(
                                                 "(dataset label or name, e.g. MONARCH)")] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="ask one question and exit")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="with --message: print the reply as JSON")] = False,
+    sources: Annotated[bool, typer.Option("--sources",
+                                          help="list the references of the cited entries")] = False,
 ) -> None:
     """Chat with the field guide. Type a question; 'quit' or Ctrl-D ends."""
     if ctx.invoked_subcommand is not None:
@@ -47,7 +53,7 @@ def chat_cmd(
         if as_json:
             typer.echo(json.dumps(reply.model_dump(), indent=2))
         else:
-            _print_reply(console, reply)
+            _print_reply(console, reply, sources)
         return
     if current:
         entry = engine.guide.species[current]
@@ -71,7 +77,7 @@ def chat_cmd(
         except ChatError as exc:
             console.print(f"[red]{exc}[/]", highlight=False)
             continue
-        _print_reply(console, reply)
+        _print_reply(console, reply, sources)
         current = reply.species_id or current
         history += [{"role": "user", "content": text}, {"role": "assistant", "content": reply.answer}]
 
