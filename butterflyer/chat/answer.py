@@ -171,7 +171,9 @@ class ChatEngine:
             after = range(k + 1, min(k + reach, len(words)))
             for g in after:
                 if words[g] in GROUP_NOUNS and g not in in_mention:
-                    lead = k > 0 and words[k - 1] not in STOPWORDS and k - 1 not in in_mention
+                    # "Queen Victoria's birdwing": the word before belongs to the name even when it is
+                    # also a guide name on its own
+                    lead = k > 0 and words[k - 1] not in STOPWORDS
                     start = k - 1 if lead else k
                     return " ".join(words[start:g + 1])
         return None

@@ -66,7 +66,8 @@ def _overview(entry: SpeciesEntry) -> list[str]:
     if entry.label_holds:
         held = "; ".join(f"{t.scientific_name} ({t.common_name}, family {t.family})"
                          for t in entry.label_holds)
-        out = [f"The dataset label {entry.label} is a mixed label of {entry.kind}s from different families: "
+        kinds = "butterflies" if entry.kind == "butterfly" else "moths"
+        out = [f"The dataset label {entry.label} is a mixed label of {kinds} from different families: "
                f"{held}."]
         return out + ([f"The {name} is also known as {', '.join(entry.other_names)}."]
                       if entry.other_names else [])
