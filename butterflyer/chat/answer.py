@@ -16,21 +16,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.describe import candidates, is_description
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import GROUP_NOUNS, parse_intent
 from butterflyer.chat.linking import SpeciesLinker
+from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.plan import Plan, Planner, Query
-from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, Status
+from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
+from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
                        r"\b[\s!.,?]*(there|you|bot)?[\s!.,?]*$", re.IGNORECASE)
 MAX_SENTENCES = 4
+# Adjectives that describe a butterfly rather than name one ("biggest moth", "fluffy moth").
+DESCRIPTIVE = {"biggest", "largest", "smallest", "tiniest", "bigger", "larger", "smaller", "widest", "huge",
+               "fluffy", "furry", "shiny", "tiny", "giant", "colourful", "colorful", "rainbow", "pretty"}
 MAX_MESSAGE_CHARS = 2000
 # Words that say nothing about *what* is asked once the species is known.
 PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his"}
@@ -53,11 +60,32 @@ class ChatEngine:
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever)
+        self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
 
     # --- public -------------------------------------------------------------------------
     def ask(self, message: str, species_id: str | None = None,
             history: Sequence[dict[str, str]] | None = None) -> ChatReply:
-        """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified)."""
+        """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified).
+        The reply lists the sources of every entry it cites."""
+        reply = self._ask(message, species_id, history)
+        if not reply.citations:
+            return reply
+        return reply.model_copy(update={"sources": self._sources(reply.citations)})
+
+    def _sources(self, citations: list[Citation]) -> list[EntrySources]:
+        out: dict[str, EntrySources] = {}
+        for c in citations:
+            if c.entry in out:
+                continue
+            book = self.guide.species if c.entry_kind == "species" else self.guide.topics
+            entry = book.get(c.entry)
+            if entry is not None:
+                out[c.entry] = EntrySources(entry=c.entry, entry_title=c.entry_title,
+                                            references=list(entry.sources))
+        return list(out.values())
+
+    def _ask(self, message: str, species_id: str | None,
+             history: Sequence[dict[str, str]] | None) -> ChatReply:
         message = (message or "").strip()
         if not message:
             raise ChatError("the message is empty; ask a question about a butterfly or moth")
@@ -68,11 +96,15 @@ class ChatEngine:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
         mentions = self.linker.find(message)
+        unknown = find_unknown(message, [(m.start, m.end) for m in mentions])
+        if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
+            mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
-        unknown_name = self._names_unknown_species(words, in_mention, set(name_like))
+        unknown_name = (unknown.name if unknown is not None and not named
+                        else self._names_unknown_species(words, in_mention, set(name_like)))
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
         intent = parse_intent(unnamed, terms(unnamed))
@@ -89,6 +121,10 @@ class ChatEngine:
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual)
+        if not unknown_name:
+            special = self._special(message, named, residual, focus)
+            if special is not None:
+                return special
         off_topic = False
         if unknown_name:
             plan = None
@@ -97,6 +133,10 @@ class ChatEngine:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
+        if unknown_name and not off_topic:
+            text = not_covered_text(self.guide, as_typed(message, unknown_name))
+            return ChatReply(answer=text, species_id=focus,
+                             status="not_covered")
         if plan is None or not plan.parts:
             status: Status = "off_topic" if off_topic else "not_covered"
             text = OFF_TOPIC if off_topic else self._not_covered([] if unknown_name else targets)
@@ -121,17 +161,22 @@ class ChatEngine:
         raise ChatError(f"no species called {name!r} in the field guide; use a dataset label such as "
                         "'MONARCH' or a common name such as 'painted lady'")
 
-    def _names_unknown_species(self, words: list[str], in_mention: set[int], capital: set[str]) -> bool:
+    def _names_unknown_species(self, words: list[str], in_mention: set[int], capital: set[str]) -> str | None:
         """"Queen Alexandra's birdwing", "gulf fritillary": a word the guide never uses, just before a
-        group noun that is not part of a known name, names a species the guide lacks."""
+        group noun that is not part of a known name, names a species the guide lacks; returns that name."""
         for k, word in enumerate(words):
-            if k in in_mention or not self._unknown(words, k):
+            if k in in_mention or not self._unknown(words, k) or word in DESCRIPTIVE:
                 continue
             reach = 4 if word in capital else 2  # a capitalised name may have words in between
             after = range(k + 1, min(k + reach, len(words)))
-            if any(words[g] in GROUP_NOUNS and g not in in_mention for g in after):
-                return True
-        return False
+            for g in after:
+                if words[g] in GROUP_NOUNS and g not in in_mention:
+                    # "Queen Victoria's birdwing": the word before belongs to the name even when it is
+                    # also a guide name on its own
+                    lead = k > 0 and words[k - 1] not in STOPWORDS
+                    start = k - 1 if lead else k
+                    return " ".join(words[start:g + 1])
+        return None
 
     def _unknown(self, words: list[str], k: int) -> bool:
         if not 0 <= k < len(words):
@@ -148,6 +193,48 @@ class ChatEngine:
             if w not in self.vocabulary and stem(w) not in self.vocabulary and w not in STOPWORDS:
                 out.append(w)
         return out
+
+    # --- questions answered from structured fields or as candidates ------------------------
+    def _special(self, message: str, named: list[str], residual: list[str], focus: str | None
+                 ) -> ChatReply | None:
+        """Size rankings and comparisons, and description-to-species candidates; ``None`` otherwise."""
+        if is_size_question(message):
+            size = (compare(self.guide, named[0], named[1]) if len(named) >= 2
+                    else rank(self.guide, message) if not named else None)
+            if size is not None:
+                return self._cite_sizes(size, focus)
+        if not named and is_description(message):
+            vec = self.retriever.embed(message)
+            found = candidates(self.index, self._kinds, vec, " ".join(residual), message)
+            if found:
+                return self._cite_candidates(found, focus)
+        return None
+
+    def _citation(self, n: int, chunk: Chunk, sentence: str) -> Citation:
+        kind: Literal["species", "topic"] = "topic" if chunk.entry_kind == "topic" else "species"
+        return Citation(n=n, entry=chunk.entry, entry_kind=kind, entry_title=chunk.entry_title,
+                        section=chunk.section, section_title=chunk.section_title, text=sentence)
+
+    def _cite_sizes(self, size: SizeAnswer, focus: str | None) -> ChatReply:
+        citations: list[Citation] = []
+        parts = []
+        for sentence, labels in size.sentences:
+            marks = ""
+            for label in labels:
+                chunk = self.planner.chunk[f"{label}::wingspan"]
+                citations.append(self._citation(len(citations) + 1, chunk, chunk.sentences[0]))
+                marks += f"[{len(citations)}]"
+            parts.append(f"{sentence} {marks}")
+        return ChatReply(answer=" ".join(parts), citations=citations, species_id=focus)
+
+    def _cite_candidates(self, found: list[Chunk], focus: str | None) -> ChatReply:
+        citations = [self._citation(i + 1, c, c.sentences[0]) for i, c in enumerate(found)]
+        first = found[0].entry_title
+        text = f"From that description it is probably the {first}: {citations[0].text} [1]"
+        if len(found) > 1:
+            text += f" It could also be the {found[1].entry_title}: {citations[1].text} [2]"
+        text += " To be sure, send a photo and I can identify it."
+        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry)
 
     # --- output -------------------------------------------------------------------------
     def _compose(self, plan: Plan, focus: str | None) -> ChatReply:

@@ -63,6 +63,14 @@ def _num(value: float) -> str:
 
 def _overview(entry: SpeciesEntry) -> list[str]:
     name = entry.common_name
+    if entry.label_holds:
+        held = "; ".join(f"{t.scientific_name} ({t.common_name}, family {t.family})"
+                         for t in entry.label_holds)
+        kinds = "butterflies" if entry.kind == "butterfly" else "moths"
+        out = [f"The dataset label {entry.label} is a mixed label of {kinds} from different families: "
+               f"{held}."]
+        return out + ([f"The {name} is also known as {', '.join(entry.other_names)}."]
+                      if entry.other_names else [])
     sub = f", subfamily {entry.subfamily}" if entry.subfamily else ""
     out = [f"The {name} ({entry.scientific_name}) is a {entry.kind} in the family {entry.family}{sub}, "
            f"genus {entry.genus}."]
@@ -86,8 +94,9 @@ def species_chunks(entry: SpeciesEntry, titles: dict[str, str]) -> list[Chunk]:
     chunks = [make("overview", _overview(entry))]
     if entry.wingspan_mm is not None:
         span = entry.wingspan_mm
-        chunks.append(make("wingspan", [f"The {title} has a wingspan of about {_num(span.min)} to "
-                                        f"{_num(span.max)} mm."]))
+        size = (f"of about {_num(span.min)} to {_num(span.max)} mm" if span.min is not None
+                else f"of up to {_num(span.max)} mm")
+        chunks.append(make("wingspan", [f"The {title} has a wingspan {size}."]))
     for field in PROSE_SECTIONS:
         value = getattr(entry, field)
         if value:

@@ -1,14 +1,24 @@
-"""Evaluate the chatbot on the team's question sets and write a Markdown + JSON report.
+"""Evaluate the chatbot on its question sets and write a Markdown + JSON report.
 
-Every ``chat/eval/questions_*.yaml`` is a list of :class:`~butterflyer.chat.schema.EvalQuestion`.
-A question is correct when the bot refuses exactly the must-refuse ones and, for the
-others, the answer contains one of the expected substrings. The report gives accuracy,
-refusal precision and recall, the share of answers whose every sentence is backed by a
-cited passage, and latency percentiles.
+Three splits: ``dev`` and ``held-out`` (``visitors_dev.yaml`` / ``visitors_heldout.yaml``,
+visitors' questions graded on real-world facts; held-out is never used for tuning) and
+``team`` (the writers' older ``questions_*.yaml``, kept as a regression check). Each file
+is a list of :class:`~butterflyer.chat.schema.EvalQuestion`.
+
+A question is correct when the bot refuses exactly the must-refuse ones (a not-covered
+refusal must also name what was asked about) and otherwise gives one of the expected
+facts. Per split the report gives accuracy, refusals right, **cross-species answers**
+(an answer citing a species entry outside the question's ``about``) and **answer
+precision**, a measurable proxy for "every sentence bears on the question": a cited
+answer sentence counts as relevant when all its citations come from the question's
+``about`` entries and it either states an expected fact or comes from the same kind of
+section (food plants, habitat, ...) as a sentence that does. Uncited framing ("to be sure,
+send a photo") is not counted.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,21 +29,24 @@ from pydantic import ValidationError
 
 from butterflyer import paths
 from butterflyer.chat.answer import ChatEngine
-from butterflyer.chat.reply import fully_grounded
+from butterflyer.chat.reply import ChatReply, answer_sentences, cited_numbers, fully_grounded, strip_marks
 from butterflyer.chat.schema import EvalQuestion
 from butterflyer.chat.text import normalize
 from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json, atomic_write_text
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
-TARGETS = {"accuracy": 0.90, "refusal_recall": 1.0, "grounded_share": 1.0}
+SPLITS = {"dev": "visitors_dev.yaml", "held-out": "visitors_heldout.yaml", "team": "questions_*.yaml"}
+TARGETS = {"accuracy": 0.95, "refusal_recall": 1.0, "cross_species": 0, "precision": 0.90}
+TARGET_SPLIT = "held-out"
 
 
-def load_questions(folder: str | Path | None = None) -> dict[str, list[EvalQuestion]]:
+def load_questions(folder: str | Path | None = None, pattern: str = "questions_*.yaml"
+                   ) -> dict[str, list[EvalQuestion]]:
     """Questions by file name; raises ``ChatError`` naming the file, item and field of any invalid one."""
     base = Path(folder) if folder is not None else EVAL_DIR
     out: dict[str, list[EvalQuestion]] = {}
-    for path in sorted(base.glob("questions_*.yaml")):
+    for path in sorted(base.glob(pattern)):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
         except yaml.YAMLError as exc:
@@ -50,15 +63,69 @@ def load_questions(folder: str | Path | None = None) -> dict[str, list[EvalQuest
                 raise ChatError(f"{path.name}: question {i}: field '{where}': {err['msg']}") from exc
         out[path.name] = items
     if not out:
-        raise ChatError(f"no questions_*.yaml under {base}; add a question set first")
+        raise ChatError(f"no {pattern} under {base}; add a question set first")
     return out
 
 
-def _is_correct(q: EvalQuestion, refused: bool, answer: str) -> bool:
+def load_splits(folder: str | Path | None = None) -> dict[str, list[tuple[str, EvalQuestion]]]:
+    """``{split: [(file, question), ...]}`` for every split that has files under ``folder``."""
+    out: dict[str, list[tuple[str, EvalQuestion]]] = {}
+    for split, pattern in SPLITS.items():
+        try:
+            sets = load_questions(folder, pattern)
+        except ChatError as exc:
+            if "no " + pattern in str(exc):
+                continue
+            raise
+        out[split] = [(name, q) for name, qs in sets.items() for q in qs]
+    if not out:
+        raise ChatError(f"no question files ({', '.join(SPLITS.values())}) under {folder or EVAL_DIR}")
+    return out
+
+
+def has_fact(q: EvalQuestion, text: str) -> bool:
+    """Whether ``text`` states one of the question's expected facts."""
+    norm = normalize(text)
+    for fact in q.expect_any:
+        if fact.startswith("re:"):
+            if re.search(normalize(fact[3:]), norm):
+                return True
+        elif normalize(fact) in norm:
+            return True
+    return False
+
+
+def is_correct(q: EvalQuestion, reply: ChatReply) -> bool:
+    """Refused when it must (naming the asked-about species if set), else answered with an expected fact."""
     if q.refuse:
-        return refused
-    text = normalize(answer)
-    return not refused and any(normalize(e) in text for e in q.expect_any)
+        return reply.refused and (q.mention is None or normalize(q.mention) in normalize(reply.answer))
+    return not reply.refused and has_fact(q, reply.answer)
+
+
+def cross_species(q: EvalQuestion, reply: ChatReply) -> list[str]:
+    """Species entries an answered reply cites although the question is not about them."""
+    if reply.refused:
+        return []
+    allowed = set(q.about or [])
+    if q.about is None and not q.refuse:
+        return []  # a general question may cite any entry as an example
+    return sorted({c.entry for c in reply.citations if c.entry_kind == "species" and c.entry not in allowed})
+
+
+def precision_counts(q: EvalQuestion, reply: ChatReply) -> tuple[int, int]:
+    """``(relevant, counted)`` cited sentences of an answered reply to an answerable question."""
+    if q.refuse or reply.refused:
+        return 0, 0
+    by_n = {c.n: c for c in reply.citations}
+    cited = [(s, [by_n[n] for n in cited_numbers(s) if n in by_n]) for s in answer_sentences(reply.answer)]
+    cited = [(s, cs) for s, cs in cited if cs]
+    hit_sections = {c.section for s, cs in cited if has_fact(q, strip_marks(s)) for c in cs}
+    relevant = 0
+    for s, cs in cited:
+        in_scope = q.about is None or all(c.entry in q.about for c in cs if c.entry_kind == "species")
+        on_point = has_fact(q, strip_marks(s)) or any(c.section in hit_sections for c in cs)
+        relevant += in_scope and on_point
+    return relevant, len(cited)
 
 
 def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None = None,
@@ -66,21 +133,25 @@ def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None 
     """Ask every question, score the answers and (by default) write ``chat-eval.{md,json}``."""
     from butterflyer.chat.answer import default_engine
 
-    sets = load_questions(questions_dir)
+    splits = load_splits(questions_dir)
     engine = engine or default_engine()
     rows: list[dict[str, Any]] = []
-    for name, questions in sets.items():
-        for q in questions:
-            if q.species is not None and q.species not in engine.guide.species:
-                raise ChatError(f"{name}: question {q.question!r} sets species {q.species!r}, "
-                                "which has no guide entry; use a dataset label")
+    for split, questions in splits.items():
+        for name, q in questions:
+            for label in [q.species, *(q.about or [])]:
+                if label is not None and label not in engine.guide.species:
+                    raise ChatError(f"{name}: question {q.question!r} names species {label!r}, "
+                                    "which has no guide entry; use a dataset label")
             start = time.perf_counter()
             reply = engine.ask(q.question, species_id=q.species)
             ms = (time.perf_counter() - start) * 1000
-            rows.append({"file": name, "question": q.question, "species": q.species, "refuse": q.refuse,
-                         "expect_any": q.expect_any, "status": reply.status, "answer": reply.answer,
-                         "refused": reply.refused, "grounded": fully_grounded(reply),
-                         "correct": _is_correct(q, reply.refused, reply.answer), "ms": round(ms, 1),
+            relevant, counted = precision_counts(q, reply)
+            rows.append({"split": split, "file": name, "question": q.question, "kind": q.kind,
+                         "species": q.species, "refuse": q.refuse, "expect_any": q.expect_any,
+                         "status": reply.status, "answer": reply.answer, "refused": reply.refused,
+                         "grounded": fully_grounded(reply), "correct": is_correct(q, reply),
+                         "cross_species": cross_species(q, reply), "relevant": relevant, "counted": counted,
+                         "ms": round(ms, 1),
                          "citations": [f"{c.entry}/{c.section}" for c in reply.citations]})
     result = summarize(rows)
     result["backend"] = "llm" if engine.llm is not None else "guide"
@@ -93,34 +164,56 @@ def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None 
     return result
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Metrics over per-question rows."""
+def _split_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(rows)
     must = [r for r in rows if r["refuse"]]
     did = [r for r in rows if r["refused"]]
     answered = [r for r in rows if not r["refused"]]
     tp = sum(1 for r in did if r["refuse"])
-    ms = np.array([r["ms"] for r in rows]) if rows else np.zeros(1)
-    metrics = {
+    counted = sum(r["counted"] for r in rows)
+    return {
         "questions": n,
         "accuracy": sum(r["correct"] for r in rows) / n if n else 0.0,
         "answerable_accuracy": (sum(r["correct"] for r in rows if not r["refuse"]) / max(1, n - len(must))),
         "must_refuse": len(must),
+        "refusals_right": sum(r["correct"] for r in must),
         "refusal_precision": tp / len(did) if did else 1.0,
         "refusal_recall": tp / len(must) if must else 1.0,
+        "cross_species": sum(bool(r["cross_species"]) for r in rows),
+        "precision": sum(r["relevant"] for r in rows) / counted if counted else 1.0,
         "answered": len(answered),
         "grounded_share": sum(r["grounded"] for r in answered) / len(answered) if answered else 1.0,
-        "latency_ms_p50": float(np.percentile(ms, 50)),
-        "latency_ms_p95": float(np.percentile(ms, 95)),
-        "species_covered": len({r["species"] for r in rows if r["species"]}),
     }
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Metrics per split and overall, plus per-kind accuracy, over per-question rows."""
+    splits = {name: _split_metrics([r for r in rows if r["split"] == name])
+              for name in SPLITS if any(r["split"] == name for r in rows)}
+    ms = np.array([r["ms"] for r in rows]) if rows else np.zeros(1)
+    metrics = _split_metrics(rows)
+    metrics.update({"latency_ms_p50": float(np.percentile(ms, 50)),
+                    "latency_ms_p95": float(np.percentile(ms, 95)),
+                    "species_covered": len({r["species"] for r in rows if r["species"]})})
+    target = splits.get(TARGET_SPLIT, metrics)
+    metrics["targets_met"] = {
+        "accuracy": target["accuracy"] >= TARGETS["accuracy"],
+        "refusal_recall": all(s["refusals_right"] == s["must_refuse"] for s in splits.values()),
+        "cross_species": all(s["cross_species"] <= TARGETS["cross_species"] for s in splits.values()),
+        "precision": target["precision"] >= TARGETS["precision"],
+    }
+    per_kind: dict[str, dict[str, Any]] = {}
+    for kind in sorted({r["kind"] for r in rows if r["kind"]}):
+        sub = [r for r in rows if r["kind"] == kind and r["split"] != "team"]
+        right = sum(r["correct"] for r in sub)
+        per_kind[kind] = {"questions": len(sub), "accuracy": right / max(1, len(sub))}
     per_file = {}
     for name in sorted({r["file"] for r in rows}):
         sub = [r for r in rows if r["file"] == name]
         per_file[name] = {"questions": len(sub), "accuracy": sum(r["correct"] for r in sub) / len(sub)}
-    metrics["targets_met"] = {k: metrics[k] >= v for k, v in TARGETS.items()}
-    return {"metrics": metrics, "per_file": per_file, "failures": [r for r in rows if not r["correct"]],
-            "rows": rows}
+    bad = [r for r in rows if not r["correct"] or r["cross_species"]]
+    return {"metrics": metrics, "splits": splits, "per_kind": per_kind, "per_file": per_file,
+            "failures": bad, "rows": rows}
 
 
 def render_markdown(result: dict[str, Any]) -> str:
@@ -128,20 +221,24 @@ def render_markdown(result: dict[str, Any]) -> str:
     m = result["metrics"]
     digest = str(result.get("guide_hash", ""))[:12]
     lines = ["# Chatbot evaluation", "",
-             f"Backend: {result.get('backend', 'guide')}; guide hash `{digest}`.",
-             "", "| metric | value | target |", "|---|---|---|",
-             f"| questions | {m['questions']} | >= 100 |",
-             f"| accuracy | {m['accuracy']:.1%} | >= 90% |",
-             f"| refusal precision | {m['refusal_precision']:.1%} | |",
-             f"| refusal recall ({m['must_refuse']} must-refuse) | {m['refusal_recall']:.1%} | 100% |",
-             f"| answers fully backed by citations | {m['grounded_share']:.1%} | 100% |",
-             f"| latency p50 / p95 (ms, this run) | {m['latency_ms_p50']:.0f} / {m['latency_ms_p95']:.0f} | "
-             "p50 <= 200 (bench) |", "", "## Per question set", "", "| file | questions | accuracy |",
-             "|---|---|---|"]
-    lines += [f"| {k} | {v['questions']} | {v['accuracy']:.1%} |" for k, v in result["per_file"].items()]
+             f"Backend: {result.get('backend', 'guide')}; guide hash `{digest}`. Targets apply to held-out "
+             f"(accuracy >= {TARGETS['accuracy']:.0%}, precision >= {TARGETS['precision']:.0%}) and to every "
+             "split (all refusals right, 0 cross-species answers).", "",
+             "| split | questions | accuracy | refusals right | cross-species | answer precision | "
+             "fully cited |", "|---|---|---|---|---|---|---|"]
+    for name, s in result["splits"].items():
+        lines.append(f"| {name} | {s['questions']} | {s['accuracy']:.1%} | "
+                     f"{s['refusals_right']}/{s['must_refuse']} "
+                     f"| {s['cross_species']} | {s['precision']:.1%} | {s['grounded_share']:.1%} |")
+    lines += ["", f"Latency p50 / p95 (ms, this run, in-process): {m['latency_ms_p50']:.0f} / "
+              f"{m['latency_ms_p95']:.0f}", "", "## Visitors' questions by kind (dev + held-out)", "",
+              "| kind | questions | accuracy |", "|---|---|---|"]
+    lines += [f"| {k} | {v['questions']} | {v['accuracy']:.1%} |" for k, v in result["per_kind"].items()]
     lines += ["", f"## Failures ({len(result['failures'])})", ""]
     for r in result["failures"]:
         want = "refusal" if r["refuse"] else " / ".join(r["expect_any"])
         ctx = f" (species {r['species']})" if r["species"] else ""
-        lines.append(f"- **{r['question']}**{ctx}: expected {want}; got {r['status']}: {r['answer'][:200]}")
+        cross = f" CROSS-SPECIES {r['cross_species']}" if r["cross_species"] else ""
+        lines.append(f"- [{r['split']}] **{r['question']}**{ctx}: expected {want}; got {r['status']}: "
+                     f"{r['answer'][:200]}{cross}")
     return "\n".join(lines) + "\n"

@@ -46,6 +46,40 @@ QUANTITY_UNITS = {
 }
 SPECIFIC_SKIP = ("overview", "facts")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
+# What kind of sentence answers the question: a reason, a relation between species, or a name.
+ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    "reason": (re.compile(r"\bwhy\b|\bwhat (are|is) (the |its |their )?\w+( \w+)? for\b|"
+                          r"\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|feed|defend)"),
+               re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
+                          r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
+                          r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
+                          r"by \w+ing)\b")),
+    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|"
+                            r"look(s)? like)\b"),
+                 re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
+                            r"same genus|close relative)\b")),
+    "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
+    "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
+             re.compile(r"\b(known as|is called|are called|named|its name|is the classic)\b")),
+    "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
+                re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
+}
+ASK_WEIGHT = 0.06
+
+
+def asks(text: str) -> list[str]:
+    """The kinds of answer sentence the question asks for (reason, relation, name)."""
+    low = text.lower()
+    found = [kind for kind, (question, _) in ASKS.items() if question.search(low)]
+    return [k for k in found if not (k == "name" and "scientific" in found)]
+
+
+def answers_ask(sentence: str, kinds: list[str]) -> bool:
+    """Whether a sentence is of a kind the question asks for."""
+    low = sentence.lower()
+    return any(ASKS[k][1].search(low) for k in kinds)
+
+
 PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
          "distribution": "habitat", "habitat": "distribution"}
 
@@ -83,6 +117,11 @@ class Query:
         return out
 
     @property
+    def asks(self) -> list[str]:
+        """Reason / relation / name: the kind of sentence that answers the question."""
+        return asks(self.text)
+
+    @property
     def quantity(self) -> bool:
         return bool(QUANTITY.search(self.text.lower()))
 
@@ -101,7 +140,9 @@ class Query:
 
 SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
             "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
-            "generation": "brood", "overwinter": "winter", "hibernat": "winter", "hibernate": "winter"}
+            "generation": "brood", "overwinter": "winter", "imitate": "mimic", "imitat": "mimic",
+            "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
+            "hibernat": "winter", "hibernate": "winter"}
 
 
 def _canon(term: str) -> str:
@@ -177,6 +218,8 @@ class Planner:
                     score += CUE_WEIGHT
                 if q.quantity and has_number(sentence):
                     score += NUMBER_WEIGHT
+                if q.asks and answers_ask(sentence, q.asks):
+                    score += ASK_WEIGHT
                 out.append((score, chunk, j))
         out.sort(key=lambda x: -x[0])
         return out
@@ -191,6 +234,9 @@ class Planner:
         if units and not units & self._sent_words[chunk.id][j]:
             return False
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
+        if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
+                not q.content or self.lex(q.content, chunk, j) > 0 or set(q.asks) & {"relation", "defence"}):
+            return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True
         if self.lex(q.content, chunk, j) >= 0.5:
@@ -204,10 +250,12 @@ class Planner:
             chunk = self.chunk.get(f"{x}::similar_species:{y}")
             if chunk:
                 plan.add(chunk, 2)
+        if plan.parts:  # the guide's own how-to-tell text answers it; descriptions would only pad
+            return plan
         for x in (a, b):
             chunk = self.chunk.get(f"{x}::identification")
             if chunk:
-                plan.add(chunk, 1 if len(plan.parts) >= 2 else 2)
+                plan.add(chunk, 2)
         return plan
 
     def summary(self, label: str) -> Plan:
@@ -262,16 +310,33 @@ class Planner:
             return None, False
         return self._assemble(q, ranked, ranked[0]), False
 
+    @staticmethod
+    def _specific_food(q: Query) -> bool:
+        """Whether the question names the life stage whose food it asks about."""
+        words = set(q.text.lower().replace("-", " ").split())
+        return bool(words & {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
+                             "adult", "adults", "host"})
+
     def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
         _, chunk, j = best
         plan = Plan()
         plan.add(single(chunk, j), 1)
+        # more sentences of the same section only when they bear on the question too: a "facts" or
+        # topic section mixes unrelated statements, so there a sentence must share the question's words
+        broad = chunk.section in SPECIFIC_SKIP or chunk.entry_kind == "topic" or bool(q.asks)
         for k in range(len(chunk.sentences)):
-            if k != j and len(plan.parts) < 3 and (chunk.section in q.wanted or chunk.entry_kind == "topic"
-                                                    or self.lex(set(q.residual), chunk, k) > 0):
+            if k == j or len(plan.parts) >= 3:
+                continue
+            if broad:
+                on_point = self.lex(q.content, chunk, k) > 0 or (
+                    bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))
+            else:
+                on_point = chunk.section in q.wanted or self.lex(set(q.residual), chunk, k) > 0
+            if on_point:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
-        if other and (other in q.wanted or "food" in q.intent.sections):
+        # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
+        if other and ("food" in q.intent.sections or (other in q.wanted and not self._specific_food(q))):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

@@ -38,11 +38,21 @@ class Citation(BaseModel):
     text: str
 
 
+class EntrySources(BaseModel):
+    """The references a cited guide entry (species or topic) was checked against."""
+
+    entry: str
+    entry_title: str
+    references: list[str]
+
+
 class ChatReply(BaseModel):
     """An answer, its citations, the conversation's species after this turn, and what happened."""
 
     answer: str
     citations: list[Citation] = Field(default_factory=list)
+    sources: list[EntrySources] = Field(default_factory=list,
+                                        description="references of every entry the answer cites")
     species_id: str | None = None
     status: Status = "answered"
     backend: Literal["guide", "llm"] = "guide"

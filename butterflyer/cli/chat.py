@@ -21,11 +21,15 @@ def _engine():  # noqa: ANN202 - imported lazily: loading MiniLM takes seconds
         return default_engine()
 
 
-def _print_reply(console: Console, reply) -> None:  # noqa: ANN001
+def _print_reply(console: Console, reply, sources: bool = False) -> None:  # noqa: ANN001
     style = "green" if reply.status == "answered" else "yellow"
     console.print(f"[bold {style}]guide:[/] {reply.answer}", highlight=False)
     for c in reply.citations:
         console.print(f"  [dim][{c.n}] {c.entry_title} - {c.section_title}[/]", highlight=False)
+    if sources:
+        for entry in reply.sources:
+            refs = "; ".join(entry.references)
+            console.print(f"  [dim]sources for {entry.entry_title}: {refs}[/]", highlight=False)
 
 
 @chat_app.callback()
@@ -35,6 +39,8 @@ def chat_cmd(
                                                 "(dataset label or name, e.g. MONARCH)")] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="ask one question and exit")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="with --message: print the reply as JSON")] = False,
+    sources: Annotated[bool, typer.Option("--sources",
+                                          help="list the references of the cited entries")] = False,
 ) -> None:
     """Chat with the field guide. Type a question; 'quit' or Ctrl-D ends."""
     if ctx.invoked_subcommand is not None:
@@ -47,7 +53,7 @@ def chat_cmd(
         if as_json:
             typer.echo(json.dumps(reply.model_dump(), indent=2))
         else:
-            _print_reply(console, reply)
+            _print_reply(console, reply, sources)
         return
     if current:
         entry = engine.guide.species[current]
@@ -71,7 +77,7 @@ def chat_cmd(
         except ChatError as exc:
             console.print(f"[red]{exc}[/]", highlight=False)
             continue
-        _print_reply(console, reply)
+        _print_reply(console, reply, sources)
         current = reply.species_id or current
         history += [{"role": "user", "content": text}, {"role": "assistant", "content": reply.answer}]
 
@@ -80,21 +86,29 @@ def chat_cmd(
 def eval_cmd(
     out: Annotated[str | None, typer.Option(help="report folder (default $BUTTERFLYER_HOME/reports)")] = None,
     show_failures: Annotated[int, typer.Option(help="print up to this many failed questions")] = 10,
+    show_heldout: Annotated[bool, typer.Option(help="also print held-out failures (they are in the report "
+                                                    "either way; don't tune on them)")] = False,
 ) -> None:
-    """Score the chatbot on chat/eval/questions_*.yaml; writes chat-eval.md and chat-eval.json."""
+    """Score the chatbot on the dev, held-out and team question sets; writes chat-eval.md and .json."""
     from butterflyer.chat.evaluate import run_eval
 
     result = run_eval(engine=_engine(), report_dir=out)
     m = result["metrics"]
     console = Console()
-    console.print(f"questions {m['questions']}  accuracy {m['accuracy']:.1%}  "
-                  f"refusal precision {m['refusal_precision']:.1%}  recall {m['refusal_recall']:.1%}  "
-                  f"fully cited {m['grounded_share']:.1%}  p50 {m['latency_ms_p50']:.0f} ms", highlight=False)
-    for r in result["failures"][:show_failures]:
-        console.print(f"  [yellow]x[/] {r['question']} -> {r['status']}: {r['answer'][:120]}",
+    for name, s in result["splits"].items():
+        console.print(f"{name:>8}: {s['questions']} questions  accuracy {s['accuracy']:.1%}  "
+                      f"refusals right {s['refusals_right']}/{s['must_refuse']}  "
+                      f"cross-species {s['cross_species']}  answer precision {s['precision']:.1%}  "
+                      f"fully cited {s['grounded_share']:.1%}", highlight=False)
+    console.print(f"p50 {m['latency_ms_p50']:.0f} ms (in-process)", highlight=False)
+    shown = [r for r in result["failures"] if r["split"] != "held-out" or show_heldout][:show_failures]
+    for r in shown:
+        console.print(f"  [yellow]x[/] [{r['split']}] {r['question']} -> {r['status']}: {r['answer'][:120]}",
                       highlight=False)
     console.print(f"report: {result['report']}", highlight=False)
     if not all(m["targets_met"].values()):
+        missed = ", ".join(k for k, ok in m["targets_met"].items() if not ok)
+        console.print(f"[red]targets missed: {missed}[/]", highlight=False)
         raise typer.Exit(1)
 
 

@@ -1,7 +1,9 @@
 """Names and taxonomy for labels, read from the field guide when it is installed.
 
 The field guide (``butterflyer.chat.guide.load_guide``) maps each dataset label
-to common and scientific names, genus, family and a summary. Labels it does not
+to common and scientific names, genus, family and a summary (the first sentence of the
+entry's identification text; the guide has no separate summary field). A mixed label
+(``label_holds``) has no genus or family, so the roll-up never claims one for it. Labels it does not
 know (synthetic test models, a newer dataset) still work: the label is the name
 and there is no taxonomy, so no roll-up above species.
 """
@@ -82,7 +84,7 @@ def _text(value: Any) -> str | None:
 
 DETAIL_FIELDS = ("other_names", "identification", "distribution", "habitat", "larval_host_plants",
                  "adult_food", "flight_period", "wingspan_mm", "conservation_status", "similar_species",
-                 "facts")
+                 "facts", "sources", "label_holds")
 
 
 def _plain(value: Any) -> Any:
@@ -98,8 +100,16 @@ def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
+def _first_sentence(text: str | None) -> str | None:
+    if not text:
+        return None
+    from butterflyer.chat.text import split_sentences
+
+    return split_sentences(text)[0]
+
+
 def _from_guide_entry(label: str, entry: Any) -> SpeciesInfo:
-    summary = _text(_field(entry, "summary")) or _text(_field(entry, "identification"))
+    summary = _first_sentence(_text(_field(entry, "identification")))
     details: dict[str, Any] = {}
     for key in DETAIL_FIELDS:
         value = _plain(_field(entry, key))

@@ -74,6 +74,9 @@ TOPIC = {
                   "Migrating butterflies follow seasonal flowers and host plants across continents."}],
 }
 
+for _entry in SPECIES:
+    _entry["sources"] = ["A test reference: names and range"]
+TOPIC["sources"] = ["A test reference: migration"]
 LABELS = tuple(s["label"] for s in SPECIES)
 
 

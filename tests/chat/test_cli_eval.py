@@ -46,7 +46,7 @@ def test_run_eval_scores_and_writes_report(tmp_path: Path, tiny_engine: ChatEngi
     assert {f["question"] for f in result["failures"]} == {QUESTIONS[2]["question"], QUESTIONS[4]["question"]}
     saved = json.loads((tmp_path / "r" / "chat-eval.json").read_text())
     assert saved["metrics"]["questions"] == 5
-    assert "| accuracy | 60.0% |" in (tmp_path / "r" / "chat-eval.md").read_text()
+    assert "| team | 5 | 60.0% | 1/2 |" in (tmp_path / "r" / "chat-eval.md").read_text()
 
 
 def test_invalid_question_file_names_file_and_field(tmp_path: Path) -> None:

@@ -83,7 +83,6 @@ def test_summary_for_bare_name(tiny_engine: ChatEngine) -> None:
     ("When does the viceroy fly?", None),          # flight_period is null
     ("Is the painted lady endangered?", None),    # conservation_status is null
     ("How much does a monarch cost?", None),       # nothing about prices
-    ("What does the Queen Alexandra's birdwing eat?", None),  # not in the guide
     ("What do the adults eat?", "VICEROY"),        # adult_food is null
 ])
 def test_not_covered(tiny_engine: ChatEngine, question: str, species: str | None) -> None:

@@ -105,8 +105,59 @@ def test_taxonomy_rollup() -> None:
     assert taxonomy("NOT A LABEL") is None
     for label, entry in guide.species.items():
         genus, family = taxonomy(label)
+        if entry.label_holds:  # a mixed label claims no genus or family
+            assert (genus, family) == (None, None), label
+            continue
         assert entry.scientific_name.split()[0] == genus, label
-        assert family.endswith("idae"), label
+        assert family is not None and family.endswith("idae"), label
+
+
+def test_banded_peacock_is_a_mixed_label_and_rollup_claims_no_group() -> None:
+    from butterflyer.serve.catalog import load_catalog
+
+    entry = load_guide().species["BANDED PEACOCK"]
+    held = {t.scientific_name: t.family for t in entry.label_holds or []}
+    assert held["Papilio palinurus"] == "Papilionidae" and held["Anartia fatima"] == "Nymphalidae"
+    assert "palinurus" in entry.identification.lower() or "swallowtail" in entry.identification.lower()
+    catalog = load_catalog()
+    assert catalog.genus("BANDED PEACOCK") is None and catalog.family("BANDED PEACOCK") is None
+    assert catalog.genus("MONARCH") == "Danaus"
+
+
+def test_every_entry_and_topic_lists_one_to_three_sources() -> None:
+    guide = load_guide()
+    for label, entry in guide.species.items():
+        assert 1 <= len(entry.sources) <= 3, label
+    for topic in guide.topics.values():
+        assert 1 <= len(topic.sources) <= 3, topic.id
+
+
+def test_sources_are_validated(tiny_guide_dir: Path) -> None:
+    path = next((tiny_guide_dir / "species").glob("*.yaml"))
+    data = yaml.safe_load(path.read_text())
+    data["sources"] = ["a", "b", "c", "d"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ChatError, match="sources"):
+        read_guide(tiny_guide_dir)
+
+
+def test_mixed_label_must_not_claim_a_genus(tiny_guide_dir: Path) -> None:
+    path = next((tiny_guide_dir / "species").glob("*.yaml"))
+    data = yaml.safe_load(path.read_text())
+    data["label_holds"] = [
+        {"scientific_name": "Aa bb", "common_name": "A", "family": "Papilionidae", "genus": "Aa",
+         "share": "most"},
+        {"scientific_name": "Cc dd", "common_name": "C", "family": "Nymphalidae", "genus": "Cc",
+         "share": "rest"}]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ChatError, match="mixed label"):
+        read_guide(tiny_guide_dir)
+
+
+def test_facts_fixed_by_the_fact_check() -> None:
+    guide = load_guide()
+    assert "4,500 to 4,800 kilometres" in " ".join(guide.species["MONARCH"].facts)
+    assert "largest endemic butterfly" in " ".join(guide.species["CAIRNS BIRDWING"].facts)
 
 
 def test_prose_lint_catches_dangling_pronoun(tiny_guide_dir: Path) -> None:

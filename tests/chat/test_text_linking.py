@@ -87,6 +87,6 @@ def test_every_real_name_links_to_its_label() -> None:
     linker = SpeciesLinker(guide, vocab)
     wrong = [(label, name, linker.labels(f"Tell me about the {name} please"))
              for label, e in guide.species.items()
-             for name in (label, e.common_name, e.scientific_name, *e.other_names)
+             for name in e.names()
              if linker.labels(f"Tell me about the {name} please") != [label]]
     assert wrong == []

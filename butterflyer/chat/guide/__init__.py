@@ -101,8 +101,9 @@ def load_guide() -> FieldGuide:
     return read_guide()
 
 
-def taxonomy(label: str) -> tuple[str, str] | None:
-    """``(genus, family)`` of a dataset label, or ``None`` when the guide has no entry for it."""
+def taxonomy(label: str) -> tuple[str | None, str | None] | None:
+    """``(genus, family)`` of a dataset label, or ``None`` when the guide has no entry for it; both
+    parts are ``None`` for a mixed label (its photos span several families)."""
     entry = load_guide().species.get(label)
     return (entry.genus, entry.family) if entry else None
 

@@ -1,7 +1,8 @@
 """``POST /v1/chat``: a question to the field-guide chatbot, answered with numbered citations.
 
 Request ``{message, species_id?, history?}``; response ``{answer, citations: [{n, entry,
-section, text, ...}], species_id, status, backend}``. ``status`` is ``answered``,
+section, text, ...}], sources: [{entry, entry_title, references}], species_id, status,
+backend}`` (``sources``: the references of every cited guide entry). ``status`` is ``answered``,
 ``not_covered`` (the guide cannot support an answer) or ``off_topic``. The engine (MiniLM
 and the index) is built once per process on first use; call :func:`warm_up` at startup
 to pay that cost before the first request.

@@ -1,0 +1,116 @@
+"""Size questions across the guide, computed from the structured ``wingspan_mm`` field.
+
+"The biggest moth", "the largest butterfly in Australia", "which is bigger, a luna moth or
+a polyphemus moth?": the answer is worked out from the entries' wingspans (the largest
+size a reference gives) and the region words of their ``distribution`` text, and cites the
+wingspan sentence of every species it names. Entries without a wingspan take no part,
+and the answer says the ranking covers only the species in the guide.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from butterflyer.chat.schema import FieldGuide, SpeciesEntry
+from butterflyer.chat.text import normalize
+
+_MOST = re.compile(r"\b(biggest|largest|widest|smallest|tiniest|bigger|larger|wider|smaller|tinier)\b")
+_SMALL = {"smallest", "tiniest", "smaller", "tinier"}
+# region word in a question -> words that place a species there in its distribution text
+REGIONS: dict[str, tuple[str, ...]] = {
+    "australia": ("australia", "queensland"),
+    "africa": ("africa",),
+    "madagascar": ("madagascar",),
+    "asia": ("asia", "india", "china", "malay", "borneo", "sumatra", "indonesia", "thailand", "myanmar",
+             "japan", "philippines", "nepal", "himalaya"),
+    "europe": ("europe", "britain"),
+    "britain": ("britain",),
+    "north america": ("north america", "united states", "canada", "florida", "texas", "california"),
+    "south america": ("south america", "brazil", "peru", "colombia", "argentina", "bolivia", "venezuela"),
+    "central america": ("central america", "mexico", "panama", "costa rica"),
+}
+ALIASES = {"usa": "north america", "us": "north america", "america": "north america", "uk": "britain",
+           "england": "britain", "costa rica": "central america", "mexico": "central america",
+           "queensland": "australia", "borneo": "asia", "india": "asia", "malaysia": "asia"}
+_GROUPS = {"swallowtail": "Papilionidae", "birdwing": "Papilionidae", "skipper": "Hesperiidae",
+           "hairstreak": "Lycaenidae", "blue": "Lycaenidae"}
+
+
+@dataclass(frozen=True)
+class SizeAnswer:
+    """Sentences (each citing the wingspan of the labels listed with it)."""
+
+    sentences: list[tuple[str, list[str]]]
+
+
+def is_size_question(text: str) -> bool:
+    """Whether the question asks for a superlative or comparison of size."""
+    return bool(_MOST.search(normalize(text)))
+
+
+def name_in_text(e: SpeciesEntry) -> str:
+    """The common name cased as the entry's prose writes it ("monarch", "Rajah Brooke's birdwing")."""
+    found = re.search(re.escape(e.common_name), e.identification, re.IGNORECASE)
+    return found.group(0) if found else e.common_name
+
+
+def _span(e: SpeciesEntry) -> float | None:
+    return e.wingspan_mm.max if e.wingspan_mm is not None else None
+
+
+def _size_text(e: SpeciesEntry) -> str:
+    w = e.wingspan_mm
+    assert w is not None
+    return f"{w.min:g} to {w.max:g} mm" if w.min is not None else f"up to {w.max:g} mm"
+
+
+def _region(norm: str) -> str | None:
+    for word in sorted([*REGIONS, *ALIASES], key=len, reverse=True):
+        if re.search(rf"\b{re.escape(word)}\b", norm):
+            return ALIASES.get(word, word)
+    return None
+
+
+def compare(guide: FieldGuide, a: str, b: str) -> SizeAnswer | None:
+    """Which of two named species is larger, from their wingspans; ``None`` if either lacks one."""
+    ea, eb = guide.species[a], guide.species[b]
+    sa, sb = _span(ea), _span(eb)
+    if sa is None or sb is None:
+        return None
+    if sa == sb:
+        text = (f"The {name_in_text(ea)} and the {name_in_text(eb)} reach the same wingspan in my guide "
+                f"({_size_text(ea)} and {_size_text(eb)}).")
+        return SizeAnswer([(text, [a, b])])
+    big, small = (ea, eb) if sa > sb else (eb, ea)
+    text = (f"The {name_in_text(big)} is larger than the {name_in_text(small)}: its wingspan is "
+            f"{_size_text(big)}, against {_size_text(small)}.")
+    return SizeAnswer([(text, [big.label, small.label])])
+
+
+def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
+    """The largest (or smallest) species matching the question's kind, group and region."""
+    norm = normalize(text)
+    words = set(re.findall(r"[a-z]+", norm))
+    kind = ("moth" if words & {"moth", "moths"}
+            else "butterfly" if words & {"butterfly", "butterflies"} else None)
+    family = next((f for g, f in _GROUPS.items() if g in words or g + "s" in words), None)
+    region = _region(norm)
+    small = bool(_MOST.search(norm) and _MOST.search(norm).group(1) in _SMALL)  # type: ignore[union-attr]
+    pool = []
+    for e in guide.species.values():
+        if _span(e) is None or (kind and e.kind != kind) or (family and e.family != family):
+            continue
+        if region and not any(w in normalize(e.distribution) for w in REGIONS[region]):
+            continue
+        pool.append(e)
+    if not pool:
+        return None
+    pool.sort(key=lambda e: (_span(e) or 0.0), reverse=not small)
+    best = pool[0]
+    what = next((g for g in _GROUPS if g in words or g + "s" in words), kind or "species")
+    where = f" in {region.title()}" if region else ""
+    adj = "smallest" if small else "largest"
+    sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "
+                f"{name_in_text(best)} is the {adj}: its wingspan is {_size_text(best)}.")
+    return SizeAnswer([(sentence, [best.label])])

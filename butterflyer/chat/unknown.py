@@ -1,0 +1,103 @@
+"""Species the guide does not cover: spot them in a question and word the refusal.
+
+Two signals. (1) A checklist of well-known butterflies and moths the guide lacks
+(``guide/other_species.txt``): a listed name found in the message wins over any guide
+name inside it, so "Queen of Spain fritillary" is not the queen and "western tiger
+swallowtail" is not the eastern tiger swallowtail. (2) A guide name preceded by a word
+that is not part of it but makes a longer species name ("giant swallowtail" inside no
+guide name, "small tortoiseshell") is caught by the checklist too. The reply names what
+was asked about and offers the closest covered species only as a marked suggestion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from butterflyer.chat.schema import FieldGuide
+from butterflyer.chat.text import stem, tokens
+
+CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
+# single checklist words that are also ordinary words count only when a group noun follows
+_NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
+_FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A species name in the message that the guide has no entry for."""
+
+    name: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=4)
+def checklist(path: Path = CHECKLIST) -> tuple[tuple[str, ...], ...]:
+    """Checklist names as token tuples, longest first."""
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            names.append(tuple(tokens(line)))
+    return tuple(sorted(set(names), key=lambda t: -len(t)))
+
+
+def _forms(tok: str) -> set[str]:
+    return {tok, stem(tok), tok.rstrip("s")}
+
+
+def find_unknown(message: str, guide_spans: list[tuple[int, int]]) -> Unknown | None:
+    """The first checklist name in ``message`` that no equal-or-longer guide name covers."""
+    toks = tokens(message)
+    stems = [_forms(t) for t in toks]
+    for name in checklist():
+        n = len(name)
+        for i in range(len(toks) - n + 1):
+            if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
+                continue
+            if n == 1 and name[0] in _NEEDS_NOUN and not (i + 1 < len(toks) and toks[i + 1] in _FOLLOW):
+                continue
+            covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
+            if not covered:
+                return Unknown(" ".join(toks[i:i + n]), i, i + n)
+    return None
+
+
+_GENERIC = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "the", "of", "s"}
+
+
+def closest_covered(guide: FieldGuide, name: str) -> str | None:
+    """The covered species sharing most words with the asked name (its group word counts double)."""
+    words = [stem(w) for w in tokens(name) if w not in _GENERIC]
+    if not words:
+        return None
+    best: tuple[float, str] | None = None
+    for label, entry in sorted(guide.species.items()):
+        have = {stem(t) for n in entry.names() for t in tokens(n)}
+        score = sum(1 for w in words if w in have) + (words[-1] in have)
+        if score and (best is None or score > best[0]):
+            best = (score, label)
+    return best[1] if best else None
+
+
+def as_typed(message: str, name: str) -> str:
+    """``name`` (normalised tokens) as the visitor wrote it, apostrophes and hyphens kept."""
+    from butterflyer.chat.text import normalize
+
+    pattern = r"[^a-z0-9]+".join(re.escape(t) for t in name.split())
+    found = re.search(pattern, normalize(message))
+    return found.group(0) if found else name
+
+
+def not_covered_text(guide: FieldGuide, name: str) -> str:
+    """The refusal: what was asked about, and a clearly marked suggestion."""
+    text = (f"My field guide has no entry for the {name}, so I can't tell you about it "
+            "(the guide covers 100 other species).")
+    near = closest_covered(guide, name)
+    if near is not None:
+        text += (f" Suggestion only, a different species: the guide does cover the "
+                 f"{guide.species[near].common_name}.")
+    return text
