@@ -52,7 +52,6 @@ def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
 
 def vgg16(records: str, out: Path, gpus: int, tiny: bool, epochs: int, prune_epochs: int) -> list[dict]:
     from butterflyer.compress.config import CompressConfig
-    from butterflyer.compress.prune import count_cost
     from butterflyer.compress.vgg import prune_vgg
     from butterflyer.models import load_model
     from butterflyer.train import distributed

@@ -37,6 +37,7 @@ from butterflyer.serve.everyday import everyday_photos
 from butterflyer.serve.identify import SERVING_KEY, Identifier
 from butterflyer.serve.ood import GateProfile, choose_threshold, fit_profile
 from butterflyer.serve.ood_neighbours import GATE_FILE, KIND, NeighbourGate
+from butterflyer.serve.openset import LabelledBank, fit_openset
 from butterflyer.serve.preprocess import decode, preprocess
 from butterflyer.serve.rollup import fit_thresholds
 from butterflyer.serve.session import ServedModel
@@ -119,8 +120,14 @@ def _taxonomy(catalog: Catalog) -> Callable[[str], tuple[str | None, str | None]
 
 def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examples: Iterable[Example],
                 catalog: Catalog | None = None, target_precision: float = 0.95,
-                max_false_reject: float = 0.01) -> dict[str, Any]:
-    """Choose gate profile and threshold and roll-up thresholds; returns ``meta.extra["serving"]``."""
+                max_false_reject: float = 0.01,
+                openset_quantiles: dict[str, float] | None = None) -> dict[str, Any]:
+    """Choose gate, roll-up thresholds and the open-set rule; returns ``meta.extra["serving"]``.
+
+    The open-set rule (:mod:`~butterflyer.serve.openset`) needs the feature bank, so only
+    exports with a ``features`` output get one; its quantile levels default to the ones
+    chosen by ``benchmarks/bench_openset.py`` on held-out labels.
+    """
     catalog = catalog if catalog is not None else load_catalog()
     started = time.time()
     serving: dict[str, Any] = {}
@@ -132,10 +139,17 @@ def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examp
     if tune.features is not None or tune.imagenet is not None:
         fit = score(model, gate_examples)
         if tune.features is not None and fit.features is not None:
-            bank = NeighbourGate.fit(fit.features)
+            bank = NeighbourGate.fit(fit.features, labels=fit.targets)
             sims = bank.similarity(tune.features)
             threshold = choose_threshold(sims, max_false_reject)
             serving["gate"] = bank.with_threshold(threshold).to_json()
+            genera, families = (list(t) for t in zip(*map(_taxonomy(catalog), model.meta.labels), strict=True))
+            rule = fit_openset(LabelledBank(bank.bank, fit.targets, genera, families), tune.features,
+                               tune.targets, openset_quantiles)
+            serving["openset"] = rule.to_json()
+            report["openset"] = {"species_similarity": round(rule.species_similarity, 4),
+                                 "genus_similarity": round(rule.genus_similarity, 4),
+                                 "family_similarity": round(rule.family_similarity, 4)}
         elif tune.imagenet is not None and fit.imagenet is not None:
             cents = fit_profile(fit.imagenet, fit.targets)
             sims = GateProfile(cents, 0.0).similarity(tune.imagenet)

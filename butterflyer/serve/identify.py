@@ -21,6 +21,8 @@ from butterflyer.errors import ModelError
 from butterflyer.models.meta import FEATURES
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
 from butterflyer.serve.ood import OodGate
+from butterflyer.serve.openset import LabelledBank, OpenSetRule
+from butterflyer.serve.openset import decide as openset_decide
 from butterflyer.serve.preprocess import decode, resize_crop, to_tensor
 from butterflyer.serve.rollup import Thresholds, decide
 from butterflyer.serve.schemas import Gate, IdentifyResult, ModelRef, SpeciesGuess, Taxon
@@ -39,6 +41,22 @@ def stored_thresholds(meta_extra: dict[str, Any]) -> Thresholds:
                       family=float(rollup.get("family", base.family)))
 
 
+def stored_openset(meta_extra: dict[str, Any], gate: OodGate) -> OpenSetRule | None:
+    """The fitted open-set rule, or ``None`` for a model fitted before there was one.
+
+    The rule reads the gate's feature bank and the label of each row; a rule without them is
+    a broken fit, not a reason to drop the rule silently.
+    """
+    stored = (meta_extra.get(SERVING_KEY) or {}).get("openset")
+    if not stored:
+        return None
+    rule = OpenSetRule.from_json(stored)
+    if gate.neighbours is None or gate.neighbours.labels is None:
+        raise ModelError("the model's open-set rule needs a feature gate whose bank rows carry labels; "
+                         "re-run 'butterflyer fit-serving' for this model")
+    return rule
+
+
 @dataclass
 class Identifier:
     """A served model bound to its catalog, roll-up thresholds and gate threshold."""
@@ -50,6 +68,7 @@ class Identifier:
     limits: DecodeLimits = DecodeLimits()
     top_k: int = 5
     loaded_at: float = 0.0
+    openset: OpenSetRule | None = None
 
     @classmethod
     def from_model(cls, model: ServedModel, settings: ServeSettings | None = None,
@@ -64,10 +83,11 @@ class Identifier:
         if gate.neighbours is not None and FEATURES not in model.output_names:
             raise ModelError(f"{model.onnx_path} gives no '{FEATURES}' output, but its gate reads features; "
                              f"re-export the model (butterflyer compress export) and re-run fit-serving")
+        openset = stored_openset(model.meta.extra, gate)
         return cls(model=model, catalog=catalog if catalog is not None else load_catalog(),
                    thresholds=thresholds, gate=gate,
                    limits=DecodeLimits(min_side=settings.min_side, max_pixels=settings.max_pixels),
-                   top_k=settings.top_k, loaded_at=time.time())
+                   top_k=settings.top_k, loaded_at=time.time(), openset=openset)
 
     @classmethod
     def load(cls, uri: str, settings: ServeSettings | None = None) -> Identifier:
@@ -119,6 +139,15 @@ class Identifier:
         labels = self.model.meta.labels
         return [self.catalog.genus(x) for x in labels], [self.catalog.family(x) for x in labels]
 
+    @functools.cached_property
+    def labelled_bank(self) -> LabelledBank | None:
+        """The gate's bank grouped by species, genus and family (built once per model)."""
+        neighbours = self.gate.neighbours
+        if self.openset is None or neighbours is None or neighbours.labels is None:
+            return None
+        genera, families = self.taxonomy
+        return LabelledBank(neighbours.bank, neighbours.labels, genera, families)
+
     def guess(self, index: int, probability: float) -> SpeciesGuess:
         label = self.model.meta.labels[index]
         info = self.catalog.get(label)
@@ -140,7 +169,15 @@ class Identifier:
                                       gate=gate, message=("This doesn't look like a butterfly or moth to me, "
                                                           "so I won't guess a species."))
         genera, families = self.taxonomy
-        roll = decide(species_probs, genera, families, self.thresholds)
+        known: bool | None = None
+        relatives: list[SpeciesGuess] = []
+        bank = self.labelled_bank
+        if self.openset is not None and bank is not None and features is not None:
+            verdict = openset_decide(self.openset, bank, species_probs, features, self.thresholds)
+            roll, known = verdict.roll, verdict.known_species
+            relatives = [self.guess(i, float(species_probs[i])) for i in verdict.relatives]
+        else:
+            roll = decide(species_probs, genera, families, self.thresholds)
         species = taxon = None
         if roll.verdict == "species" and roll.species_index is not None:
             species = self.guess(roll.species_index, roll.probability)
@@ -149,12 +186,15 @@ class Identifier:
             common = FAMILY_COMMON_NAMES.get(roll.name) if roll.verdict == "family" else None
             taxon = Taxon(rank=roll.verdict, name=roll.name, common_name=common,  # type: ignore[arg-type]
                           probability=round(roll.probability, 6))
-            message = _taxon_message(taxon)
+            message = _taxon_message(taxon) if known is not False else _unknown_message(taxon, relatives)
+        elif roll.verdict == "unknown_species":
+            message = _unknown_message(None, relatives)
         else:
             message = (f"I can't tell what this is. My best guess is {top_k[0].common_name}, but only at "
                        f"{top_k[0].probability:.0%}.")
         return IdentifyResult(verdict=roll.verdict, species=species, taxon=taxon,  # type: ignore[arg-type]
-                              top_k=top_k, model=ref, latency_ms=0.0, gate=gate, message=message)
+                              top_k=top_k, model=ref, latency_ms=0.0, gate=gate, message=message,
+                              known_species=known, relatives=relatives)
 
 
 def _species_message(species: SpeciesGuess) -> str:
@@ -162,10 +202,24 @@ def _species_message(species: SpeciesGuess) -> str:
     return f"{species.common_name}{sci}, {species.probability:.0%} sure."
 
 
-def _taxon_message(taxon: Taxon) -> str:
+def _unknown_message(taxon: Taxon | None, relatives: list[SpeciesGuess]) -> str:
+    """The answer for a photo unlike every species the model knows."""
+    closest = ", ".join(r.common_name for r in relatives[:2])
+    near = f" The closest species I know: {closest}." if closest else ""
+    if taxon is None:
+        return ("This looks like a butterfly or moth, but probably a species outside the 100 I know, and I "
+                f"can't place its genus or family.{near}")
+    group = _group_phrase(taxon)
+    return (f"Probably a species I don't know: it looks like {group} ({taxon.probability:.0%} sure), "
+            f"but unlike the species of it that I know.{near}")
+
+
+def _group_phrase(taxon: Taxon) -> str:
     if taxon.rank == "family":
-        what = f"one of the {taxon.common_name} (family {taxon.name})" if taxon.common_name else \
+        return f"one of the {taxon.common_name} (family {taxon.name})" if taxon.common_name else \
             f"a member of the family {taxon.name}"
-    else:
-        what = f"a member of the genus {taxon.name}"
-    return f"Probably {what}, {taxon.probability:.0%} sure, but I can't tell the species."
+    return f"a member of the genus {taxon.name}"
+
+
+def _taxon_message(taxon: Taxon) -> str:
+    return f"Probably {_group_phrase(taxon)}, {taxon.probability:.0%} sure, but I can't tell the species."

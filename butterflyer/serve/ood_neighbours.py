@@ -38,6 +38,7 @@ KIND = "feature_neighbours"
 GATE_FILE = "gate.safetensors"
 BANK_TENSOR = "bank_int8"
 SCALE_TENSOR = "row_scale"
+LABEL_TENSOR = "row_label"  # the label index of each row (the open-set rule reads it); absent in older files
 DEFAULT_NEIGHBOURS = 5
 
 
@@ -64,17 +65,22 @@ class NeighbourGate:
     bank: np.ndarray
     threshold: float
     k: int = DEFAULT_NEIGHBOURS
+    labels: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, features: np.ndarray, threshold: float = 0.0, k: int = DEFAULT_NEIGHBOURS) -> NeighbourGate:
-        """A gate whose bank is ``features``, rounded as it is stored (int8 per row)."""
+    def fit(cls, features: np.ndarray, threshold: float = 0.0, k: int = DEFAULT_NEIGHBOURS,
+            labels: np.ndarray | None = None) -> NeighbourGate:
+        """A gate whose bank is ``features`` (with each row's label index), rounded as it is stored."""
         rows = unit_rows(features)
         if len(rows) == 0:
             raise ModelError("the neighbour gate needs at least one training photo")
-        return cls(dequantize_rows(*quantize_rows(rows)), float(threshold), int(k))
+        if labels is not None and len(labels) != len(rows):
+            raise ModelError(f"{len(rows)} bank rows but {len(labels)} labels")
+        stored = None if labels is None else np.asarray(labels, dtype=np.int16)
+        return cls(dequantize_rows(*quantize_rows(rows)), float(threshold), int(k), stored)
 
     def with_threshold(self, threshold: float) -> NeighbourGate:
-        return NeighbourGate(self.bank, float(threshold), self.k)
+        return NeighbourGate(self.bank, float(threshold), self.k, self.labels)
 
     def similarity(self, features: np.ndarray) -> np.ndarray:
         """The ``k``-th highest cosine similarity to the bank, per row of ``features``."""
@@ -92,7 +98,10 @@ class NeighbourGate:
         from safetensors.numpy import save
 
         q, scale = quantize_rows(self.bank)
-        return save({BANK_TENSOR: np.ascontiguousarray(q), SCALE_TENSOR: np.ascontiguousarray(scale)})
+        tensors = {BANK_TENSOR: np.ascontiguousarray(q), SCALE_TENSOR: np.ascontiguousarray(scale)}
+        if self.labels is not None:
+            tensors[LABEL_TENSOR] = np.ascontiguousarray(self.labels.astype(np.int16))
+        return save(tensors)
 
     def to_json(self, file_sha256: str | None = None) -> dict[str, Any]:
         """``meta.json`` entry: the bank inline (base64) or, with ``file_sha256``, by reference."""
@@ -126,7 +135,10 @@ class NeighbourGate:
         try:
             tensors = load(data)
             bank = dequantize_rows(tensors[BANK_TENSOR], tensors[SCALE_TENSOR])
+            labels = tensors.get(LABEL_TENSOR)
         except Exception as exc:  # safetensors raises its own error types; a missing tensor is a KeyError
             raise ModelError(f"the gate's bank cannot be read ({exc}); "
                              "re-run 'butterflyer fit-serving'") from exc
-        return cls(bank, float(obj["threshold"]), int(obj.get("k", DEFAULT_NEIGHBOURS)))
+        if labels is not None and len(labels) != len(bank):
+            raise ModelError("the gate's bank and its row labels differ in length; re-run 'butterflyer fit-serving'")
+        return cls(bank, float(obj["threshold"]), int(obj.get("k", DEFAULT_NEIGHBOURS)), labels)

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Verdict = Literal["species", "genus", "family", "uncertain", "not_a_butterfly"]
+Verdict = Literal["species", "genus", "family", "uncertain", "unknown_species", "not_a_butterfly"]
 
 
 class SpeciesGuess(BaseModel):
@@ -36,7 +36,11 @@ class Gate(BaseModel):
 
 
 class IdentifyResult(BaseModel):
-    """One image's answer. ``species`` is set only for a species verdict, ``taxon`` only for a roll-up."""
+    """One image's answer. ``species`` is set only for a species verdict, ``taxon`` only for a roll-up.
+
+    ``unknown_species``: a butterfly or moth, but unlike all the species the model knows, and no
+    genus or family it could name with confidence.
+    """
 
     verdict: Verdict
     species: SpeciesGuess | None = None
@@ -46,6 +50,15 @@ class IdentifyResult(BaseModel):
     latency_ms: float
     message: str = Field(description="the answer in one plain sentence")
     gate: Gate | None = None
+    known_species: bool | None = Field(
+        default=None,
+        description="false when the photo is unlike the training photos of every species the model knows: "
+                    "probably a species outside its labels (then a genus/family roll-up or 'unknown_species'); "
+                    "null when the model has no open-set rule or the photo is not a butterfly")
+    relatives: list[SpeciesGuess] = Field(
+        default_factory=list,
+        description="the known species whose training photos look most like this one, closest first "
+                    "(probability: the model's for that species)")
     heatmap_png: str | None = Field(default=None,
                                     description="data: URL of a Grad-CAM-style overlay (explain=true)")
     file: str | None = None

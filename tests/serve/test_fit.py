@@ -37,7 +37,10 @@ def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path) -> None:
                        for i, label in enumerate(LABELS)})
     serving = fit_serving(served, _examples(4, 0), _examples(3, 1000) + [(b"junk", "MONARCH"), (b"", "NOPE")],
                           catalog=catalog)
-    assert set(serving) == {"thresholds", "gate", "fitted"}
+    assert set(serving) == {"thresholds", "gate", "openset", "fitted"}
+    rule = serving["openset"]
+    assert rule["kind"] == "class_neighbours" and -1.0 <= rule["species_similarity"] <= 1.0
+    assert rule["fitted"]["photos"] == 12
     assert serving["fitted"]["tune_images"] == 12  # the junk and the unknown label are skipped
     assert serving["gate"]["kind"] == "feature_neighbours"
     assert serving["gate"]["shape"] == [16, 64]  # 4 train photos x 4 labels, the tiny model's 64 features
@@ -51,6 +54,11 @@ def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path) -> None:
 
     ident = Identifier.load(str(tiny_model), ServeSettings(model_uri=str(tiny_model)))
     assert ident.gate.kind == "feature_neighbours"
+    assert ident.gate.neighbours is not None and ident.gate.neighbours.labels is not None
+    assert sorted(set(ident.gate.neighbours.labels.tolist())) == [0, 1, 2, 3]  # each row keeps its label
+    assert ident.openset is not None and ident.labelled_bank is not None
+    answer = ident.identify_bytes(_examples(1, 7000)[0][0])
+    assert answer.known_species is not None and len(answer.relatives) >= 1
     report = measure_gate(ident, _examples(2, 5000))
     assert report["butterfly_photos"] == 8
     assert set(report["everyday"]) == set(everyday_photos())

@@ -1,0 +1,208 @@
+"""Open-set honesty: a species is named only when the photo looks like that species' own photos.
+
+The model knows 100 species; most butterflies and moths in the wild are others.
+A softmax always spreads its mass over the known labels, so an unknown swallowtail
+is "named" as the nearest known one with high probability. The pooled features
+carry more: an unknown species sits further from its predicted class's training
+photos than that class's own photos do.
+
+Each photo gets three similarities against the feature bank of training photos
+(the bank of the not-a-butterfly gate, whose rows now carry their label):
+
+- ``species``: mean of the ``top`` highest cosine similarities to photos of the
+  predicted species;
+- ``genus`` and ``family``: the same over all photos of the genus (family) that
+  holds the most probability.
+
+The decision (:meth:`OpenSetRule.decide`), after the not-a-butterfly gate:
+
+1. species, when the calibrated probability reaches the species threshold *and*
+   the species similarity reaches ``species_similarity``;
+2. else genus, when the genus' probability mass reaches the genus threshold and
+   its similarity reaches ``genus_similarity``; else family likewise;
+3. else ``unknown_species`` when the photo is far from every known species
+   (species similarity under the bar), or ``uncertain`` when it is close to a known
+   species that the model cannot pick.
+
+``known_species`` in the answer is ``species similarity >= species_similarity``.
+Since a genus holds its species' photos, the genus similarity is never below the
+species one (nor the family's below the genus'): the bars roll an answer up, never
+sideways. The bars are fitted by :func:`butterflyer.serve.openset_fit.fit_openset`
+on held-out *labels* (leave-species-out), never on the photos they are measured on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from butterflyer.errors import ModelError
+from butterflyer.serve.rollup import RollUp, Thresholds, group_probabilities
+
+KIND = "class_neighbours"
+DEFAULT_TOP = 3
+
+
+@dataclass(frozen=True)
+class OpenSetRule:
+    """Similarity bars for naming a species, a genus and a family (``-1`` turns a bar off)."""
+
+    species_similarity: float
+    genus_similarity: float = -1.0
+    family_similarity: float = -1.0
+    top: int = DEFAULT_TOP
+    fitted: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["kind"] = KIND
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> OpenSetRule:
+        if obj.get("kind") != KIND:
+            raise ModelError(f"unknown open-set rule kind {obj.get('kind')!r}; re-run 'butterflyer fit-serving'")
+        return cls(species_similarity=float(obj["species_similarity"]),
+                   genus_similarity=float(obj.get("genus_similarity", -1.0)),
+                   family_similarity=float(obj.get("family_similarity", -1.0)),
+                   top=int(obj.get("top", DEFAULT_TOP)), fitted=dict(obj.get("fitted") or {}))
+
+
+@dataclass(frozen=True)
+class OpenSetVerdict:
+    """The roll-up and what the features say about the photo."""
+
+    roll: RollUp
+    known_species: bool
+    species_similarity: float
+    relatives: tuple[int, ...]
+
+
+class LabelledBank:
+    """Unit feature rows with the label index of each, grouped by species, genus and family."""
+
+    def __init__(self, bank: np.ndarray, labels: np.ndarray, genera: Sequence[str | None],
+                 families: Sequence[str | None]) -> None:
+        if len(bank) != len(labels):
+            raise ModelError("the feature bank and its labels differ in length; re-run 'butterflyer fit-serving'")
+        self.bank = np.asarray(bank, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(genera)):
+            raise ModelError("the feature bank names labels the model does not have; re-run "
+                             "'butterflyer fit-serving'")
+        self.genera, self.families = list(genera), list(families)
+        self.rows_of_label = {int(c): np.flatnonzero(self.labels == c) for c in np.unique(self.labels)}
+        self.rows_of_group: dict[tuple[str, str], np.ndarray] = {}
+        for rank, names in (("genus", self.genera), ("family", self.families)):
+            for name in {n for n in names if n}:
+                members = [i for i, n in enumerate(names) if n == name]
+                self.rows_of_group[(rank, name)] = np.flatnonzero(np.isin(self.labels, members))
+
+    def top_mean(self, sims: np.ndarray, rows: np.ndarray | None, top: int) -> float:
+        """Mean of the ``top`` highest similarities among ``rows`` (-1 when there are none)."""
+        if rows is None or len(rows) == 0:
+            return -1.0
+        picked = sims[rows]
+        k = min(top, len(picked))
+        return float(np.partition(picked, -k)[-k:].mean())
+
+    def nearest_labels(self, sims: np.ndarray, count: int) -> tuple[int, ...]:
+        """Distinct labels of the nearest bank rows, closest first, at most ``count``."""
+        out: list[int] = []
+        for row in np.argsort(-sims):
+            label = int(self.labels[row])
+            if label not in out:
+                out.append(label)
+                if len(out) == count:
+                    break
+        return tuple(out)
+
+
+def _unit(features: np.ndarray) -> np.ndarray:
+    x = np.asarray(features, dtype=np.float32).reshape(-1)
+    return x / max(float(np.linalg.norm(x)), 1e-12)
+
+
+def decide(rule: OpenSetRule, bank: LabelledBank, probs: np.ndarray, features: np.ndarray,
+           thresholds: Thresholds, relatives: int = 3) -> OpenSetVerdict:
+    """One photo's answer from calibrated ``probs`` and pooled ``features`` (module docstring)."""
+    x = _unit(features)
+    if x.shape[0] != bank.bank.shape[1]:
+        raise ModelError(f"the model gives {x.shape[0]} features but the bank holds {bank.bank.shape[1]}; "
+                         "re-run 'butterflyer fit-serving' for this model")
+    sims = bank.bank @ x
+    best = int(np.argmax(probs))
+    top = float(probs[best])
+    species_sim = bank.top_mean(sims, bank.rows_of_label.get(best), rule.top)
+    known = species_sim >= rule.species_similarity
+    near = bank.nearest_labels(sims, relatives)
+    if top >= thresholds.species and known:
+        return OpenSetVerdict(RollUp("species", best, "species", None, top), True, species_sim, near)
+    for rank, groups, need, bar in (("genus", bank.genera, thresholds.genus, rule.genus_similarity),
+                                    ("family", bank.families, thresholds.family, rule.family_similarity)):
+        sums = group_probabilities(probs, groups)
+        if not sums:
+            continue
+        name, mass = max(sums.items(), key=lambda kv: kv[1])
+        if mass >= need and bank.top_mean(sims, bank.rows_of_group.get((rank, name)), rule.top) >= bar:
+            return OpenSetVerdict(RollUp(rank, None, rank, name, float(mass)), known, species_sim, near)
+    verdict = "uncertain" if known else "unknown_species"
+    return OpenSetVerdict(RollUp(verdict, None, None, None, top), known, species_sim, near)
+
+
+# -- fitting ----------------------------------------------------------------------------------------
+
+DEFAULT_QUANTILES = {"species": 0.05, "genus": 0.25, "family": 0.10}
+
+
+def held_out_similarity(bank: LabelledBank, sims: np.ndarray, label: int, rank: str, top: int) -> float | None:
+    """Similarity of a photo of ``label`` to the rest of its genus (family) with its own species
+    (genus) taken out of the bank: what an unknown relative of the known species would score.
+    ``None`` when nothing of the group is left."""
+    names = bank.genera if rank == "genus" else bank.families
+    name = names[label]
+    if not name:
+        return None
+    drop = [label] if rank == "genus" else [i for i, g in enumerate(bank.genera) if g and g == bank.genera[label]]
+    if rank == "family" and not bank.genera[label]:
+        drop = [label]
+    rows = bank.rows_of_group.get((rank, name), np.empty(0, dtype=np.int64))
+    rows = rows[~np.isin(bank.labels[rows], drop)]
+    if len(rows) == 0:
+        return None
+    return bank.top_mean(sims, rows, top)
+
+
+def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
+                quantiles: dict[str, float] | None = None, top: int = DEFAULT_TOP) -> OpenSetRule:
+    """Bars from known photos (validation split) at the given quantile levels.
+
+    - species: the ``quantiles["species"]`` quantile of each photo's similarity to its own species;
+    - genus: the ``quantiles["genus"]`` quantile of the similarity to the *other* species of its genus
+      (the photo standing in for an unknown sibling);
+    - family: likewise for the other genera of its family.
+    The levels are chosen on held-out labels by ``benchmarks/bench_openset.py``.
+    """
+    q = {**DEFAULT_QUANTILES, **(quantiles or {})}
+    x = np.asarray(features, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    own, genus, family = [], [], []
+    for row, label in zip(x, np.asarray(targets).tolist(), strict=True):
+        sims = bank.bank @ row
+        own.append(bank.top_mean(sims, bank.rows_of_label.get(int(label)), top))
+        for rank, out in (("genus", genus), ("family", family)):
+            value = held_out_similarity(bank, sims, int(label), rank, top)
+            if value is not None:
+                out.append(value)
+    if not own:
+        raise ModelError("no validation photos to fit the open-set rule on")
+
+    def bar(values: list[float], level: float) -> float:
+        return float(np.quantile(values, level)) if values and level >= 0 else -1.0
+
+    fitted = {"quantiles": q, "photos": len(own), "genus_photos": len(genus), "family_photos": len(family)}
+    return OpenSetRule(species_similarity=bar(own, q["species"]), genus_similarity=bar(genus, q["genus"]),
+                       family_similarity=bar(family, q["family"]), top=top, fitted=fitted)
