@@ -45,9 +45,11 @@ from butterflyer.serve.rollup import Thresholds, fit_thresholds
 from butterflyer.serve.rollup import decide as plain_decide
 
 BANK_PER_CLASS = 30
-LEVELS = {"species": [-1.0, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30],
-          "genus": [-1.0, 0.10, 0.25, 0.40, 0.60],
-          "family": [-1.0, 0.05, 0.10, 0.25, 0.50]}
+LEVELS = {
+    "species": [-1.0, 0.02, 0.05, 0.10, 0.15, 0.20, 0.30],
+    "genus": [-1.0, 0.10, 0.25, 0.40, 0.60],
+    "family": [-1.0, 0.05, 0.10, 0.25, 0.50],
+}
 
 
 @dataclass
@@ -72,18 +74,20 @@ def pooled_features(records: str, progress: bool = True) -> tuple[list[str], dic
     sha = data_sha256(records)
     out: dict[str, Split] = {}
     for split in ("train", "val", "test"):
-        maps, ys = cached_maps(cfg, cut, data_config_for(cfg.model), split, False, sha, labels,
-                               torch.device("cpu"))
+        maps, ys = cached_maps(
+            cfg, cut, data_config_for(cfg.model), split, False, sha, labels, torch.device("cpu")
+        )
         out[split] = Split(_pool(cut.suffix, maps), ys)
         if split == "train":
-            out["train_mirrored"] = Split(_pool(cut.suffix, MapBank(maps, ys, mirrored=True))[len(ys):], ys)
+            out["train_mirrored"] = Split(_pool(cut.suffix, MapBank(maps, ys, mirrored=True))[len(ys) :], ys)
         if progress:
             print(f"features: {split} {tuple(out[split].feats.shape)}", file=sys.stderr, flush=True)
     return labels, out
 
 
-def choose_unknown(genera: list[str | None], families: list[str | None], seed: int, siblings: int = 8,
-                   total: int = 20) -> tuple[list[int], list[int]]:
+def choose_unknown(
+    genera: list[str | None], families: list[str | None], seed: int, siblings: int = 8, total: int = 20
+) -> tuple[list[int], list[int]]:
     """Unknown labels (one species of ``siblings`` multi-species genera + labels of single-species
     genera) and their split into tuning and evaluation groups, both fixed by ``seed``."""
     rng = random.Random(seed)
@@ -107,17 +111,23 @@ def choose_unknown(genera: list[str | None], families: list[str | None], seed: i
 
 @dataclass
 class Fold:
-    probs: dict[str, np.ndarray]        # calibrated probabilities over the known labels
-    feats: dict[str, np.ndarray]        # unit features
-    truth: dict[str, np.ndarray]        # original label index
+    probs: dict[str, np.ndarray]  # calibrated probabilities over the known labels
+    feats: dict[str, np.ndarray]  # unit features
+    truth: dict[str, np.ndarray]  # original label index
     known: list[int]
     bank: LabelledBank
     gate: NeighbourGate
     thresholds: Thresholds
 
 
-def train_fold(labels: list[str], data: dict[str, Split], unknown: list[int], genera: list[str | None],
-               families: list[str | None], seed: int) -> Fold:
+def train_fold(
+    labels: list[str],
+    data: dict[str, Split],
+    unknown: list[int],
+    genera: list[str | None],
+    families: list[str | None],
+    seed: int,
+) -> Fold:
     """Head on the known labels, temperature, roll-up thresholds, bank and gate, as the main job fits them."""
     from butterflyer.train.calibration import fit_temperature
     from butterflyer.train.config import TrainConfig
@@ -138,8 +148,16 @@ def train_fold(labels: list[str], data: dict[str, Split], unknown: list[int], ge
     cfg = TrainConfig(input="-", profile="cpu-fast", tracker="none", seed=seed)
     torch.manual_seed(seed)
     head, dropout = torch.nn.Linear(x_train.shape[1], len(known)), torch.nn.Dropout(0.2)
-    train_head(head, dropout, torch.cat([x_train, x_flip]), remap[torch.cat([y_train, y_train])], x_val,
-               remap[y_val], cfg, gen=torch.Generator().manual_seed(seed))
+    train_head(
+        head,
+        dropout,
+        torch.cat([x_train, x_flip]),
+        remap[torch.cat([y_train, y_train])],
+        x_val,
+        remap[y_val],
+        cfg,
+        gen=torch.Generator().manual_seed(seed),
+    )
     head.eval()
     with torch.no_grad():
         temperature = fit_temperature(head(x_val), remap[y_val])
@@ -163,21 +181,27 @@ def train_fold(labels: list[str], data: dict[str, Split], unknown: list[int], ge
         feats[name] = F.normalize(x, dim=1).numpy()
         truth[name] = y.numpy()
     catalog_of = {i: (g, f) for i, (g, f) in enumerate(zip(sub_genera, sub_families, strict=True))}
-    thresholds = fit_thresholds(probs["val"], remap[torch.as_tensor(truth["val"])].numpy(),
-                                lambda label: catalog_of[int(label)],
-                                [str(i) for i in range(len(known))])  # labels as their own keys
+    thresholds = fit_thresholds(
+        probs["val"],
+        remap[torch.as_tensor(truth["val"])].numpy(),
+        lambda label: catalog_of[int(label)],
+        [str(i) for i in range(len(known))],
+    )  # labels as their own keys
     gate = gate.with_threshold(choose_threshold(gate.similarity(feats["val"])))
     return Fold(probs, feats, truth, known, bank, gate, thresholds)
 
 
-def grade(fold: Fold, name: str, rule: OpenSetRule | None, genera: list[str | None],
-          families: list[str | None]) -> collections.Counter[str]:
+def grade(
+    fold: Fold, name: str, rule: OpenSetRule | None, genera: list[str | None], families: list[str | None]
+) -> collections.Counter[str]:
     """Count answers by kind for one set of photos."""
     counts: collections.Counter[str] = collections.Counter()
     sub_genera = [genera[i] for i in fold.known]
     sub_families = [families[i] for i in fold.known]
     passed = fold.gate.similarity(fold.feats[name]) >= fold.gate.threshold
-    for probs, feats, truth, ok in zip(fold.probs[name], fold.feats[name], fold.truth[name], passed, strict=True):
+    for probs, feats, truth, ok in zip(
+        fold.probs[name], fold.feats[name], fold.truth[name], passed, strict=True
+    ):
         if not ok:
             counts["rejected"] += 1
             continue
@@ -199,10 +223,14 @@ def grade(fold: Fold, name: str, rule: OpenSetRule | None, genera: list[str | No
 
 def shares(c: collections.Counter[str]) -> dict[str, float]:
     n = max(c["total"], 1)
-    return {"wrong_species": c["species_wrong"] / n,
-            "honest": (c["rollup_right"] + c["unknown_or_uncertain"]) / n,
-            "wrong_rollup": c["rollup_wrong"] / n, "rejected": c["rejected"] / n,
-            "species_right": c["species_right"] / n, "coverage": (c["species_right"] + c["species_wrong"]) / n}
+    return {
+        "wrong_species": c["species_wrong"] / n,
+        "honest": (c["rollup_right"] + c["unknown_or_uncertain"]) / n,
+        "wrong_rollup": c["rollup_wrong"] / n,
+        "rejected": c["rejected"] / n,
+        "species_right": c["species_right"] / n,
+        "coverage": (c["species_right"] + c["species_wrong"]) / n,
+    }
 
 
 def sweep(folds: list[tuple[Fold, list[int], list[int]]], labels: list[str], genera, families):
@@ -218,7 +246,9 @@ def sweep(folds: list[tuple[Fold, list[int], list[int]]], labels: list[str], gen
             tune = _subset(fold, "unknown", mask)
             tune_honest.append(shares(grade(tune, "unknown", rule, genera, families))["honest"])
             val_drop.append(base - shares(grade(fold, "val", rule, genera, families))["species_right"])
-        rows.append({"levels": q, "tune_honest": float(np.mean(tune_honest)), "val_drop": float(np.mean(val_drop))})
+        rows.append(
+            {"levels": q, "tune_honest": float(np.mean(tune_honest)), "val_drop": float(np.mean(val_drop))}
+        )
     return rows
 
 
@@ -228,15 +258,24 @@ def _known_index(fold: Fold, truth: np.ndarray) -> np.ndarray:
 
 
 def _subset(fold: Fold, name: str, mask: np.ndarray) -> Fold:
-    return Fold({**fold.probs, name: fold.probs[name][mask]}, {**fold.feats, name: fold.feats[name][mask]},
-                {**fold.truth, name: fold.truth[name][mask]}, fold.known, fold.bank, fold.gate, fold.thresholds)
+    return Fold(
+        {**fold.probs, name: fold.probs[name][mask]},
+        {**fold.feats, name: fold.feats[name][mask]},
+        {**fold.truth, name: fold.truth[name][mask]},
+        fold.known,
+        fold.bank,
+        fold.gate,
+        fold.thresholds,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", required=True)
     ap.add_argument("--folds", type=int, default=3)
-    ap.add_argument("--max-val-drop", type=float, default=0.02, help="known-val species answers lost (fraction)")
+    ap.add_argument(
+        "--max-val-drop", type=float, default=0.02, help="known-val species answers lost (fraction)"
+    )
     ap.add_argument("--out", type=Path, default=None, help="folder for openset.json and openset.png")
     args = ap.parse_args(argv)
     catalog = load_catalog()
@@ -245,40 +284,66 @@ def main(argv: list[str] | None = None) -> int:
     folds = []
     for seed in range(args.folds):
         tuning, evaluation = choose_unknown(genera, families, seed)
-        print(f"fold {seed}: tuning {[labels[i] for i in tuning]}\n        evaluation {[labels[i] for i in evaluation]}")
+        print(f"fold {seed}: tuning {[labels[i] for i in tuning]}")
+        print(f"        evaluation {[labels[i] for i in evaluation]}")
         fold = train_fold(labels, data, tuning + evaluation, genera, families, seed)
         folds.append((fold, tuning, evaluation))
     rows = sweep(folds, labels, genera, families)
     allowed = [r for r in rows if r["val_drop"] <= args.max_val_drop + 1e-9]
     chosen = max(allowed, key=lambda r: (r["tune_honest"], -r["val_drop"]))
-    print(f"\nchosen on the tuning group: levels {chosen['levels']} (tuning honest {chosen['tune_honest']:.1%}, "
-          f"known-val species answers -{chosen['val_drop']:.1%})")
+    print(
+        f"\nchosen on the tuning group: levels {chosen['levels']} "
+        f"(tuning honest {chosen['tune_honest']:.1%}, "
+        f"known-val species answers -{chosen['val_drop']:.1%})"
+    )
     table = {}
-    for name, levels in (("softmax roll-up only (today)", None), ("open-set rule (chosen)", chosen["levels"])):
+    for name, levels in (
+        ("softmax roll-up only (today)", None),
+        ("open-set rule (chosen)", chosen["levels"]),
+    ):
         ev, te = [], []
         for fold, _, evaluation in folds:
-            rule = None if levels is None else fit_openset(fold.bank, fold.feats["val"],
-                                                           _known_index(fold, fold.truth["val"]), levels)
-            ev.append(shares(grade(_subset(fold, "unknown", np.isin(fold.truth["unknown"], evaluation)),
-                                   "unknown", rule, genera, families)))
+            rule = (
+                None
+                if levels is None
+                else fit_openset(fold.bank, fold.feats["val"], _known_index(fold, fold.truth["val"]), levels)
+            )
+            ev.append(
+                shares(
+                    grade(
+                        _subset(fold, "unknown", np.isin(fold.truth["unknown"], evaluation)),
+                        "unknown",
+                        rule,
+                        genera,
+                        families,
+                    )
+                )
+            )
             te.append(shares(grade(fold, "test", rule, genera, families)))
-        table[name] = {"evaluation_unknown": {k: float(np.mean([e[k] for e in ev])) for k in ev[0]},
-                       "known_test": {k: float(np.mean([t[k] for t in te])) for k in te[0]}}
+        table[name] = {
+            "evaluation_unknown": {k: float(np.mean([e[k] for e in ev])) for k in ev[0]},
+            "known_test": {k: float(np.mean([t[k] for t in te])) for k in te[0]},
+        }
     print(f"\n{'':32} | unknown species (evaluation group)           | known species (test)")
     print(f"{'rule':32} | wrong sp. | honest | wrong roll-up | rejected | right sp. | coverage | rejected")
     for name, r in table.items():
         u, k = r["evaluation_unknown"], r["known_test"]
-        print(f"{name:32} | {u['wrong_species']:9.1%} | {u['honest']:6.1%} | {u['wrong_rollup']:13.1%} | "
-              f"{u['rejected']:8.1%} | {k['species_right']:9.1%} | {k['coverage']:8.1%} | {k['rejected']:8.1%}")
+        print(
+            f"{name:32} | {u['wrong_species']:9.1%} | {u['honest']:6.1%} | {u['wrong_rollup']:13.1%} | "
+            f"{u['rejected']:8.1%} | {k['species_right']:9.1%} | {k['coverage']:8.1%} | {k['rejected']:8.1%}"
+        )
     print("\ntrade-off (tuning group honest vs known-val species answers lost), best per species level:")
     for level in LEVELS["species"]:
         best = max((r for r in rows if r["levels"]["species"] == level), key=lambda r: r["tune_honest"])
-        print(f"  species level {level:5}: honest {best['tune_honest']:.1%}, val species answers "
-              f"-{best['val_drop']:.1%}  ({best['levels']})")
+        print(
+            f"  species level {level:5}: honest {best['tune_honest']:.1%}, val species answers "
+            f"-{best['val_drop']:.1%}  ({best['levels']})"
+        )
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "openset.json").write_text(json.dumps({"chosen": chosen, "table": table, "sweep": rows},
-                                                          indent=2))
+        (args.out / "openset.json").write_text(
+            json.dumps({"chosen": chosen, "table": table, "sweep": rows}, indent=2)
+        )
         _plot(rows, chosen, args.out / "openset.png")
     return 0
 

@@ -39,15 +39,33 @@ def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
     from butterflyer.train.trainer import train
 
     started = time.perf_counter()
-    cfg = TrainConfig(input=records, output=str(out / "lite0"), model="tiny" if tiny else "efficientnet_lite0",
-                      profile="full", gpu=gpus, epochs=epochs, head_epochs=1, batch_size=128, lr=2e-3,
-                      backbone_lr_mult=0.15, patience=0, tracker="none", augment="trivial", num_workers=8)
+    cfg = TrainConfig(
+        input=records,
+        output=str(out / "lite0"),
+        model="tiny" if tiny else "efficientnet_lite0",
+        profile="full",
+        gpu=gpus,
+        epochs=epochs,
+        head_epochs=1,
+        batch_size=128,
+        lr=2e-3,
+        backbone_lr_mult=0.15,
+        patience=0,
+        tracker="none",
+        augment="trivial",
+        num_workers=8,
+    )
     result = train(cfg)
-    return {"step": "lite0_full", "seconds": round(time.perf_counter() - started, 1),
-            **{k: result.metrics.get(k) for k in ("val_top1", "test_top1", "test_top5", "test_ece",
-                                                   "test_ece_calibrated")},
-            "epochs": len(result.history),
-            "images_per_s": [round(r.get("images_per_s", 0.0)) for r in result.history]}
+    return {
+        "step": "lite0_full",
+        "seconds": round(time.perf_counter() - started, 1),
+        **{
+            k: result.metrics.get(k)
+            for k in ("val_top1", "test_top1", "test_top5", "test_ece", "test_ece_calibrated")
+        },
+        "epochs": len(result.history),
+        "images_per_s": [round(r.get("images_per_s", 0.0)) for r in result.history],
+    }
 
 
 def vgg16(records: str, out: Path, gpus: int, tiny: bool, epochs: int, prune_epochs: int) -> list[dict]:
@@ -60,14 +78,35 @@ def vgg16(records: str, out: Path, gpus: int, tiny: bool, epochs: int, prune_epo
     device = "cuda" if gpus else "cpu"
     started = time.perf_counter()
     arch = "tiny" if tiny else "vgg16"
-    cfg = TrainConfig(input=records, output=str(out / "vgg16"), model=arch, profile="full", gpu=gpus,
-                      pretrained=False, epochs=epochs, head_epochs=0, batch_size=128, lr=1e-4,
-                      backbone_lr_mult=1.0, lwf_weight=0.0, weight_decay=5e-4, patience=0, tracker="none",
-                      augment="trivial", num_workers=8)
+    cfg = TrainConfig(
+        input=records,
+        output=str(out / "vgg16"),
+        model=arch,
+        profile="full",
+        gpu=gpus,
+        pretrained=False,
+        epochs=epochs,
+        head_epochs=0,
+        batch_size=128,
+        lr=1e-4,
+        backbone_lr_mult=1.0,
+        lwf_weight=0.0,
+        weight_decay=5e-4,
+        patience=0,
+        tracker="none",
+        augment="trivial",
+        num_workers=8,
+    )
     result = train(cfg)
-    rows = [{"step": "vgg16_scratch", "seconds": round(time.perf_counter() - started, 1),
-             "val_top1": result.metrics.get("val_top1"), "test_top1": result.metrics.get("test_top1"),
-             "epochs": len(result.history)}]
+    rows = [
+        {
+            "step": "vgg16_scratch",
+            "seconds": round(time.perf_counter() - started, 1),
+            "val_top1": result.metrics.get("val_top1"),
+            "test_top1": result.metrics.get("test_top1"),
+            "epochs": len(result.history),
+        }
+    ]
     model, meta = load_model(result.model_dir)
     size = meta.data_config.input_size
     t0 = time.perf_counter()
@@ -76,14 +115,21 @@ def vgg16(records: str, out: Path, gpus: int, tiny: bool, epochs: int, prune_epo
     ctx = distributed.init(gpus > 0)
     ft_cfg = cfg.model_copy(update={"output": str(out / "vgg16-pruned"), "epochs": prune_epochs, "lr": 5e-5})
     history = run_full(ft_cfg, pruned, meta.data_config, meta.labels, ctx, out / "vgg16-pruned", None)
-    rows.append({"step": "vgg16_pruned", "seconds": round(time.perf_counter() - t0, 1),
-                 "params_before": base.params, "params_after": after.params,
-                 "param_ratio": round(base.params / max(after.params, 1), 2),
-                 "macs_before": base.macs, "macs_after": after.macs,
-                 "test_top1_trained": result.metrics.get("test_top1"),
-                 "test_top1_pruned_no_finetune": before_ft,
-                 "test_top1_pruned_finetuned": _top1(pruned, meta, records, device),
-                 "finetune_epochs": len(history)})
+    rows.append(
+        {
+            "step": "vgg16_pruned",
+            "seconds": round(time.perf_counter() - t0, 1),
+            "params_before": base.params,
+            "params_after": after.params,
+            "param_ratio": round(base.params / max(after.params, 1), 2),
+            "macs_before": base.macs,
+            "macs_after": after.macs,
+            "test_top1_trained": result.metrics.get("test_top1"),
+            "test_top1_pruned_no_finetune": before_ft,
+            "test_top1_pruned_finetuned": _top1(pruned, meta, records, device),
+            "finetune_epochs": len(history),
+        }
+    )
     return rows
 
 

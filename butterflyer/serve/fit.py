@@ -143,7 +143,8 @@ def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examp
             sims = bank.similarity(tune.features)
             threshold = choose_threshold(sims, max_false_reject)
             serving["gate"] = bank.with_threshold(threshold).to_json()
-            genera, families = (list(t) for t in zip(*map(_taxonomy(catalog), model.meta.labels), strict=True))
+            taxa = [_taxonomy(catalog)(label) for label in model.meta.labels]
+            genera, families = [t[0] for t in taxa], [t[1] for t in taxa]
             rule = fit_openset(LabelledBank(bank.bank, fit.targets, genera, families), tune.features,
                                tune.targets, openset_quantiles)
             serving["openset"] = rule.to_json()

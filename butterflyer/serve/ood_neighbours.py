@@ -140,5 +140,6 @@ class NeighbourGate:
             raise ModelError(f"the gate's bank cannot be read ({exc}); "
                              "re-run 'butterflyer fit-serving'") from exc
         if labels is not None and len(labels) != len(bank):
-            raise ModelError("the gate's bank and its row labels differ in length; re-run 'butterflyer fit-serving'")
+            raise ModelError("the gate's bank and its row labels differ in length; "
+                             "re-run 'butterflyer fit-serving'")
         return cls(bank, float(obj["threshold"]), int(obj.get("k", DEFAULT_NEIGHBOURS)), labels)

@@ -64,11 +64,16 @@ class OpenSetRule:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> OpenSetRule:
         if obj.get("kind") != KIND:
-            raise ModelError(f"unknown open-set rule kind {obj.get('kind')!r}; re-run 'butterflyer fit-serving'")
-        return cls(species_similarity=float(obj["species_similarity"]),
-                   genus_similarity=float(obj.get("genus_similarity", -1.0)),
-                   family_similarity=float(obj.get("family_similarity", -1.0)),
-                   top=int(obj.get("top", DEFAULT_TOP)), fitted=dict(obj.get("fitted") or {}))
+            raise ModelError(
+                f"unknown open-set rule kind {obj.get('kind')!r}; re-run 'butterflyer fit-serving'"
+            )
+        return cls(
+            species_similarity=float(obj["species_similarity"]),
+            genus_similarity=float(obj.get("genus_similarity", -1.0)),
+            family_similarity=float(obj.get("family_similarity", -1.0)),
+            top=int(obj.get("top", DEFAULT_TOP)),
+            fitted=dict(obj.get("fitted") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -84,15 +89,23 @@ class OpenSetVerdict:
 class LabelledBank:
     """Unit feature rows with the label index of each, grouped by species, genus and family."""
 
-    def __init__(self, bank: np.ndarray, labels: np.ndarray, genera: Sequence[str | None],
-                 families: Sequence[str | None]) -> None:
+    def __init__(
+        self,
+        bank: np.ndarray,
+        labels: np.ndarray,
+        genera: Sequence[str | None],
+        families: Sequence[str | None],
+    ) -> None:
         if len(bank) != len(labels):
-            raise ModelError("the feature bank and its labels differ in length; re-run 'butterflyer fit-serving'")
+            raise ModelError(
+                "the feature bank and its labels differ in length; re-run 'butterflyer fit-serving'"
+            )
         self.bank = np.asarray(bank, dtype=np.float32)
         self.labels = np.asarray(labels, dtype=np.int64)
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(genera)):
-            raise ModelError("the feature bank names labels the model does not have; re-run "
-                             "'butterflyer fit-serving'")
+            raise ModelError(
+                "the feature bank names labels the model does not have; re-run 'butterflyer fit-serving'"
+            )
         self.genera, self.families = list(genera), list(families)
         self.rows_of_label = {int(c): np.flatnonzero(self.labels == c) for c in np.unique(self.labels)}
         self.rows_of_group: dict[tuple[str, str], np.ndarray] = {}
@@ -126,13 +139,21 @@ def _unit(features: np.ndarray) -> np.ndarray:
     return x / max(float(np.linalg.norm(x)), 1e-12)
 
 
-def decide(rule: OpenSetRule, bank: LabelledBank, probs: np.ndarray, features: np.ndarray,
-           thresholds: Thresholds, relatives: int = 3) -> OpenSetVerdict:
+def decide(
+    rule: OpenSetRule,
+    bank: LabelledBank,
+    probs: np.ndarray,
+    features: np.ndarray,
+    thresholds: Thresholds,
+    relatives: int = 3,
+) -> OpenSetVerdict:
     """One photo's answer from calibrated ``probs`` and pooled ``features`` (module docstring)."""
     x = _unit(features)
     if x.shape[0] != bank.bank.shape[1]:
-        raise ModelError(f"the model gives {x.shape[0]} features but the bank holds {bank.bank.shape[1]}; "
-                         "re-run 'butterflyer fit-serving' for this model")
+        raise ModelError(
+            f"the model gives {x.shape[0]} features but the bank holds {bank.bank.shape[1]}; "
+            "re-run 'butterflyer fit-serving' for this model"
+        )
     sims = bank.bank @ x
     best = int(np.argmax(probs))
     top = float(probs[best])
@@ -141,8 +162,10 @@ def decide(rule: OpenSetRule, bank: LabelledBank, probs: np.ndarray, features: n
     near = bank.nearest_labels(sims, relatives)
     if top >= thresholds.species and known:
         return OpenSetVerdict(RollUp("species", best, "species", None, top), True, species_sim, near)
-    for rank, groups, need, bar in (("genus", bank.genera, thresholds.genus, rule.genus_similarity),
-                                    ("family", bank.families, thresholds.family, rule.family_similarity)):
+    for rank, groups, need, bar in (
+        ("genus", bank.genera, thresholds.genus, rule.genus_similarity),
+        ("family", bank.families, thresholds.family, rule.family_similarity),
+    ):
         sums = group_probabilities(probs, groups)
         if not sums:
             continue
@@ -158,7 +181,9 @@ def decide(rule: OpenSetRule, bank: LabelledBank, probs: np.ndarray, features: n
 DEFAULT_QUANTILES = {"species": 0.05, "genus": 0.25, "family": 0.10}
 
 
-def held_out_similarity(bank: LabelledBank, sims: np.ndarray, label: int, rank: str, top: int) -> float | None:
+def held_out_similarity(
+    bank: LabelledBank, sims: np.ndarray, label: int, rank: str, top: int
+) -> float | None:
     """Similarity of a photo of ``label`` to the rest of its genus (family) with its own species
     (genus) taken out of the bank: what an unknown relative of the known species would score.
     ``None`` when nothing of the group is left."""
@@ -166,7 +191,11 @@ def held_out_similarity(bank: LabelledBank, sims: np.ndarray, label: int, rank: 
     name = names[label]
     if not name:
         return None
-    drop = [label] if rank == "genus" else [i for i, g in enumerate(bank.genera) if g and g == bank.genera[label]]
+    drop = (
+        [label]
+        if rank == "genus"
+        else [i for i, g in enumerate(bank.genera) if g and g == bank.genera[label]]
+    )
     if rank == "family" and not bank.genera[label]:
         drop = [label]
     rows = bank.rows_of_group.get((rank, name), np.empty(0, dtype=np.int64))
@@ -176,8 +205,13 @@ def held_out_similarity(bank: LabelledBank, sims: np.ndarray, label: int, rank: 
     return bank.top_mean(sims, rows, top)
 
 
-def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
-                quantiles: dict[str, float] | None = None, top: int = DEFAULT_TOP) -> OpenSetRule:
+def fit_openset(
+    bank: LabelledBank,
+    features: np.ndarray,
+    targets: np.ndarray,
+    quantiles: dict[str, float] | None = None,
+    top: int = DEFAULT_TOP,
+) -> OpenSetRule:
     """Bars from known photos (validation split) at the given quantile levels.
 
     - species: the ``quantiles["species"]`` quantile of each photo's similarity to its own species;
@@ -204,5 +238,10 @@ def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
         return float(np.quantile(values, level)) if values and level >= 0 else -1.0
 
     fitted = {"quantiles": q, "photos": len(own), "genus_photos": len(genus), "family_photos": len(family)}
-    return OpenSetRule(species_similarity=bar(own, q["species"]), genus_similarity=bar(genus, q["genus"]),
-                       family_similarity=bar(family, q["family"]), top=top, fitted=fitted)
+    return OpenSetRule(
+        species_similarity=bar(own, q["species"]),
+        genus_similarity=bar(genus, q["genus"]),
+        family_similarity=bar(family, q["family"]),
+        top=top,
+        fitted=fitted,
+    )

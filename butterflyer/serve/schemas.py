@@ -53,7 +53,8 @@ class IdentifyResult(BaseModel):
     known_species: bool | None = Field(
         default=None,
         description="false when the photo is unlike the training photos of every species the model knows: "
-                    "probably a species outside its labels (then a genus/family roll-up or 'unknown_species'); "
+                    "probably a species outside its labels (then a genus/family roll-up or "
+                    "'unknown_species'); "
                     "null when the model has no open-set rule or the photo is not a butterfly")
     relatives: list[SpeciesGuess] = Field(
         default_factory=list,

@@ -26,8 +26,10 @@ def world() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     fam = {"F": _direction(rng), "G": _direction(rng)}
     gen = {g: fam[f] + 0.6 * _direction(rng) for g, f in (("A", "F"), ("B", "F"), ("C", "G"), ("D", "F"))}
-    species = {name: gen[g] + 0.9 * _direction(rng) for name, g in
-               (("A1", "A"), ("A2", "A"), ("B1", "B"), ("C1", "C"), ("A3", "A"), ("D1", "D"))}
+    species = {
+        name: gen[g] + 0.9 * _direction(rng)
+        for name, g in (("A1", "A"), ("A2", "A"), ("B1", "B"), ("C1", "C"), ("A3", "A"), ("D1", "D"))
+    }
     return species
 
 
@@ -64,7 +66,8 @@ def test_a_known_species_is_named(world: dict[str, np.ndarray]) -> None:
 
 
 def test_an_unknown_sibling_rolls_up_to_its_genus_even_when_the_softmax_is_sure(
-        world: dict[str, np.ndarray]) -> None:
+    world: dict[str, np.ndarray],
+) -> None:
     bank = _bank(world)
     photo = _photos(world["A3"], 1, np.random.default_rng(6))[0]  # genus A, species not in the bank
     probs = _probs(0, 0.93, second=1)  # the head is confident it is A1
@@ -129,7 +132,9 @@ def test_bank_labels_survive_the_file_round_trip(tmp_path) -> None:  # type: ign
     from butterflyer.fileio import sha256_bytes
     from butterflyer.serve.ood_neighbours import GATE_FILE, NeighbourGate
 
-    gate = NeighbourGate.fit(np.random.default_rng(0).normal(size=(6, DIM)), 0.4, labels=np.array([0, 0, 1, 1, 2, 3]))
+    gate = NeighbourGate.fit(
+        np.random.default_rng(0).normal(size=(6, DIM)), 0.4, labels=np.array([0, 0, 1, 1, 2, 3])
+    )
     data = gate.bank_bytes()
     (tmp_path / GATE_FILE).write_bytes(data)
     back = NeighbourGate.from_json(gate.to_json(file_sha256=sha256_bytes(data)), tmp_path)

@@ -13,13 +13,26 @@ from butterflyer.train.distributed import DistContext
 from butterflyer.train.trainer import train
 
 
-def test_compile_runs_once_per_stage(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_runs_once_per_stage(
+    image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compiled: list[object] = []
     # an identity torch.compile counts the calls (compiling the tiny model would only cost time)
     monkeypatch.setattr(loop.torch, "compile", lambda net, **_: compiled.append(net) or net)
-    cfg = TrainConfig(input=str(image_folder), output=str(tmp_path / "run"), model="tiny", profile="full",
-                      epochs=5, head_epochs=2, batch_size=8, lr=3e-3, augment="none", tracker="none",
-                      patience=0, compile=True)
+    cfg = TrainConfig(
+        input=str(image_folder),
+        output=str(tmp_path / "run"),
+        model="tiny",
+        profile="full",
+        epochs=5,
+        head_epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        augment="none",
+        tracker="none",
+        patience=0,
+        compile=True,
+    )
     result = train(cfg)
     assert len(result.history) == 5
     assert len(compiled) == 2  # stage 1 and stage 2, not once per epoch (5)
