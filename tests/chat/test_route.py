@@ -52,3 +52,21 @@ def test_chat_refusal_is_a_normal_reply(client: TestClient) -> None:
 def test_bad_requests_are_422(client: TestClient, payload: dict) -> None:
     resp = client.post("/v1/chat", json=payload)
     assert resp.status_code == 422, resp.text
+
+
+def test_a_photo_of_a_species_the_guide_lacks_gets_no_entry_and_its_relatives(client: TestClient) -> None:
+    photo = {"known_species": False, "relatives": ["VICEROY", "MONARCH"], "group": "a member of the genus X"}
+    body = client.post("/v1/chat", json={"message": "What does it eat?", "photo": photo}).json()
+    assert body["status"] == "not_covered"
+    assert "does not cover" in body["answer"] and "no entry" in body["answer"]
+    assert "milkweed" not in body["answer"].lower()  # never the first-ranked species' facts
+    assert [c["entry"] for c in body["citations"]] == ["VICEROY", "MONARCH"]
+    assert "suggestions only" in body["answer"] and body["sources"][0]["entry"] == "VICEROY"
+    # naming a covered species is a question about that species, answered as usual
+    named = client.post("/v1/chat", json={"message": "What does the monarch eat?", "photo": photo}).json()
+    assert named["status"] == "answered" and "milkweed" in named["answer"].lower()
+    # a photo of a known species changes nothing
+    known = {**photo, "known_species": True}
+    same = client.post("/v1/chat", json={"message": "What does it eat?", "species_id": "MONARCH",
+                                         "photo": known}).json()
+    assert same["status"] == "answered"

@@ -40,7 +40,7 @@ def make_tiny_folder(folder: Path, labels: list[str] = LABELS, version: str = "1
 
 def make_constant_onnx(folder: Path, species_logits: list[float], imagenet_logits: list[float] | None,
                        labels: list[str] | None = None, version: str = "c1", size: int = 32,
-                       extra: dict | None = None) -> Path:
+                       extra: dict | None = None, features: list[float] | None = None) -> Path:
     """A model folder whose ONNX ignores the pixels and returns fixed logits (controlled outputs)."""
     labels = labels or [f"L{i}" for i in range(len(species_logits))]
     nodes, inits = [], []
@@ -51,7 +51,8 @@ def make_constant_onnx(folder: Path, species_logits: list[float], imagenet_logit
     nodes.append(helper.make_node("Reshape", ["m", "flat"], ["m2"]))
     nodes.append(helper.make_node("Mul", ["m2", "zero"], ["z"]))
     outputs = []
-    for name, values in (("logits", species_logits), ("imagenet_logits", imagenet_logits)):
+    for name, values in (("logits", species_logits), ("imagenet_logits", imagenet_logits),
+                         ("features", features)):
         if values is None:
             continue
         inits.append(helper.make_tensor(f"{name}_c", TensorProto.FLOAT, [1, len(values)], values))

@@ -4,11 +4,11 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { file: null, result: null, features: { chat: false, explain: true, max_upload_bytes: 10e6 },
-                chatHistory: [], speciesId: null, chatSpecies: null, busy: false };
+                chatHistory: [], speciesId: null, chatSpecies: null, photo: null, busy: false };
 
 const VERDICT_LABEL = {
   species: "Species", genus: "Genus only", family: "Family only",
-  uncertain: "Not sure", not_a_butterfly: "Not a butterfly",
+  uncertain: "Not sure", unknown_species: "Species I don't know", not_a_butterfly: "Not a butterfly",
 };
 
 function pct(p) { return p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`; }
@@ -109,10 +109,18 @@ function showHeatmap(result) {
 function renderResult(r) {
   $("result").hidden = false;
   const badge = $("verdict-badge");
-  badge.textContent = VERDICT_LABEL[r.verdict] || r.verdict;
-  badge.className = `badge ${r.verdict}`;
+  const unknown = r.known_species === false;
+  const kind = unknown ? "unknown_species" : r.verdict;
+  badge.textContent = VERDICT_LABEL[kind] || kind;
+  badge.className = `badge ${kind}`;
   let name = "", sci = "", prob = null;
-  if (r.verdict === "species" && r.species) {
+  if (unknown && r.taxon) {
+    name = "Probably a species I don't know";
+    sci = `${r.taxon.rank} ${r.taxon.name}` + (r.taxon.common_name ? ` (${r.taxon.common_name})` : "");
+    prob = r.taxon.probability;
+  } else if (unknown) {
+    name = "Probably a species I don't know";
+  } else if (r.verdict === "species" && r.species) {
     name = r.species.common_name; sci = r.species.scientific_name || ""; prob = r.species.probability;
   } else if ((r.verdict === "genus" || r.verdict === "family") && r.taxon) {
     name = r.taxon.common_name ? `Probably one of the ${r.taxon.common_name}` : `Probably genus ${r.taxon.name}`;
@@ -135,10 +143,16 @@ function renderResult(r) {
     $("confidence-label").textContent = pct(prob);
   }
   renderAlternatives(r);
+  renderRelatives(r);
+  // the chat must not answer about the first-ranked species when the photo shows none of them
+  state.photo = unknown ? { known_species: false, relatives: (r.relatives || []).map((g) => g.id),
+                            group: r.taxon ? `${r.taxon.rank} ${r.taxon.name}` : null } : null;
   $("model-line").textContent = `Model ${r.model.name} v${r.model.version}` +
     (r.gate ? ` · butterfly score ${r.gate.score.toFixed(2)} (needs ${r.gate.threshold.toFixed(2)})` : "");
   showHeatmap(r);
-  const focusId = r.species ? r.species.id : (r.verdict === "not_a_butterfly" ? null : r.top_k[0] && r.top_k[0].id);
+  const focusId = r.species ? r.species.id
+    : (r.verdict === "not_a_butterfly" || unknown ? null : r.top_k[0] && r.top_k[0].id);
+  if (!focusId) state.chatSpecies = null;
   if (focusId) loadSpecies(focusId); else $("species").hidden = true;
 }
 
@@ -178,6 +192,23 @@ function detailText(key, value) {
     return value.map((v) => (typeof v === "object" ? `${v.label}: ${v.how_to_tell}` : String(v))).join(" · ");
   }
   return String(value);
+}
+
+function renderRelatives(r) {
+  const box = $("relatives-box");
+  const list = $("relatives");
+  list.replaceChildren();
+  const relatives = r.known_species === false ? (r.relatives || []) : [];
+  box.hidden = relatives.length === 0;
+  for (const g of relatives) {
+    const btn = el("button", { type: "button", className: "relative" }, g.common_name);
+    btn.dataset.id = g.id;
+    btn.setAttribute("aria-label", `${g.common_name}: a known relative. Show species card.`);
+    btn.addEventListener("click", () => { state.photo = null; loadSpecies(g.id); });
+    const item = el("li");
+    item.append(btn);
+    list.append(item);
+  }
 }
 
 async function loadSpecies(id) {
@@ -225,6 +256,7 @@ async function ask(event) {
   try {
     const body = { message, history: state.chatHistory.slice(-6) };
     if (state.chatSpecies) body.species_id = state.chatSpecies;
+    else if (state.photo) body.photo = state.photo;
     const res = await fetch("/v1/chat", { method: "POST", headers: { "Content-Type": "application/json" },
                                           body: JSON.stringify(body) });
     const data = await res.json().catch(() => ({}));
