@@ -33,7 +33,8 @@ def unknown_photo_reply(guide: FieldGuide, relatives: list[str], group: str | No
         citations.append(Citation(n=n, entry=label, entry_kind="species", entry_title=entry.common_name,
                                   section="identification", section_title="How to recognise it",
                                   text=_first_sentence(entry.identification)))
-        sources.append(EntrySources(entry=label, entry_title=entry.common_name, references=list(entry.sources)))
+        sources.append(EntrySources(entry=label, entry_title=entry.common_name,
+                                    references=list(entry.sources)))
         names.append(f"{entry.common_name} ({entry.scientific_name}) [{n}]")
     where = f" It looks like {group}, but" if group else " It"
     answer = (f"Your photo probably shows a species that my field guide does not cover.{where} is unlike "

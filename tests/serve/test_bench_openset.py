@@ -1,0 +1,69 @@
+"""``benchmarks/bench_openset.py``: the leave-species-out folds and the grading, on synthetic features."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_openset.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_openset", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_openset"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+# 12 genera in 4 families; genera G0..G3 have three species each, the others one
+GENERA = [f"G{g}" for g in range(4) for _ in range(3)] + [f"G{g}" for g in range(4, 12)]
+FAMILIES = [f"F{int(g[1:]) % 4}" for g in GENERA]
+
+
+def test_unknown_labels_are_fixed_by_the_seed_and_split_without_overlap(bench: ModuleType) -> None:
+    tuning, evaluation = bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
+    assert (tuning, evaluation) == bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
+    assert not set(tuning) & set(evaluation) and len(tuning) + len(evaluation) == 10
+    unknown = set(tuning) | set(evaluation)
+    for idx in unknown:  # a multi-species genus always keeps a known sibling
+        siblings = [i for i, g in enumerate(GENERA) if g == GENERA[idx] and i != idx]
+        assert not siblings or any(s not in unknown for s in siblings)
+    with_sibling = [i for i in unknown if GENERA.count(GENERA[i]) > 1]
+    assert len(with_sibling) == 4
+    assert bench.choose_unknown(GENERA, FAMILIES, seed=1, siblings=4, total=10) != (tuning, evaluation)
+
+
+def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: ModuleType) -> None:
+    rng = np.random.default_rng(0)
+    n_labels, dim = len(GENERA), 32
+    centres = rng.normal(size=(n_labels, dim))
+
+    def split(per_class: int) -> object:
+        ys = torch.arange(n_labels).repeat_interleave(per_class)
+        x = torch.tensor(centres[ys.numpy()] + 0.3 * rng.normal(size=(len(ys), dim)), dtype=torch.float32)
+        return bench.Split(x, ys)
+
+    data = {"train": split(20), "train_mirrored": split(20), "val": split(6), "test": split(6)}
+    tuning, evaluation = bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
+    unknown = tuning + evaluation
+    fold = bench.train_fold([f"L{i}" for i in range(n_labels)], data, unknown, GENERA, FAMILIES, seed=0)
+    assert fold.known == [i for i in range(n_labels) if i not in unknown]
+    assert fold.probs["val"].shape[1] == len(fold.known)  # the head never saw an unknown label
+    assert set(fold.truth["unknown"].tolist()) == set(unknown)
+    plain = bench.grade(fold, "test", None, GENERA, FAMILIES)
+    assert plain["total"] == 6 * len(fold.known)
+    assert sum(v for k, v in plain.items() if k != "total") == plain["total"]
+    assert plain["species_right"] / plain["total"] > 0.8  # well-separated known species are named
+    # an unknown photo can never be a right species answer
+    assert bench.grade(fold, "unknown", None, GENERA, FAMILIES)["species_right"] == 0
+    shares = bench.shares(plain)
+    assert shares["coverage"] >= shares["species_right"]
