@@ -115,6 +115,12 @@ def prepare_cmd(
         )
     if summary["reused"]:
         console.print("unchanged since the last run: nothing to do")
+    console.print(f"layout: {summary['layout']} ({summary.get('layout_reason', '')})", highlight=False)
+    for warning in summary.get("warnings", []):
+        console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+    if summary.get("conflicting_labels"):
+        console.print(f"[bold yellow]warning:[/] {len(summary['conflicting_labels'])} files are the same "
+                      "photo under different labels (quarantined; pairs listed in report.md)")
     c = summary["counts"]
     console.print(
         f"kept {summary['kept']} (train {c['train']}, val {c['val']}, test {c['test']}), "

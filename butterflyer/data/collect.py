@@ -9,7 +9,9 @@ A source is a local folder, a .zip/.tar/.tar.gz archive, an http(s) URL of an
 archive or a file, or any fsspec URI of a folder or an archive. It lands in
 ``raw/<name>-<id>/`` (files made read-only) next to ``raw/<name>-<id>.json``
 listing every file with its size and sha256; ``raw/latest.json`` names the most
-recent collection, which ``prepare`` uses by default. Collecting the same,
+recent collection, which ``prepare`` uses by default. An archive found inside the
+source (a zip in a zip) is extracted once, into a folder named after it, so its
+class folders are read as classes rather than the whole archive becoming one file. Collecting the same,
 unchanged source again does no work: a cheap fingerprint (sizes, mtimes, ETags)
 is compared before anything is copied or hashed.
 """
@@ -32,7 +34,7 @@ from typing import Any
 import fsspec
 
 from butterflyer import paths
-from butterflyer.data.archive import ArchiveLimits, extract_archive, is_archive
+from butterflyer.data.archive import ARCHIVE_SUFFIXES, ArchiveLimits, extract_archive, is_archive
 from butterflyer.errors import SourceError
 from butterflyer.fileio import atomic_write_json, is_remote, read_json
 
@@ -147,6 +149,37 @@ def _fetch_remote(
     return files
 
 
+def _archive_stem(name: str) -> str:
+    lower = name.lower()
+    for suffix in sorted(ARCHIVE_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)] or "archive"
+    return name
+
+
+def _expand_nested(staging: Path, files: list[dict[str, Any]], limits: ArchiveLimits,
+                   progress: Progress | None) -> list[dict[str, Any]]:
+    """Replace each archive inside the source by its extracted folder (one level deep)."""
+    out: list[dict[str, Any]] = []
+    for entry in files:
+        rel = str(entry["path"])
+        if not is_archive(rel):
+            out.append(entry)
+            continue
+        archive = staging / rel
+        target = archive.parent / _archive_stem(archive.name)
+        if target.exists():
+            raise SourceError(
+                f"{rel} is an archive inside the source, and a folder '{target.name}' already sits "
+                "beside it; extract it yourself or rename one of them."
+            )
+        inner = extract_archive(archive, target, limits, progress)
+        archive.unlink()
+        prefix = target.relative_to(staging).as_posix()
+        out.extend(dict(f, path=f"{prefix}/{f['path']}") for f in inner)
+    return out
+
+
 def _make_writable(folder: Path) -> None:
     for item in folder.rglob("*"):
         if item.is_file():
@@ -191,6 +224,7 @@ def collect(
                     f"{source} is a single file, not a folder or an archive. "
                     "Put the photos in class folders, or zip them."
                 )
+        files = _expand_nested(staging, files, limits, progress)
         if not files:
             raise SourceError(f"{source} holds no files. Point collect at the folder or archive of photos.")
         if folder.exists():

@@ -82,7 +82,10 @@ def open_checked(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Image.Im
             img = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError("too_large", f"the image is too large to decode safely ({exc})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:  # its message is only the BytesIO's repr
+        raise ImageError("truncated", "the image header cannot be read: the file is corrupt or "
+                         "not really an image") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError("truncated", f"the image header cannot be read ({exc})") from exc
     width, height = img.size
     if width * height > limits.max_pixels:

@@ -2,7 +2,10 @@
 
 ``quarantine.csv`` lists every file left out with its reason; ``duplicates.csv``
 every exact copy dropped and every near-duplicate pair grouped. The markdown
-summarises both, the counts per split and the files moved between splits.
+starts with how the source's layout was read and any warnings (or why prepare
+refused the source), then summarises the counts per split, the files moved
+between splits, and the same photo found under two labels, pair by pair, for a
+curator to fix.
 """
 
 from __future__ import annotations
@@ -67,14 +70,25 @@ def write_report(
     atomic_write_text(
         folder / "duplicates.csv", _csv_text(duplicates, ["kind", "key", "of", "distance", "action"])
     )
-    plot_distribution(folder / PLOT_FILE, summary["per_class"], labels)
+    if labels:
+        plot_distribution(folder / PLOT_FILE, summary["per_class"], labels)
+    else:
+        (folder / PLOT_FILE).unlink(missing_ok=True)
 
     counts = summary["counts"]
     lines = [
         "# Data report",
         "",
-        f"Source: `{summary['source']}` ({summary['layout']}). Split policy: {summary['split_policy']}.",
+        f"Source: `{summary['source']}`. Layout: {summary['layout']}, because "
+        f"{summary.get('layout_reason') or 'no reason was recorded'}. "
+        f"Split policy: {summary['split_policy']}.",
         "",
+    ]
+    if summary.get("refused"):
+        lines += ["## Refused", "", f"**{summary['refused']}**", ""]
+    if summary.get("warnings"):
+        lines += ["## Warnings", ""] + [f"- **{w}**" for w in summary["warnings"]] + [""]
+    lines += [
         "| | train | val | test | total |",
         "|---|---:|---:|---:|---:|",
         f"| images | {counts['train']} | {counts['val']} | {counts['test']} | {sum(counts.values())} |",
@@ -88,7 +102,7 @@ def write_report(
         f"- Groups that spanned splits: {summary['cross_split_groups']}; "
         f"images moved: {len(summary['moved'])}.",
         "",
-        f"![class distribution]({PLOT_FILE})",
+        f"![class distribution]({PLOT_FILE})" if labels else "No class distribution: nothing was kept.",
         "",
         "## Quarantined",
         "",
@@ -101,6 +115,14 @@ def write_report(
             lines.append(f"\n... and {len(quarantine) - LISTED} more in `quarantine.csv`.")
     else:
         lines.append("None: every file decoded.")
+    conflicts = summary.get("conflicting_labels", [])
+    lines += ["", "## Same photo under different labels", ""]
+    if conflicts:
+        lines += ["Both copies are quarantined until the labels agree; fix the wrong one.", "",
+                  "| file | label | same bytes as |", "|---|---|---|"]
+        lines += [f"| `{c['key']}` | {c['label']} | {c['same_as']} |" for c in conflicts]
+    else:
+        lines.append("None.")
     lines += ["", "## Moved between splits (duplicate groups kept together)", ""]
     if summary["moved"]:
         lines += ["| file | from | to | group |", "|---|---|---|---|"]

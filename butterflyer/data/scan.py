@@ -9,6 +9,11 @@ Two layouts are understood:
 
 Split names are normalised (``valid``/``validation``/``dev`` become ``val``).
 Files that cannot be given a label are returned as problems, not dropped.
+
+Only image files (by suffix) decide the folder layout: a ``README.md``, ``LICENSE``
+or unused ``.csv`` beside ``train/`` is listed as ``not_a_photo_file`` and never
+turns the dataset's own folder into a class. :attr:`Scan.why` says in words which
+layout was chosen and why; ``prepare`` puts it in the report and on the terminal.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ SPLIT_ALIASES = {
     "testing": "test",
 }
 IGNORED_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini", ".DS_Store"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 _PATH_COLS = ("filepaths", "filepath", "filename", "file", "path", "image", "imagepath")
 _LABEL_COLS = ("labels", "label", "class", "classname", "species")
 _SPLIT_COLS = ("dataset", "split", "set", "subset")
@@ -52,6 +58,12 @@ class Scan:
     items: list[Item] = field(default_factory=list)
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (key, reason, detail)
     layout: str = ""
+    why: str = ""
+
+
+def is_image_name(path: Path) -> bool:
+    """True when the file's suffix is an image format (the bytes are checked later)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _ignored(rel: Path) -> bool:
@@ -84,7 +96,11 @@ def _find_csv(root: Path) -> tuple[Path, dict[str, str]] | None:
 
 
 def _scan_csv(root: Path, csv_path: Path, cols: dict[str, str]) -> Scan:
-    scan = Scan(layout=f"csv:{csv_path.relative_to(root).as_posix()}")
+    rel_csv = csv_path.relative_to(root).as_posix()
+    why = f"{rel_csv} has a file-path column '{cols['path']}' and a label column '{cols['label']}'"
+    if "split" in cols:
+        why += f" and a split column '{cols['split']}'"
+    scan = Scan(layout=f"csv:{rel_csv}", why=why)
     base = csv_path.parent
     listed: set[Path] = {csv_path.resolve()}
     with open(csv_path, newline="", encoding="utf-8-sig") as fh:
@@ -127,24 +143,51 @@ def _scan_csv(root: Path, csv_path: Path, cols: dict[str, str]) -> Scan:
     return scan
 
 
+def _children(folder: Path, root: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """Sub-folders holding photos, image files and other files directly in ``folder``.
+
+    Hidden and system names are left out, and so are folders without a single image file
+    (``docs/``, ``licenses/``): they cannot be classes or splits.
+    """
+    entries = sorted(p for p in folder.iterdir() if not _ignored(p.relative_to(root)))
+    dirs = [p for p in entries if p.is_dir() and any(is_image_name(f) for f in _files(p))]
+    files = [p for p in entries if p.is_file()]
+    return dirs, [p for p in files if is_image_name(p)], [p for p in files if not is_image_name(p)]
+
+
 def _content_root(root: Path) -> Path:
-    """Skip wrapper folders (one sub-folder that itself holds only folders) at the top of an archive."""
+    """Skip wrapper folders at the top of a source: a lone sub-folder with no photos of its own.
+
+    Other files (a README, a licence) beside the lone folder, or inside it, do not stop the
+    descent: they say nothing about the labels.
+    """
     current = root
     while True:
-        entries = [p for p in current.iterdir() if not _ignored(p.relative_to(root))]
-        dirs = [p for p in entries if p.is_dir()]
-        if len(dirs) == 1 and len(entries) == 1 and not any(p.is_file() for p in dirs[0].iterdir()):
-            current = dirs[0]
-            continue
+        dirs, photos, _ = _children(current, root)
+        if len(dirs) == 1 and not photos:
+            inner_dirs, inner_photos, _ = _children(dirs[0], root)
+            if inner_dirs and not inner_photos:
+                current = dirs[0]
+                continue
         return current
 
 
 def _scan_folders(root: Path) -> Scan:
     top = _content_root(root)
-    subdirs = {p.name: p for p in top.iterdir() if p.is_dir() and not _ignored(p.relative_to(root))}
+    dirs, _, _ = _children(top, root)
+    subdirs = {p.name: p for p in dirs}
     split_dirs = {name: SPLIT_ALIASES[name.lower()] for name in subdirs if name.lower() in SPLIT_ALIASES}
     by_split = bool(split_dirs) and len(split_dirs) == len(subdirs)
-    scan = Scan(layout="split/class folders" if by_split else "class folders")
+    where = top.relative_to(root).as_posix()
+    at = "the top" if where == "." else f"'{where}/'"
+    if by_split:
+        why = (f"the folders at {at} are all split names ({', '.join(sorted(split_dirs))}), "
+               "so each holds one folder per class")
+    else:
+        why = f"each folder at {at} is taken as a class ({len(subdirs)} folders)"
+    if top != root:
+        why += "; wrapper folders above it were skipped"
+    scan = Scan(layout="split/class folders" if by_split else "class folders", why=why)
     bases = (
         [(subdirs[name], split) for name, split in sorted(split_dirs.items())] if by_split else [(top, "")]
     )
@@ -153,19 +196,26 @@ def _scan_folders(root: Path) -> Scan:
             rel = path.relative_to(base)
             key = path.relative_to(root).as_posix()
             if len(rel.parts) < 2:
-                scan.problems.append((key, "no_label", "the file is not inside a class folder"))
+                reason, detail = (
+                    ("no_label", "the photo is not inside a class folder") if is_image_name(path)
+                    else ("not_a_photo_file", "not an image file; ignored")
+                )
+                scan.problems.append((key, reason, detail))
                 continue
             scan.items.append(Item(key, path, rel.parts[0].strip(), split))
-    if by_split:
-        for path in _files(top):
-            if path.parent == top:
-                scan.problems.append(
-                    (
-                        path.relative_to(root).as_posix(),
-                        "no_label",
-                        "the file is not inside a split/class folder",
-                    )
-                )
+    inside = {p for base, _ in bases for p in _files(base)}
+    for path in _files(root):
+        if path in inside:
+            continue
+        key = path.relative_to(root).as_posix()
+        if is_image_name(path):
+            scan.problems.append((key, "no_label", "the photo is not inside a split/class folder"))
+        else:
+            scan.problems.append((key, "not_a_photo_file", "not an image file; ignored when reading "
+                                                            "the layout"))
+    ignored = sum(1 for _, reason, _ in scan.problems if reason == "not_a_photo_file")
+    if ignored:
+        scan.why += f"; {ignored} file(s) that are not photos were ignored (e.g. README, LICENSE)"
     return scan
 
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from butterflyer.serve.docs import install_docs
 from butterflyer.serve.errors import install_handlers
 from butterflyer.serve.holder import ModelHolder
 from butterflyer.serve.limits import BodyLimit
@@ -48,16 +49,18 @@ def create_app(settings: ServeSettings | None = None, holder: ModelHolder | None
         finally:
             holder.stop()
 
-    app = FastAPI(title="ButterFlyer", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="ButterFlyer", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Identify butterflies and moths in photos; honest roll-up and "
                               "not-a-butterfly answers.")
     app.state.settings = settings
     app.state.holder = holder
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics = Metrics()
     app.state.limiter = anyio.CapacityLimiter(settings.max_concurrency)
     app.state.chat_enabled = False
     install_handlers(app)
-    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes, timeout=settings.body_timeout,
+                       on_event=metrics.count_event)
+    install_docs(app)  # /docs from packaged assets: works offline
     for router_module in (identify, species, model, health, vertex):
         app.include_router(router_module.router)
     if settings.chat:

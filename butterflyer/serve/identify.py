@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from butterflyer.data.images import DecodeLimits
-from butterflyer.errors import ModelError
+from butterflyer.errors import ImageError, ModelError
 from butterflyer.models.meta import FEATURES
 from butterflyer.serve.catalog import FAMILY_COMMON_NAMES, Catalog, load_catalog
 from butterflyer.serve.ood import OodGate
@@ -127,8 +127,11 @@ class Identifier:
         return result
 
     def identify_path(self, path: str | Path, explain: bool = False) -> IdentifyResult:
-        """Identify the image file at ``path``."""
+        """Identify the image file at ``path`` (a regular file: a FIFO or device would block or never end)."""
         path = Path(path)
+        if path.exists() and not path.is_file():
+            raise ImageError("not_a_file", f"{path} is not a regular file (a folder, FIFO or device); "
+                                           "give a photo file")
         return self.identify_bytes(path.read_bytes(), explain=explain, file=str(path))
 
     # -- probabilities to an answer ---------------------------------------------------------------

@@ -35,3 +35,15 @@ class Metrics:
                                 registry=r)
         self.model_swaps = Gauge("butterflyer_model_swaps", "models loaded since start", registry=r)
         self.ready = Gauge("butterflyer_ready", "1 when a model is loaded", registry=r)
+        self.disconnects = Counter("butterflyer_client_disconnects_total",
+                                   "requests whose client went away before the body was read", registry=r)
+        self.refused = Counter("butterflyer_refused_total", "requests refused before the app answered them: "
+                               "slow_upload, header_timeout, headers_too_large, too_many_headers",
+                               ["reason"], registry=r)
+
+    def count_event(self, kind: str) -> None:
+        """Count a connection event from the body guard or the HTTP protocol."""
+        if kind == "client_disconnect":
+            self.disconnects.inc()
+        else:
+            self.refused.labels(reason=kind).inc()

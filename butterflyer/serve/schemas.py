@@ -95,10 +95,12 @@ class SpeciesList(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """What is served: registry name and version, and the served file's sha256; never a server path."""
+
     name: str
     version: str
-    uri: str
-    folder: str
+    uri: str = Field(description="the models:/ URI served, or '(local folder)' (paths stay private)")
+    sha256: str = Field(description="sha256 of the ONNX file being served")
     architecture: str
     num_classes: int
     temperature: float

@@ -44,6 +44,16 @@ class ServeSettings(BaseModel):
     max_concurrency: int = Field(default_factory=lambda: default_concurrency(os.cpu_count()), ge=1, le=256,
                                  description="inferences running at once (default: cores + 1, up to 8)")
     max_queue: int = Field(64, ge=1, le=10_000, description="requests waiting for inference before 503 busy")
+    max_header_bytes: int = Field(32_768, ge=1024, le=1_048_576,
+                                  description="request line + headers, in bytes, before 431")
+    max_headers: int = Field(100, ge=8, le=1000, description="header fields per request before 431")
+    header_timeout: float = Field(10.0, gt=0.0, le=300.0,
+                                  description="seconds a client has to send the request headers (408 after)")
+    body_timeout: float = Field(60.0, gt=0.0, le=3600.0,
+                                description="seconds a client has to send the whole body (408 after)")
+    max_connections: int = Field(1000, ge=2, le=100_000,
+                                 description="open connections (or requests in progress) before 503")
+    keep_alive: int = Field(15, ge=1, le=600, description="seconds an idle keep-alive connection stays open")
     top_k: int = Field(5, ge=1, le=20)
     explain: bool = Field(True, description="allow explain=true (heatmaps)")
     chat: bool = Field(True, description="include the field-guide chat route when it is installed")

@@ -134,9 +134,10 @@ def test_colour_modes_and_exif_become_upright_rgb_records(tmp_path: Path, save_i
     _exif_rotated(root / "rotated.jpg", 5)
     for k in range(3):
         save_image(root / f"plain{k}.jpg", 40 + k, size=(120, 90))
+        save_image(root.parent / "SKIPPER" / f"plain{k}.jpg", 60 + k, size=(120, 90))  # a 2nd label
     collect(tmp_path / "modes")
     summary = prepare(config=PrepareConfig(workers=1, ratios=(1.0, 0.0, 0.0)))
-    assert summary["quarantined"] == 0 and summary["kept"] == 8
+    assert summary["quarantined"] == 0 and summary["kept"] == 11
     assert {"CMYK", "P", "RGBA", "I;16"} <= set(summary["source_modes"])
     rows = _all_rows()
     assert (rows["MOTH/rotated.jpg"]["width"], rows["MOTH/rotated.jpg"]["height"]) == (60, 100)

@@ -22,6 +22,7 @@ from torch import nn
 
 from butterflyer.models import DataConfig, ModelMeta, create_model, save_model
 from butterflyer.serve.catalog import Catalog, SpeciesInfo
+from butterflyer.serve.settings import ServeSettings
 
 LABELS = ["MONARCH", "VICEROY", "QUEEN", "ATLAS MOTH"]
 TINY_CONFIG = DataConfig(input_size=32, resize_size=36, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
@@ -152,13 +153,19 @@ def make_images() -> dict[str, bytes]:
 
 @contextlib.contextmanager
 def running_server(app) -> Iterator[str]:  # noqa: ANN001
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL.
+
+    The server gets the production guards (:func:`butterflyer.serve.server.uvicorn_config`).
+    """
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    from butterflyer.serve.server import uvicorn_config
+
+    settings = getattr(app.state, "settings", None) or ServeSettings()
+    server = uvicorn.Server(uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
