@@ -6,7 +6,7 @@ them to a grid (e.g. 0.1 degrees, about 11 km) and says so in
 Photos the model called "not a butterfly" and nobody corrected are not Lepidoptera
 occurrences, so the Darwin Core file skips them (the plain CSV keeps every row).
 
->>> to_dwc(store.list(), catalog, coordinates=True, blur=0.1)
+>>> to_dwc(store.latest(), catalog, coordinates=True, blur=0.1)
 """
 
 from __future__ import annotations

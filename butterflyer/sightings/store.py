@@ -106,12 +106,13 @@ class SightingStore:
         species = check_species(species, known_species)
         meta = read_photo_meta(data)
         thumb = make_thumbnail(data, limits=limits)
+        lat: float | None = None
+        lon: float | None = None
+        source: str | None = None
         if given is not None:
             lat, lon, source = given.latitude, given.longitude, "user"
         elif meta.latitude is not None and meta.longitude is not None:
             lat, lon, source = meta.latitude, meta.longitude, "exif"
-        else:
-            lat = lon = source = None
         answer = result.species or result.taxon
         row = Sighting(
             id=str(uuid.uuid4()), created_at=_now(), photo_sha256=hashlib.sha256(data).hexdigest(),
@@ -141,7 +142,7 @@ class SightingStore:
             raise SightingNotFound(f"no sighting {sighting_id!r}; list them with GET /v1/sightings")
         return row
 
-    def list(self, limit: int = 100, offset: int = 0) -> list[Sighting]:
+    def latest(self, limit: int = 100, offset: int = 0) -> list[Sighting]:
         """Newest first, without media bytes."""
         if not (1 <= limit <= MAX_LIST) or offset < 0:
             raise SightingInputError(f"limit must be 1..{MAX_LIST} and offset at least 0")
@@ -190,7 +191,8 @@ class SightingStore:
     def delete(self, sighting_id: str) -> None:
         """Remove the row with its thumbnail and photo (SQLite also zeroes the freed pages)."""
         with self._write() as session:
-            gone = session.execute(delete(Sighting).where(Sighting.id == sighting_id)).rowcount
+            gone = session.scalar(select(func.count()).where(Sighting.id == sighting_id))
+            session.execute(delete(Sighting).where(Sighting.id == sighting_id))
         if not gone:
             raise SightingNotFound(f"no sighting {sighting_id!r}; list them with GET /v1/sightings")
 

@@ -82,7 +82,7 @@ def test_list_update_and_correct() -> None:
     store = SightingStore()
     first = store.add(jpeg(0), result())
     second = store.add(jpeg(1), result(verdict="uncertain", label=None))
-    assert [s.id for s in store.list()] == [second.id, first.id]  # newest first
+    assert [s.id for s in store.latest()] == [second.id, first.id]  # newest first
     fixed = store.update(first.id, {"species": "VICEROY", "note": "hindwing line"},
                          known_species={"MONARCH", "VICEROY"})
     assert fixed.species == "VICEROY" and fixed.note == "hindwing line"
