@@ -82,6 +82,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def build_sighting(data: bytes, result: IdentifyResult, *, keep_photo: bool = False,
+                   latitude: float | None = None, longitude: float | None = None, note: str | None = None,
+                   species: str | None = None, known_species: Collection[str] | None = None,
+                   file_name: str | None = None, limits: DecodeLimits = DecodeLimits()) -> Sighting:
+    """A new, not yet stored row for one identified photo (see :meth:`SightingStore.add`)."""
+    given = Position.of(latitude, longitude)
+    note = check_note(note)
+    species = check_species(species, known_species)
+    meta = read_photo_meta(data)
+    thumb = make_thumbnail(data, limits=limits)
+    lat: float | None = None
+    lon: float | None = None
+    source: str | None = None
+    if given is not None:
+        lat, lon, source = given.latitude, given.longitude, "user"
+    elif meta.latitude is not None and meta.longitude is not None:
+        lat, lon, source = meta.latitude, meta.longitude, "exif"
+    answer = result.species or result.taxon
+    return Sighting(
+        id=str(uuid.uuid4()), created_at=_now(), photo_sha256=hashlib.sha256(data).hexdigest(),
+        file_name=(file_name or None) and str(file_name)[-255:], thumbnail=thumb,
+        photo=data if keep_photo else None,
+        photo_type=MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream") if keep_photo
+        else None,
+        taken_at=meta.taken_at, latitude=lat, longitude=lon, position_source=source,
+        verdict=result.verdict, model_species=result.species.id if result.species else None,
+        taxon_rank=result.taxon.rank if result.taxon else None,
+        taxon_name=result.taxon.name if result.taxon else None,
+        probability=answer.probability if answer is not None else None,
+        top_k=[g.model_dump() for g in result.top_k], model_name=result.model.name,
+        model_version=result.model.version, species=species, note=note)
+
+
 class SightingStore:
     """Sightings in one database (see :func:`butterflyer.sightings.db.database_url`)."""
 
@@ -101,32 +134,15 @@ class SightingStore:
         A position the user gives wins over the photo's GPS. The original bytes are kept
         only with ``keep_photo`` (they then still hold the camera's EXIF, GPS included).
         """
-        given = Position.of(latitude, longitude)
-        note = check_note(note)
-        species = check_species(species, known_species)
-        meta = read_photo_meta(data)
-        thumb = make_thumbnail(data, limits=limits)
-        lat: float | None = None
-        lon: float | None = None
-        source: str | None = None
-        if given is not None:
-            lat, lon, source = given.latitude, given.longitude, "user"
-        elif meta.latitude is not None and meta.longitude is not None:
-            lat, lon, source = meta.latitude, meta.longitude, "exif"
-        answer = result.species or result.taxon
-        row = Sighting(
-            id=str(uuid.uuid4()), created_at=_now(), photo_sha256=hashlib.sha256(data).hexdigest(),
-            file_name=(file_name or None) and str(file_name)[-255:], thumbnail=thumb,
-            photo=data if keep_photo else None,
-            photo_type=MEDIA_TYPES.get(sniff_format(data) or "", "application/octet-stream") if keep_photo
-            else None,
-            taken_at=meta.taken_at, latitude=lat, longitude=lon, position_source=source,
-            verdict=result.verdict, model_species=result.species.id if result.species else None,
-            taxon_rank=result.taxon.rank if result.taxon else None,
-            taxon_name=result.taxon.name if result.taxon else None,
-            probability=answer.probability if answer is not None else None,
-            top_k=[g.model_dump() for g in result.top_k], model_name=result.model.name,
-            model_version=result.model.version, species=species, note=note)
+        row = build_sighting(data, result, keep_photo=keep_photo, latitude=latitude, longitude=longitude,
+                             note=note, species=species, known_species=known_species,
+                             file_name=file_name, limits=limits)
+        with self._write() as session:
+            session.add(row)
+        return row
+
+    def add_row(self, row: Sighting) -> Sighting:
+        """Store a row made by :func:`build_sighting`."""
         with self._write() as session:
             session.add(row)
         return row
