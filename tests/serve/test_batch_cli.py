@@ -63,7 +63,8 @@ def test_interrupted_batch_resumes_without_repeating_work(tmp_path: Path) -> Non
 
     calls: list[str] = []
     original = ident.identify_bytes
-    ident.identify_bytes = lambda data, explain=False, file=None: calls.append(file) or original(data, file=file)
+    ident.identify_bytes = (  # counts the photos this run identifies
+        lambda data, explain=False, file=None: calls.append(file) or original(data, file=file))
     outcome = run_batch(ident, photos, state, root=folder, store=store)
     assert outcome.resumed == 3 and outcome.done_now == len(photos) - 3 and len(calls) == len(photos) - 3
     assert store.count() == 6 and outcome.saved == 6

@@ -79,7 +79,8 @@ def test_save_correct_export_and_delete_a_sighting(base_url: str, tmp_path: Path
                 page.click("#export-dwc")
             text = Path(download.value.path()).read_text()
             row = next(csv.DictReader(io.StringIO(text)))
-            assert row["scientificName"] == "Limenitis archippus" and row["basisOfRecord"] == "HumanObservation"
+            assert row["scientificName"] == "Limenitis archippus"
+            assert row["basisOfRecord"] == "HumanObservation"
             assert (row["decimalLatitude"], row["decimalLongitude"]) == ("48.800000", "2.300000")  # blurred
             page.screenshot(path=str(ARTIFACTS / "serve-page-sightings.png"), full_page=True)
 
