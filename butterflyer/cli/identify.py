@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.table import Table
 
 from butterflyer.errors import ButterflyerError, ImageError
 from butterflyer.serve.settings import DEFAULT_MODEL_URI, ServeSettings
+
+if TYPE_CHECKING:
+    from butterflyer.serve.identify import Identifier
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -39,12 +42,19 @@ def identify_cmd(
     model: Annotated[str, typer.Option(help="model folder or models:/NAME@ALIAS")] = DEFAULT_MODEL_URI,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads (0: automatic)")] = None,
     explain_dir: Annotated[Path | None, typer.Option(help="write a heatmap PNG per image here")] = None,
+    save: Annotated[bool, typer.Option("--save", help="save each photo as a sighting (resumable)")] = False,
+    keep_photo: Annotated[bool, typer.Option(help="with --save, keep the original photos too")] = False,
+    report: Annotated[Path | None, typer.Option(help="write an HTML report here, a Darwin Core CSV "
+                                                     "beside it (resumable)")] = None,
 ) -> None:
-    """Identify the butterfly or moth in each photo."""
+    """Identify the butterfly or moth in each photo; --save/--report run a resumable batch."""
     from butterflyer.serve.identify import Identifier
 
     settings = ServeSettings.from_env(model_uri=model, threads=threads)
     ident = Identifier.load(settings.model_uri, settings)
+    if save or report is not None:
+        _batch(ident, paths, save=save, keep_photo=keep_photo, report=report)
+        return
     console = Console()
     table = Table("file", "verdict", "answer", "top alternatives")
     failures = 0
@@ -71,6 +81,40 @@ def identify_cmd(
         console.print(table)
     if failures:
         raise typer.Exit(code=1)
+
+
+def _batch(ident: Identifier, paths: list[Path], save: bool, keep_photo: bool, report: Path | None) -> None:
+    """The batch: a progress bar over run_batch, then the report and the Darwin Core CSV."""
+    import hashlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from butterflyer.paths import home
+    from butterflyer.sightings.batch import run_batch
+    from butterflyer.sightings.report import write_batch_outputs
+    from butterflyer.sightings.store import SightingStore
+
+    photos = expand_paths(paths)
+    root = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
+    if report is not None:
+        state_dir = report.with_suffix(".batch")
+    else:
+        key = hashlib.sha256("\n".join(str(p.resolve()) for p in paths).encode()).hexdigest()[:16]
+        state_dir = home() / "batch" / key
+    store = SightingStore() if save else None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("identifying", total=len(photos))
+        outcome = run_batch(ident, photos, state_dir, root=root, store=store,
+                            keep_photo=keep_photo,
+                            progress=lambda done, total, _key: bar.update(task, completed=done))
+    groups = ", ".join(f"{name} {n}" for name, n in sorted(outcome.groups.items()))
+    print(f"{len(photos)} photos ({outcome.resumed} done before, {outcome.done_now} now): {groups}; "
+          f"{outcome.saved} saved as sightings" if save else
+          f"{len(photos)} photos ({outcome.resumed} done before, {outcome.done_now} now): {groups}")
+    if report is not None:
+        html_path, dwc_path = write_batch_outputs(outcome, report, ident.catalog)
+        print(f"report: {html_path}\nDarwin Core: {dwc_path}")
 
 
 def _pct(p: float) -> str:

@@ -48,11 +48,20 @@ def list_cmd(name: NameOpt = "butterflyer") -> None:
 
 @models_app.command("show")
 def show_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")] = "champion",
-             name: NameOpt = "butterflyer") -> None:
-    """Lineage, metrics and aliases of one version (JSON)."""
+             name: NameOpt = "butterflyer",
+             card: Annotated[bool, typer.Option("--card", help="print its MODEL_CARD.md instead")] = False
+             ) -> None:
+    """Lineage, metrics and aliases of one version (JSON), or its model card (--card)."""
     from butterflyer.registry import store
 
-    console.print_json(json.dumps(store.get_version(ref, name).as_dict(), default=str))
+    info = store.get_version(ref, name)
+    if card:
+        from butterflyer.registry.model_card import read_model_card
+        from butterflyer.registry.resolve import resolve_model_uri
+
+        print(read_model_card(resolve_model_uri(info.uri)), end="")
+        return
+    console.print_json(json.dumps(info.as_dict(), default=str))
 
 
 @models_app.command("register")

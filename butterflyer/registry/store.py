@@ -18,6 +18,7 @@ from butterflyer.errors import RegistryError
 from butterflyer.registry import CHALLENGER, CHAMPION, MODEL_NAME
 from butterflyer.registry.client import get_client, registry_experiment_id
 from butterflyer.registry.lineage import flat_params, lineage_tags, metrics_from_tags
+from butterflyer.registry.model_card import write_model_card
 
 STACK_TAG = "champion_stack"
 LOG_TAG = "champion_log"
@@ -141,6 +142,7 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
     """
     folder = Path(model_dir)
     tags = lineage_tags(folder, report)
+    write_model_card(folder)  # before the upload, so the registered artifacts carry it too
     tags.update(extra_tags or {})
     client = get_client()
     _ensure_registered_model(client, name)

@@ -22,7 +22,7 @@ from butterflyer.serve.errors import install_handlers
 from butterflyer.serve.holder import ModelHolder
 from butterflyer.serve.limits import BodyLimit
 from butterflyer.serve.metrics import Metrics
-from butterflyer.serve.routes import health, identify, model, species, vertex
+from butterflyer.serve.routes import health, identify, model, model_card, sightings, species, vertex
 from butterflyer.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def create_app(settings: ServeSettings | None = None, holder: ModelHolder | None
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes, timeout=settings.body_timeout,
                        on_event=metrics.count_event)
     install_docs(app)  # /docs from packaged assets: works offline
-    for router_module in (identify, species, model, health, vertex):
+    for router_module in (identify, species, model, health, vertex, sightings, model_card):
         app.include_router(router_module.router)
     if settings.chat:
         _include_chat(app)

@@ -73,6 +73,7 @@ async function identify() {
       return;
     }
     state.result = body;
+    state.saved = false;
     renderResult(body);
     if (window.matchMedia("(max-width: 859px)").matches) {
       $("result").scrollIntoView({ behavior: "smooth", block: "start" });  // phones: the answer is below the photo
@@ -150,6 +151,9 @@ function renderResult(r) {
   $("model-line").textContent = `Model ${r.model.name} v${r.model.version}` +
     (r.gate ? ` · butterfly score ${r.gate.score.toFixed(2)} (needs ${r.gate.threshold.toFixed(2)})` : "");
   showHeatmap(r);
+  $("save-sighting").disabled = false;
+  $("save-sighting").textContent = "Save sighting";
+  $("save-status").textContent = "";
   const focusId = r.species ? r.species.id
     : (r.verdict === "not_a_butterfly" || unknown ? null : r.top_k[0] && r.top_k[0].id);
   if (!focusId) state.chatSpecies = null;
@@ -276,6 +280,124 @@ async function ask(event) {
   log.scrollTop = log.scrollHeight;
 }
 
+// ---- My sightings: save on request, list with thumbnails, correct, delete, map, exports ----
+
+async function saveSighting() {
+  if (!state.file || state.saved) return;
+  const button = $("save-sighting");
+  button.disabled = true;
+  $("save-status").textContent = "Saving…";
+  const form = new FormData();
+  form.append("image", state.file, state.file.name || "photo");
+  try {
+    const res = await fetch(`/v1/sightings?keep_photo=${$("keep-photo").checked}`, { method: "POST", body: form });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      $("save-status").textContent = errorText(res.status, body);
+      button.disabled = false;
+      return;
+    }
+    state.saved = true;
+    button.textContent = "Saved";
+    $("save-status").textContent = body.latitude === null
+      ? "Saved to My sightings (the photo has no position)." : "Saved to My sightings.";
+    loadSightings();
+  } catch (_) {
+    $("save-status").textContent = "The server did not answer; nothing was saved.";
+    button.disabled = false;
+  }
+}
+
+async function speciesOptions() {
+  if (!state.speciesList) {
+    try {
+      const res = await fetch("/v1/species");
+      state.speciesList = res.ok ? (await res.json()).species : [];
+    } catch (_) { state.speciesList = []; }
+    state.speciesList.sort((a, b) => a.common_name.localeCompare(b.common_name));
+  }
+  return state.speciesList;
+}
+
+function sightingTitle(s) {
+  if (s.shown) return s.shown.rank === "species" ? s.shown.name : `${s.shown.rank} ${s.shown.scientific_name}`;
+  return VERDICT_LABEL[s.verdict] || s.verdict;
+}
+
+async function loadSightings() {
+  let data;
+  try {
+    const res = await fetch("/v1/sightings?limit=500");
+    if (!res.ok) return;
+    data = await res.json();
+  } catch (_) { return; }
+  const species = await speciesOptions();
+  const list = $("sightings-list");
+  list.replaceChildren();
+  $("sightings-empty").hidden = data.count > 0;
+  $("sightings-count").textContent = data.count ? `(${data.count})` : "";
+  for (const s of data.sightings) list.append(sightingItem(s, species));
+  drawMap(data.sightings);
+}
+
+function sightingItem(s, species) {
+  const item = el("li");
+  item.dataset.id = s.id;
+  const name = el("span", { className: "s-name" }, sightingTitle(s));
+  const when = s.taken_at ? s.taken_at.replace("T", " ").slice(0, 16) : `saved ${s.created_at.slice(0, 10)}`;
+  const corrected = s.species && s.species !== s.model_species ? " · corrected by you" : "";
+  const meta = el("span", { className: "s-meta" }, `${when}${corrected}`);
+  const model = el("span", { className: "s-meta" },
+    `model: ${VERDICT_LABEL[s.verdict] || s.verdict}${s.probability !== null ? " " + pct(s.probability) : ""}`);
+  const picker = el("select", { className: "s-correct" });
+  picker.setAttribute("aria-label", `Species for sighting ${sightingTitle(s)}`);
+  picker.append(el("option", { value: "" }, "Model's answer (not confirmed)"));
+  for (const sp of species) {
+    picker.append(el("option", { value: sp.id, selected: sp.id === s.species }, sp.common_name));
+  }
+  picker.addEventListener("change", async () => {
+    const res = await fetch(`/v1/sightings/${encodeURIComponent(s.id)}`, {
+      method: "PATCH", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ species: picker.value || null }) });
+    if (res.ok) loadSightings();
+  });
+  const del = el("button", { type: "button", className: "button s-delete" }, "Delete");
+  del.setAttribute("aria-label", `Delete sighting ${sightingTitle(s)}`);
+  del.addEventListener("click", async () => {
+    const res = await fetch(`/v1/sightings/${encodeURIComponent(s.id)}`, { method: "DELETE" });
+    if (res.ok || res.status === 404) loadSightings();
+  });
+  item.append(el("img", { src: s.thumbnail_url, alt: `Thumbnail: ${sightingTitle(s)}`, loading: "lazy" }),
+              name, meta, model, picker, del);
+  return item;
+}
+
+function drawMap(sightings) {
+  const svg = $("map-points");
+  svg.replaceChildren();
+  const ns = "http://www.w3.org/2000/svg";
+  for (const s of sightings) {
+    if (s.latitude === null || s.longitude === null) continue;
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", String(s.longitude + 180));
+    dot.setAttribute("cy", String(90 - s.latitude));
+    dot.setAttribute("r", "2.2");
+    dot.dataset.id = s.id;
+    const title = document.createElementNS(ns, "title");
+    title.textContent = sightingTitle(s);
+    dot.append(title);
+    svg.append(dot);
+  }
+}
+
+function updateExportLinks() {
+  const coords = $("export-coords").checked;
+  $("export-blur").disabled = !coords;
+  const extra = coords ? `&coordinates=true${$("export-blur").checked ? "&blur=0.1" : ""}` : "";
+  $("export-csv").href = `/v1/sightings/export?format=csv${extra}`;
+  $("export-dwc").href = `/v1/sightings/export?format=dwc${extra}`;
+}
+
 function keyboardButton(labelId, inputId) {
   $(labelId).addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $(inputId).click(); }
@@ -301,7 +423,12 @@ function init() {
     else showHeatmap(state.result);
   });
   $("chat-form").addEventListener("submit", ask);
+  $("save-sighting").addEventListener("click", saveSighting);
+  $("export-coords").addEventListener("change", updateExportLinks);
+  $("export-blur").addEventListener("change", updateExportLinks);
+  updateExportLinks();
   loadFeatures();
+  loadSightings();
 }
 
 document.addEventListener("DOMContentLoaded", init);
