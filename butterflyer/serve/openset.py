@@ -205,13 +205,42 @@ def held_out_similarity(
     return bank.top_mean(sims, rows, top)
 
 
-def fit_openset(
-    bank: LabelledBank,
-    features: np.ndarray,
-    targets: np.ndarray,
-    quantiles: dict[str, float] | None = None,
-    top: int = DEFAULT_TOP,
-) -> OpenSetRule:
+def openset_similarities(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
+                         top: int = DEFAULT_TOP) -> dict[str, list[float]]:
+    """Per known photo: similarity to its own species, and to the rest of its genus and family with
+    its own species (genus) taken out (what an unknown relative would score)."""
+    x = np.asarray(features, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    out: dict[str, list[float]] = {"species": [], "genus": [], "family": []}
+    for row, label in zip(x, np.asarray(targets).tolist(), strict=True):
+        sims = bank.bank @ row
+        out["species"].append(bank.top_mean(sims, bank.rows_of_label.get(int(label)), top))
+        for rank in ("genus", "family"):
+            value = held_out_similarity(bank, sims, int(label), rank, top)
+            if value is not None:
+                out[rank].append(value)
+    return out
+
+
+def rule_from_similarities(values: dict[str, list[float]], quantiles: dict[str, float] | None = None,
+                           top: int = DEFAULT_TOP) -> OpenSetRule:
+    """Bars at the quantile levels (a negative level turns that bar off)."""
+    q = {**DEFAULT_QUANTILES, **(quantiles or {})}
+    if not values["species"]:
+        raise ModelError("no validation photos to fit the open-set rule on")
+
+    def bar(rank: str) -> float:
+        data = values[rank]
+        return float(np.quantile(data, q[rank])) if data and q[rank] >= 0 else -1.0
+
+    fitted = {"quantiles": q, "photos": len(values["species"]), "genus_photos": len(values["genus"]),
+              "family_photos": len(values["family"])}
+    return OpenSetRule(species_similarity=bar("species"), genus_similarity=bar("genus"),
+                       family_similarity=bar("family"), top=top, fitted=fitted)
+
+
+def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
+                quantiles: dict[str, float] | None = None, top: int = DEFAULT_TOP) -> OpenSetRule:
     """Bars from known photos (validation split) at the given quantile levels.
 
     - species: the ``quantiles["species"]`` quantile of each photo's similarity to its own species;
@@ -220,28 +249,4 @@ def fit_openset(
     - family: likewise for the other genera of its family.
     The levels are chosen on held-out labels by ``benchmarks/bench_openset.py``.
     """
-    q = {**DEFAULT_QUANTILES, **(quantiles or {})}
-    x = np.asarray(features, dtype=np.float32)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    own, genus, family = [], [], []
-    for row, label in zip(x, np.asarray(targets).tolist(), strict=True):
-        sims = bank.bank @ row
-        own.append(bank.top_mean(sims, bank.rows_of_label.get(int(label)), top))
-        for rank, out in (("genus", genus), ("family", family)):
-            value = held_out_similarity(bank, sims, int(label), rank, top)
-            if value is not None:
-                out.append(value)
-    if not own:
-        raise ModelError("no validation photos to fit the open-set rule on")
-
-    def bar(values: list[float], level: float) -> float:
-        return float(np.quantile(values, level)) if values and level >= 0 else -1.0
-
-    fitted = {"quantiles": q, "photos": len(own), "genus_photos": len(genus), "family_photos": len(family)}
-    return OpenSetRule(
-        species_similarity=bar(own, q["species"]),
-        genus_similarity=bar(genus, q["genus"]),
-        family_similarity=bar(family, q["family"]),
-        top=top,
-        fitted=fitted,
-    )
+    return rule_from_similarities(openset_similarities(bank, features, targets, top), quantiles, top)

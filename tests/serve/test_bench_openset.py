@@ -59,11 +59,29 @@ def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: Module
     assert fold.known == [i for i in range(n_labels) if i not in unknown]
     assert fold.probs["val"].shape[1] == len(fold.known)  # the head never saw an unknown label
     assert set(fold.truth["unknown"].tolist()) == set(unknown)
-    plain = bench.grade(fold, "test", None, GENERA, FAMILIES)
+    plain = bench.grade(fold, bench.signals(fold, "test"), None, GENERA, FAMILIES)
     assert plain["total"] == 6 * len(fold.known)
     assert sum(v for k, v in plain.items() if k != "total") == plain["total"]
     assert plain["species_right"] / plain["total"] > 0.8  # well-separated known species are named
     # an unknown photo can never be a right species answer
-    assert bench.grade(fold, "unknown", None, GENERA, FAMILIES)["species_right"] == 0
+    unknown_sig = bench.signals(fold, "unknown")
+    assert bench.grade(fold, unknown_sig, None, GENERA, FAMILIES)["species_right"] == 0
     shares = bench.shares(plain)
     assert shares["coverage"] >= shares["species_right"]
+    # the vectorised verdicts are exactly what the served decision says, photo by photo
+    from butterflyer.serve.openset import decide, fit_openset
+    from butterflyer.serve.rollup import decide as plain_decide
+
+    truth = np.array([fold.known.index(int(t)) for t in fold.truth["val"]])
+    rule = fit_openset(fold.bank, fold.feats["val"], truth, {"species": 0.3, "genus": 0.4, "family": 0.2})
+    for name, sig in (("unknown", unknown_sig), ("test", bench.signals(fold, "test"))):
+        fast = bench.verdicts(sig, rule, fold.thresholds)
+        plain_fast = bench.verdicts(sig, None, fold.thresholds)
+        for i, (probs, feats) in enumerate(zip(fold.probs[name], fold.feats[name], strict=True)):
+            expected = "not_a_butterfly" if not sig.passed[i] else \
+                decide(rule, fold.bank, probs, feats, fold.thresholds).roll.verdict
+            assert fast[i] == expected
+            if sig.passed[i]:
+                sub = ([GENERA[k] for k in fold.known], [FAMILIES[k] for k in fold.known])
+                assert plain_fast[i] == plain_decide(probs, *sub, fold.thresholds).verdict
+    assert set(bench.verdicts(unknown_sig, rule, fold.thresholds)) - {"species"}  # the rule changed answers
