@@ -130,16 +130,19 @@ def _reduce(values: list[float], ctx: DistContext) -> list[float]:
 def validate(model: nn.Module, batches: Iterable[Any], ctx: DistContext, bf16: bool) -> dict[str, float]:
     """Top-1 and loss over this rank's share, summed across ranks."""
     model.eval()
-    correct = total = loss_sum = 0.0
+    # sums stay on the device (float64: the same additions the host did before), one sync at the end
+    correct_acc = torch.zeros((), device=ctx.device, dtype=torch.int64)
+    loss_acc = torch.zeros((), device=ctx.device, dtype=torch.float64)
+    total = 0.0
     for images, labels, _ in batches:
-        x, y = images.to(ctx.device, non_blocking=True), labels.to(ctx.device)
+        x, y = images.to(ctx.device, non_blocking=True), labels.to(ctx.device, non_blocking=True)
         with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         logits = logits.float()
-        correct += (logits.argmax(1) == y).sum().item()
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct_acc += (logits.argmax(1) == y).sum()
+        loss_acc += F.cross_entropy(logits, y, reduction="sum").double()
         total += len(y)
-    correct, total, loss_sum = _reduce([correct, total, loss_sum], ctx)
+    correct, total, loss_sum = _reduce([float(correct_acc.item()), total, loss_acc.item()], ctx)
     return {"val_top1": correct / max(total, 1), "val_loss": loss_sum / max(total, 1), "val_n": total}
 
 
