@@ -21,7 +21,9 @@ the records feed ran at 25-30 % of in-memory tensors before them):
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +37,8 @@ from torchvision.ops import roi_align
 
 from butterflyer.models.meta import DataConfig
 from butterflyer.train.data import is_records
+
+log = logging.getLogger(__name__)
 
 
 def random_boxes(
@@ -187,9 +191,14 @@ def gpu_batches(
     """``epoch -> batches`` decoded and augmented on ``ctx.device``, or ``None`` when not applicable.
 
     Applies to records on a CUDA device; ``force`` builds the same pipeline on CPU (tests).
+    On CUDA, ``workers=0`` means automatic (:func:`default_workers`): records parsed in the
+    training process would compete with it for the interpreter.
     """
     if not is_records(uri) or (ctx.device.type != "cuda" and not force):
         return None
+    if workers <= 0 and ctx.device.type == "cuda":
+        workers = default_workers()
+        log.info("GPU records feed: %d DataLoader workers per process (set --workers to choose)", workers)
     from torch.utils.data import DataLoader
 
     from butterflyer.train.data import RecordsSplit
@@ -215,11 +224,22 @@ def gpu_batches(
         def prepare(item: Any) -> Any:
             flat, sizes, ys, idx = item
             images = stack_same_size(decode_batch(unpack_blobs(flat, sizes), ctx.device), dc.resize_size)
-            return augment_batch(images, dc, gen, train), ys.to(ctx.device, non_blocking=True), idx
+            x = augment_batch(images, dc, gen, train)
+            if cuda:  # the layout the model runs in, converted here on the side stream, not in the step
+                x = x.contiguous(memory_format=torch.channels_last)
+            return x, ys.to(ctx.device, non_blocking=True), idx
 
         return background(batches, prepare, ctx.device)
 
     return make
+
+
+def default_workers(cap: int = 8) -> int:
+    """Loader workers per training process: this host's cores shared among its GPUs, one left for the
+    process itself, at most ``cap``."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+    per_process = cores // max(1, torch.cuda.device_count() if torch.cuda.is_available() else 1)
+    return max(1, min(cap, per_process - 1))
 
 
 class _Failed:

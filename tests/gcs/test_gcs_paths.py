@@ -116,3 +116,19 @@ def test_pipeline_steps_with_records_in_a_bucket(bucket: str) -> None:
     assert Path(trained["uri"], "meta.json").is_file()
     evaluated = steps.evaluate(trained["uri"], built["uri"], built["manifest_sha256"])
     assert 0.0 <= evaluated["metrics"]["test_top1"] <= 1.0
+
+
+@pytest.mark.slow
+def test_pipeline_run_with_source_and_records_in_a_bucket(bucket: str, mlflow_store: str) -> None:
+    """The whole DAG through kfp.local (every task its own process): photos and records in the bucket."""
+    from butterflyer.pipeline.local import run_local
+
+    _upload_photos(f"{bucket}/photos", per_class=8)
+    params = {"source": f"{bucket}/photos", "records_output": f"{bucket}/records",
+              "prepare_config": {"keep_source_split": False, "ratios": [0.6, 0.2, 0.2]},
+              "model": "tiny", "epochs": 1, "train_profile": "full",
+              "train_config": {"batch_size": 8, "tracker": "none", "head_epochs": 1}, "compress": False}
+    run = run_local(params, verbose=False)
+    assert run.champion is not None, run.candidate
+    assert read_manifest(f"{bucket}/records")["complete"]
+    assert run.champion["tags"]["data_manifest_sha256"] not in ("", "unknown")

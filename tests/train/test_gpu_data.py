@@ -105,3 +105,10 @@ def test_background_stops_its_thread_when_the_caller_leaves_early() -> None:
     gen.close()  # what a `break` in the training loop does
     assert not [t for t in threading.enumerate() if t.name == "butterflyer-batches" and t.is_alive()]
     assert {t.name for t in threading.enumerate()} <= before | {"MainThread"}
+
+
+def test_default_workers_leave_a_core_and_respect_the_cap() -> None:
+    from butterflyer.train.gpu_data import default_workers
+
+    assert 1 <= default_workers() <= 8
+    assert default_workers(cap=1) == 1
