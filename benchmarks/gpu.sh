@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU throughput check for one lent H100 (finishes in well under 5 minutes).
+# GPU throughput check for one lent GPU (finishes in well under 5 minutes).
 #
 #   bash benchmarks/gpu.sh            # from the repository root, on the GPU host
 #
@@ -28,6 +28,8 @@ start=$(date +%s)
 "$PY" benchmarks/synthetic_records.py "$WORK/rec" --images 12288 --classes 100 --size 256
 echo "records generated in $(( $(date +%s) - start ))s"
 
+echo "== records feed alone (no model)"
+timeout 120 "$PY" benchmarks/bench_feed.py --records "$WORK/rec" --workers 12 --batch-size 256 || echo "FAILED: bench_feed"
 run() { echo "== $*"; timeout 150 "$PY" benchmarks/bench_train.py --records "$WORK/rec" --workers 12 "$@" || echo "FAILED: $*"; }
 run --model efficientnet_lite0 --batch-size 256 --steps 40 --warmup 10
 run --model efficientnet_lite0 --batch-size 256 --steps 40 --warmup 15 --compile

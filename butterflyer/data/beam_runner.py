@@ -7,18 +7,13 @@ only here. The pipeline is::
         -> Map(write_shard: sort by position, write, record progress)
 
 so its shards are byte-identical to the local runner's. Locally it runs on the
-DirectRunner. For ~100 GB on Google Cloud, pass Dataflow flags and a ``gs://``
-output, with the interim paths readable by the workers (collect into, or copy
-``raw/`` to, a bucket; the ``path`` column may hold ``gs://`` URIs)::
-
-    butterflyer data build-records --runner beam --output gs://BUCKET/records \\
-      --beam-option=--runner=DataflowRunner --beam-option=--project=PROJECT \\
-      --beam-option=--region=europe-west4 --beam-option=--temp_location=gs://BUCKET/tmp \\
-      --beam-option=--max_num_workers=50 --beam-option=--experiments=use_runner_v2 \\
-      --beam-option=--requirements_file=requirements.txt
-
-(worker machine type e.g. ``--machine_type=n2-standard-4``; the workers need
-this package installed, via ``--setup_file`` or a custom container image).
+DirectRunner (one process by default; ``--direct_running_mode=multi_processing``
+pickles every function into worker processes as Dataflow does). For ~100 GB on
+Google Cloud, pass Dataflow flags, a ``gs://`` output and a worker image built
+from ``docker/dataflow.Dockerfile`` (``--sdk_container_image``); the README's
+"Records on Dataflow" gives the exact command. The interim paths must be
+readable by the workers (``raw/`` on a bucket; the ``path`` column may hold
+``gs://`` URIs).
 """
 
 from __future__ import annotations

@@ -84,5 +84,12 @@ def metrics_of(artifact: Any) -> dict[str, float]:
 
 
 def path_of(artifact: Any) -> str:
-    """Local path of an input artifact (``gs://`` maps to the ``/gcs/`` mount)."""
+    """Local path of an input artifact (``gs://`` maps to the ``/gcs/`` mount).
+
+    Without that mount (a local run whose records live in a bucket) a ``gs://`` URI is
+    returned as it is: the stages read records through fsspec.
+    """
+    uri = str(getattr(artifact, "uri", "") or "")
+    if uri.startswith("gs://") and not os.path.isdir(GCS_MOUNT):
+        return uri
     return str(artifact.path)

@@ -5,6 +5,10 @@ trains everything, the backbone at ``lr * backbone_lr_mult``. AdamW, warm-up +
 cosine per stage, label smoothing, early stopping on val top-1, and a
 learning-without-forgetting term that keeps the frozen ImageNet head meaningful.
 
+:func:`fit` reads as its phases: set up (model on the device, LwF teacher,
+optimizer), resume, then per epoch: enter the stage, train, validate, keep
+(checkpoint, early stop); finally restore the best epoch.
+
 Determinism: every epoch reseeds from ``(seed, epoch, rank)`` and reads the data
 in an order fixed by ``(seed, epoch)``, so a run resumed from the checkpoint of
 epoch ``e`` replays epochs ``e+1..`` exactly as an uninterrupted run would.
@@ -15,11 +19,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
-import signal
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,67 @@ from butterflyer.train.schedule import cosine_lr
 log = logging.getLogger(__name__)
 EpochHook = Callable[[dict[str, float]], None]
 BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]
+
+
+@dataclass
+class LoopState:
+    """What a checkpoint carries besides weights and optimizer: where the run stands."""
+
+    epoch: int = 0  # epochs finished
+    best: float = -1.0  # best val top-1 so far
+    bad: int = 0  # stage-2 epochs since the last improvement
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "best": self.best, "bad": self.bad, "history": self.history}
+
+    def stopped(self, cfg: TrainConfig) -> bool:
+        return cfg.patience > 0 and self.bad >= cfg.patience
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """How the epochs divide into the two stages and each stage's schedule length."""
+
+    cfg: TrainConfig
+    steps_per_epoch: int
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, n_train: int, world: int) -> StagePlan:
+        per_rank = math.ceil(n_train / world)
+        return cls(cfg, max(1, math.ceil(per_rank / cfg.batch_size)))
+
+    def stage(self, epoch: int) -> int:
+        return 1 if epoch < self.cfg.head_epochs else 2
+
+    def epochs_in(self, stage: int) -> int:
+        if stage == 1:
+            return min(self.cfg.head_epochs, self.cfg.epochs)
+        return max(0, self.cfg.epochs - self.cfg.head_epochs)
+
+    def first_step(self, epoch: int) -> int:
+        """The stage-relative step at which ``epoch`` starts (the cosine schedule restarts per stage)."""
+        first_epoch = 0 if self.stage(epoch) == 1 else self.epochs_in(1)
+        return (epoch - first_epoch) * self.steps_per_epoch
+
+    def schedule(self, stage: int) -> tuple[int, int]:
+        """``(total_steps, warmup_steps)`` of one stage."""
+        spe = self.steps_per_epoch
+        warm = int(self.cfg.warmup_epochs * spe)
+        return self.epochs_in(stage) * spe, (warm if stage == 2 else min(spe, warm))
+
+
+@dataclass
+class EpochSetup:
+    """Everything one epoch's steps need besides the batches."""
+
+    model: ButterflyClassifier
+    net: Any  # the stage's wrapped network (DualOutput / DDP / compiled)
+    ddp: nn.parallel.DistributedDataParallel | None
+    teacher: nn.Module | None  # frozen backbone copy for LwF; None when LwF is off this stage
+    opt: torch.optim.Optimizer
+    stage: int
+    bf16: bool
 
 
 def _set_stage(model: ButterflyClassifier, stage: int) -> None:
@@ -66,17 +130,184 @@ def _reduce(values: list[float], ctx: DistContext) -> list[float]:
 def validate(model: nn.Module, batches: Iterable[Any], ctx: DistContext, bf16: bool) -> dict[str, float]:
     """Top-1 and loss over this rank's share, summed across ranks."""
     model.eval()
-    correct = total = loss_sum = 0.0
+    # sums stay on the device (float64: the same additions the host did before), one sync at the end
+    correct_acc = torch.zeros((), device=ctx.device, dtype=torch.int64)
+    loss_acc = torch.zeros((), device=ctx.device, dtype=torch.float64)
+    total = 0.0
     for images, labels, _ in batches:
-        x, y = images.to(ctx.device, non_blocking=True), labels.to(ctx.device)
+        x, y = images.to(ctx.device, non_blocking=True), labels.to(ctx.device, non_blocking=True)
         with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x)
         logits = logits.float()
-        correct += (logits.argmax(1) == y).sum().item()
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct_acc += (logits.argmax(1) == y).sum()
+        loss_acc += F.cross_entropy(logits, y, reduction="sum").double()
         total += len(y)
-    correct, total, loss_sum = _reduce([correct, total, loss_sum], ctx)
+    correct, total, loss_sum = _reduce([float(correct_acc.item()), total, loss_acc.item()], ctx)
     return {"val_top1": correct / max(total, 1), "val_loss": loss_sum / max(total, 1), "val_n": total}
+
+
+# -- set-up phases ---------------------------------------------------------------------------------
+
+
+def _to_device(model: ButterflyClassifier, device: torch.device) -> None:
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+
+
+def _lwf_teacher(model: ButterflyClassifier, cfg: TrainConfig) -> nn.Module | None:
+    """A frozen copy of the backbone at its starting weights, when stage 2 uses LwF."""
+    if model.imagenet_head is not None and cfg.lwf_weight > 0 and cfg.epochs > cfg.head_epochs:
+        return copy.deepcopy(model.backbone).eval().requires_grad_(False)
+    return None
+
+
+def _optimizer(model: ButterflyClassifier, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with a backbone group (idle in stage 1) and a head group."""
+    return torch.optim.AdamW(
+        [
+            {
+                "params": list(model.backbone.parameters()),
+                "lr": 0.0,
+                "base_lr": cfg.lr * cfg.backbone_lr_mult,
+                "name": "backbone",
+            },
+            {"params": list(model.head.parameters()), "lr": cfg.lr, "base_lr": cfg.lr, "name": "head"},
+        ],
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def _resume(
+    model: ButterflyClassifier, opt: torch.optim.Optimizer, cfg: TrainConfig, ckpt_dir: Path, ctx: DistContext
+) -> LoopState:
+    """The loop state to start from: the last checkpoint's with ``cfg.resume``, else a fresh one."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.resume:
+        return LoopState()
+    ckpt = load_checkpoint(ckpt_dir)
+    if ckpt is None:
+        return LoopState()
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    loop = ckpt["loop"]
+    state = LoopState(loop["epoch"], loop["best"], loop["bad"], list(loop["history"]))
+    if ctx.is_main:
+        log.info("resuming after epoch %d (best val top-1 %.4f)", state.epoch, state.best)
+    return state
+
+
+# -- per-epoch phases ------------------------------------------------------------------------------
+
+
+def _set_lr(opt: torch.optim.Optimizer, factor: float, stage: int) -> None:
+    for group in opt.param_groups:
+        active = stage == 2 or group["name"] == "head"
+        group["lr"] = group["base_lr"] * factor if active else 0.0
+
+
+def _step(
+    s: EpochSetup, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step; returns ``(loss, logits)`` still on the device."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=s.bf16):
+        if s.teacher is not None:
+            logits, imagenet_logits = s.net(x)
+            with torch.no_grad():
+                ref = s.model.imagenet_head(s.teacher(x))  # type: ignore[misc]
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            loss = loss + cfg.lwf_weight * lwf_loss(imagenet_logits.float(), ref.float())
+        else:
+            logits = s.net(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+    s.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    s.opt.step()
+    return loss, logits
+
+
+def _train_epoch(
+    s: EpochSetup, batches: BatchSource, epoch: int, plan: StagePlan, n_train: int, ctx: DistContext
+) -> dict[str, float]:
+    """Step through one epoch's batches; returns the epoch's training figures (all ranks summed).
+
+    ``batches(epoch)`` is called after the epoch's reseed: a DataLoader draws its workers' seeds then.
+    """
+    cfg, device = plan.cfg, ctx.device
+    total_steps, warm = plan.schedule(s.stage)
+    torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + ctx.rank)
+    seen = torch.zeros(n_train, dtype=torch.int64)
+    _train_mode(s.model, s.stage)
+    t0 = time.perf_counter()
+    loss_acc = torch.zeros((), device=device)
+    correct_acc = torch.zeros((), device=device, dtype=torch.int64)
+    count = 0.0
+    start = step = plan.first_step(epoch)
+    with s.ddp.join() if s.ddp is not None else nullcontext():
+        for images, labels, idx in batches(epoch):
+            _set_lr(s.opt, cosine_lr(step, total_steps, warm), s.stage)
+            x = images.to(device, non_blocking=True)
+            y = labels.to(device, non_blocking=True)
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            loss, logits = _step(s, x, y, cfg)
+            # accumulate on the device: no host sync per step (it would stall the GPU pipeline)
+            loss_acc = loss_acc + loss.detach().float() * len(y)
+            correct_acc = correct_acc + (logits.argmax(1) == y).sum()
+            count += len(y)
+            known = idx[idx >= 0].long().cpu()
+            seen.index_add_(0, known, torch.ones(len(known), dtype=torch.int64))
+            step += 1
+            if cfg.max_steps is not None and step - start >= cfg.max_steps:
+                break
+    if ctx.distributed:
+        dist.all_reduce(seen)
+    loss_sum, correct, count = _reduce([loss_acc.item(), float(correct_acc.item()), count], ctx)
+    record = {
+        "epoch": float(epoch + 1),
+        "stage": float(s.stage),
+        "train_loss": loss_sum / max(count, 1),
+        "train_top1": correct / max(count, 1),
+        "train_n": count,
+        "seen_min": float(seen.min()) if seen.any() else float("nan"),
+        "seen_max": float(seen.max()) if seen.any() else float("nan"),
+        "epoch_seconds": time.perf_counter() - t0,
+        "lr_head": s.opt.param_groups[1]["lr"],
+    }
+    record["images_per_s"] = count / max(record["epoch_seconds"], 1e-9)
+    return record
+
+
+def _keep(
+    record: dict[str, float],
+    state: LoopState,
+    s: EpochSetup,
+    cfg: TrainConfig,
+    ctx: DistContext,
+    ckpt_dir: Path,
+    on_epoch: EpochHook | None,
+) -> None:
+    """Book a finished epoch: best/patience, history, best weights and checkpoint, the hook."""
+    epoch = int(record["epoch"])
+    if record["val_top1"] > state.best:
+        state.best, state.bad = record["val_top1"], 0
+        improved = True
+    else:
+        improved = False
+        if s.stage == 2:
+            state.bad += 1
+    state.history.append(record)
+    state.epoch = epoch
+    if ctx.is_main:
+        if improved:
+            save_best(ckpt_dir, s.model)
+        save_checkpoint(ckpt_dir, s.model, s.opt, state.as_dict())
+        if on_epoch is not None:
+            on_epoch(record)
+    if ctx.distributed:
+        dist.barrier()
+    if s.stage == 2 and state.stopped(cfg) and ctx.is_main:
+        log.info("early stop after epoch %d: val top-1 has not improved for %d epochs", epoch, state.bad)
 
 
 def fit(
@@ -94,139 +325,30 @@ def fit(
     ``train_batches(epoch)`` yields ``(images, labels, indices)`` for this rank, already augmented
     (on the GPU path they are decoded and augmented on the device).
     """
-    device = ctx.device
-    cuda = device.type == "cuda"
-    model.to(device)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-    teacher = None
-    if model.imagenet_head is not None and cfg.lwf_weight > 0 and cfg.epochs > cfg.head_epochs:
-        teacher = copy.deepcopy(model.backbone).eval().requires_grad_(False)
-    backbone_params = list(model.backbone.parameters())
-    head_params = list(model.head.parameters())
-    opt = torch.optim.AdamW(
-        [
-            {
-                "params": backbone_params,
-                "lr": 0.0,
-                "base_lr": cfg.lr * cfg.backbone_lr_mult,
-                "name": "backbone",
-            },
-            {"params": head_params, "lr": cfg.lr, "base_lr": cfg.lr, "name": "head"},
-        ],
-        weight_decay=cfg.weight_decay,
-    )
-    history: list[dict[str, float]] = []
-    start, best, bad = 0, -1.0, 0
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.resume:
-        ckpt = load_checkpoint(ckpt_dir)
-        if ckpt is not None:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            loop = ckpt["loop"]
-            start, best, bad, history = loop["epoch"], loop["best"], loop["bad"], list(loop["history"])
-            if ctx.is_main:
-                log.info("resuming after epoch %d (best val top-1 %.4f)", start, best)
-    per_rank = math.ceil(n_train / ctx.world)
-    spe = max(1, math.ceil(per_rank / cfg.batch_size))
-    stage_epochs = {1: min(cfg.head_epochs, cfg.epochs), 2: max(0, cfg.epochs - cfg.head_epochs)}
-    bf16 = cuda
-    stopped = bad >= cfg.patience > 0
+    _to_device(model, ctx.device)
+    teacher = _lwf_teacher(model, cfg)
+    opt = _optimizer(model, cfg)
+    state = _resume(model, opt, cfg, ckpt_dir, ctx)
+    plan = StagePlan.of(cfg, n_train, ctx.world)
+    bf16 = ctx.device.type == "cuda"
     wrapped: dict[int, tuple[Any, nn.parallel.DistributedDataParallel | None]] = {}
-    for epoch in range(start, cfg.epochs):
-        if stopped:
+    for epoch in range(state.epoch, cfg.epochs):
+        if state.stopped(cfg):
             break
-        stage = 1 if epoch < cfg.head_epochs else 2
+        stage = plan.stage(epoch)
         _set_stage(model, stage)
         use_lwf = teacher is not None and stage == 2
         if stage not in wrapped:  # once per stage: a new DDP or torch.compile per epoch would recompile
             wrapped[stage] = wrap_for_stage(model, use_lwf, ctx, cfg.compile)
         net, ddp = wrapped[stage]
-        first = 0 if stage == 1 else stage_epochs[1]
-        total_steps = stage_epochs[stage] * spe
-        warm = int(cfg.warmup_epochs * spe) if stage == 2 else min(spe, int(cfg.warmup_epochs * spe))
-        torch.manual_seed(cfg.seed * 1_000_003 + epoch * 1009 + ctx.rank)
-        seen = torch.zeros(n_train, dtype=torch.int64)
-        _train_mode(model, stage)
-        t0 = time.perf_counter()
-        loss_acc = torch.zeros((), device=device)
-        correct_acc = torch.zeros((), device=device, dtype=torch.int64)
-        count = 0.0
-        step = (epoch - first) * spe
-        ctxm = ddp.join() if ddp is not None else nullcontext()
-        with ctxm:
-            for images, labels, idx in train_batches(epoch):
-                factor = cosine_lr(step, total_steps, warm)
-                for group in opt.param_groups:
-                    active = stage == 2 or group["name"] == "head"
-                    group["lr"] = group["base_lr"] * factor if active else 0.0
-                x = images.to(device, non_blocking=True)
-                y = labels.to(device, non_blocking=True)
-                if cuda:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    if use_lwf:
-                        logits, imagenet_logits = net(x)
-                        with torch.no_grad():
-                            ref = model.imagenet_head(teacher(x))  # type: ignore[misc]
-                        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                        loss = loss + cfg.lwf_weight * lwf_loss(imagenet_logits.float(), ref.float())
-                    else:
-                        logits = net(x)
-                        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                # accumulate on the device: no host sync per step (it would stall the GPU pipeline)
-                loss_acc = loss_acc + loss.detach().float() * len(y)
-                correct_acc = correct_acc + (logits.argmax(1) == y).sum()
-                count += len(y)
-                known = idx[idx >= 0].long().cpu()
-                seen.index_add_(0, known, torch.ones(len(known), dtype=torch.int64))
-                step += 1
-                if cfg.max_steps is not None and step - (epoch - first) * spe >= cfg.max_steps:
-                    break
-        if ctx.distributed:
-            dist.all_reduce(seen)
-        loss_sum, correct, count = _reduce([loss_acc.item(), float(correct_acc.item()), count], ctx)
-        record = {
-            "epoch": float(epoch + 1),
-            "stage": float(stage),
-            "train_loss": loss_sum / max(count, 1),
-            "train_top1": correct / max(count, 1),
-            "train_n": count,
-            "seen_min": float(seen.min()) if seen.any() else float("nan"),
-            "seen_max": float(seen.max()) if seen.any() else float("nan"),
-            "epoch_seconds": time.perf_counter() - t0,
-            "lr_head": opt.param_groups[1]["lr"],
-        }
-        record["images_per_s"] = count / max(record["epoch_seconds"], 1e-9)
+        setup = EpochSetup(model, net, ddp, teacher if use_lwf else None, opt, stage, bf16)
+        record = _train_epoch(setup, train_batches, epoch, plan, n_train, ctx)
         record.update(validate(model, val_batches(epoch), ctx, bf16))
-        improved = record["val_top1"] > best
-        if improved:
-            best, bad = record["val_top1"], 0
-        elif stage == 2:
-            bad += 1
-        history.append(record)
-        if ctx.is_main:
-            if improved:
-                save_best(ckpt_dir, model)
-            save_checkpoint(
-                ckpt_dir, model, opt, {"epoch": epoch + 1, "best": best, "bad": bad, "history": history}
-            )
-            if on_epoch is not None:
-                on_epoch(record)
-            _fault_injection(epoch + 1)
-        if ctx.distributed:
-            dist.barrier()
-        stopped = stage == 2 and cfg.patience > 0 and bad >= cfg.patience
-        if stopped and ctx.is_main:
-            log.info("early stop after epoch %d: val top-1 has not improved for %d epochs", epoch + 1, bad)
+        _keep(record, state, setup, cfg, ctx, ckpt_dir, on_epoch)
     best_state = load_best(ckpt_dir)
     if best_state is not None:
         model.load_state_dict(best_state)
-    return history
+    return state.history
 
 
 def wrap_for_stage(model: ButterflyClassifier, use_lwf: bool, ctx: DistContext, compile_model: bool
@@ -245,13 +367,6 @@ def wrap_for_stage(model: ButterflyClassifier, use_lwf: bool, ctx: DistContext, 
     if compile_model:
         net = torch.compile(net)
     return net, ddp
-
-
-def _fault_injection(epoch: int) -> None:
-    """``BUTTERFLYER_KILL_AFTER_EPOCH=N``: SIGKILL right after epoch N's checkpoint (resume tests)."""
-    target = os.environ.get("BUTTERFLYER_KILL_AFTER_EPOCH")
-    if target and int(target) == epoch:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def loader(dataset: Any, batch_size: int, workers: int, cuda: bool) -> Callable[[int], DataLoader]:

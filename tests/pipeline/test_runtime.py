@@ -75,3 +75,13 @@ def test_quiet_local_runs_keep_status_lines_on_the_console(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Executing task 'train-op'" in out and "finished with status" in out and "executor" not in out
     assert "executor" in log.read_text() and log.read_text().endswith("partial")
+
+
+def test_path_of_a_bucket_artifact_without_the_gcs_mount_is_its_uri(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    records = SimpleNamespace(uri="gs://bf/records", path="/gcs/bf/records")
+    local = SimpleNamespace(uri=str(tmp_path), path=str(tmp_path))
+    expected = "/gcs/bf/records" if Path(runtime.GCS_MOUNT).is_dir() else "gs://bf/records"
+    assert runtime.path_of(records) == expected
+    assert runtime.path_of(local) == str(tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +55,28 @@ def one_thread() -> None:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# Runs the CLI with the loop's save_checkpoint wrapped so that the process SIGKILLs
+# itself right after writing epoch N's checkpoint: a crash with no cleanup at all.
+_KILL_AFTER = """
+import os, signal, sys
+import butterflyer.train.loop as loop
+target = int(sys.argv.pop(1))
+save = loop.save_checkpoint
+def save_then_die(folder, model, optimizer, state):
+    path = save(folder, model, optimizer, state)
+    if state["epoch"] == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return path
+loop.save_checkpoint = save_then_die
+from butterflyer.cli.main import main
+sys.argv[0] = "butterflyer"
+main()
+"""
+
+
+@pytest.fixture
+def cli_killed_after_epoch() -> Callable[[int], list[str]]:
+    """``n -> argv prefix`` of a ``butterflyer`` CLI run that is SIGKILLed after epoch n's checkpoint."""
+    return lambda epoch: [sys.executable, "-c", _KILL_AFTER, str(epoch)]

@@ -56,3 +56,19 @@ def test_gpu_path_pipeline_runs_on_cpu(records: str) -> None:
     assert sum(len(y) for _, y, _ in batches) == 48
     assert batches[0][0].shape == (16, 3, 32, 32) and batches[0][0].dtype == torch.float32
     assert gpu_batches(records, "train", data_config_for("tiny"), 16, DistContext(), True, 0) is None
+
+
+def test_gpu_path_with_workers_matches_in_process_feed(records: str) -> None:
+    """Two DataLoader workers hand packed batches over: same examples, same labels, deterministic."""
+    dc = data_config_for("tiny")
+
+    def epoch(workers: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        make = gpu_batches(records, "train", dc, 16, DistContext(), True, 0, workers=workers, force=True)
+        assert make is not None
+        return list(make(1))
+
+    a, b, c = epoch(2), epoch(2), epoch(0)
+    assert all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert sum(len(y) for _, y, _ in a) == 48
+    labels = [sorted(torch.cat([y for _, y, _ in run]).tolist()) for run in (a, c)]
+    assert labels[0] == labels[1]

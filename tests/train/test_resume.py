@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,11 @@ from butterflyer.fileio import read_json
 pytestmark = pytest.mark.slow
 
 
-def _train(data: Path, out: Path, extra: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _train(
+    data: Path, out: Path, extra: list[str], env: dict[str, str], cli: list[str] | None = None
+) -> subprocess.CompletedProcess:
     cmd = [
-        sys.executable,
-        "-m",
-        "butterflyer.cli.main",
+        *(cli or [sys.executable, "-m", "butterflyer.cli.main"]),
         "train",
         "--input",
         str(data),
@@ -51,12 +52,14 @@ def _train(data: Path, out: Path, extra: list[str], env: dict[str, str]) -> subp
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def test_resume_after_kill_matches_uninterrupted_run(image_folder: Path, tmp_path: Path) -> None:
+def test_resume_after_kill_matches_uninterrupted_run(
+    image_folder: Path, tmp_path: Path, cli_killed_after_epoch: Callable[[int], list[str]]
+) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     whole = _train(image_folder, tmp_path / "whole", [], env)
     assert whole.returncode == 0, whole.stderr[-2000:]
 
-    killed = _train(image_folder, tmp_path / "cut", [], {**env, "BUTTERFLYER_KILL_AFTER_EPOCH": "3"})
+    killed = _train(image_folder, tmp_path / "cut", [], env, cli_killed_after_epoch(3))
     assert killed.returncode == -9  # SIGKILL: no cleanup ran
     assert (tmp_path / "cut" / "checkpoints" / "last.pt").is_file()
     assert not (tmp_path / "cut" / "model").exists()
