@@ -362,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         "--max-val-drop", type=float, default=0.02, help="known-val species answers lost (fraction)"
     )
     ap.add_argument("--out", type=Path, default=None, help="folder for openset.json and openset.png")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (small matrices: one is fastest)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     catalog = load_catalog()
     labels, data = pooled_features(args.records)
     genera, families = [catalog.genus(x) for x in labels], [catalog.family(x) for x in labels]
