@@ -39,7 +39,8 @@ def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
     from butterflyer.train.trainer import train
 
     started = time.perf_counter()
-    cfg = TrainConfig(input=records, output=str(out / "lite0"), model="tiny" if tiny else "efficientnet_lite0",
+    model = "tiny" if tiny else "efficientnet_lite0"
+    cfg = TrainConfig(input=records, output=str(out / "lite0"), model=model,
                       profile="full", gpu=gpus, epochs=epochs, head_epochs=1, batch_size=128, lr=2e-3,
                       backbone_lr_mult=0.15, patience=0, tracker="none", augment="trivial", num_workers=8)
     result = train(cfg)
@@ -52,7 +53,6 @@ def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
 
 def vgg16(records: str, out: Path, gpus: int, tiny: bool, epochs: int, prune_epochs: int) -> list[dict]:
     from butterflyer.compress.config import CompressConfig
-    from butterflyer.compress.prune import count_cost
     from butterflyer.compress.vgg import prune_vgg
     from butterflyer.models import load_model
     from butterflyer.train import distributed

@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from butterflyer.cli.console import console as make_console
 
 models_app = typer.Typer(help="Registered models, their lineage, and the champion/challenger aliases.",
                          no_args_is_help=True)
-console = Console()
+console = make_console()
 if not console.is_terminal:  # piped output: keep table rows on one line
-    console = Console(width=160)
+    console = make_console(width=160)
 NameOpt = Annotated[str, typer.Option("--name", help="registered model name")]
 
 
@@ -56,7 +57,7 @@ def show_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")]
 
 
 @models_app.command("register")
-def register_cmd(folder: Annotated[Path, typer.Argument(help="saved model folder (meta.json + weights)")],
+def register_cmd(folder: Annotated[Path, typer.Argument(help="model folder or training run folder")],
                  name: NameOpt = "butterflyer",
                  report: Annotated[Path | None, typer.Option(help="report file or folder to attach")] = None,
                  challenger: Annotated[bool, typer.Option(help="point the challenger alias at it")] = True

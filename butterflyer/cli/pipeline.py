@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from butterflyer.cli.console import console as make_console
 from butterflyer.errors import ConfigError
 
 pipeline_app = typer.Typer(help="Compile, run locally (kfp.local) or submit (Vertex AI) the pipeline.",
                            no_args_is_help=True)
-console = Console()
+console = make_console()
 
 DataOpt = Annotated[str, typer.Option("--data", help="folder, .zip/.tar, http(s) URL or bucket URI")]
 

@@ -6,10 +6,11 @@ import logging
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+from butterflyer.cli.console import console as make_console
+
+console = make_console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -68,5 +68,6 @@ class ModelMeta(BaseModel):
         path = Path(folder) / META_FILE
         if not path.is_file():
             raise ModelError(f"{folder} is not a saved model: {META_FILE} is missing. "
-                             "Point at a folder written by 'butterflyer train' or 'butterflyer compress'.")
+                             "Point at the model folder that 'butterflyer train' (RUN/model/) or "
+                             "'butterflyer compress' wrote.")
         return cls.model_validate_json(path.read_text(encoding="utf-8"))

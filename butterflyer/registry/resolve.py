@@ -4,7 +4,7 @@ Accepted forms:
 
 - ``models:/NAME@ALIAS`` (e.g. ``models:/butterflyer@champion``), ``models:/NAME/VERSION``,
   ``models:/NAME/latest``: looked up in the MLflow registry on ``paths.mlflow_uri()``;
-- a local folder or ``file://`` URI;
+- a local model folder, a training run folder holding ``model/``, or a ``file://`` URI;
 - any other fsspec URI (``gs://``, ``s3://``, ``memory://``, ``https://`` to a folder
   fsspec can list).
 
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from butterflyer.errors import RegistryError
+from butterflyer.errors import ModelError, RegistryError
 from butterflyer.fileio import is_remote
 from butterflyer.models.meta import META_FILE
 from butterflyer.paths import cache_dir
@@ -55,12 +55,16 @@ def resolve_model_uri(uri: str) -> Path:
 
 
 def _check_local(path: Path, uri: str) -> Path:
-    if not path.is_dir():
+    """A local model folder, or the ``model/`` inside a training run folder."""
+    from butterflyer.models.folder import resolve_model_folder
+
+    if not path.exists():
         raise RegistryError(f"model folder {uri} does not exist; train one ('butterflyer train') or pass "
                             "models:/butterflyer@champion")
-    if not (path / META_FILE).is_file():
-        raise RegistryError(f"{uri} is not a saved model ({META_FILE} missing)")
-    return path.resolve()
+    try:
+        return resolve_model_folder(path).resolve()
+    except ModelError as exc:
+        raise RegistryError(str(exc)) from exc
 
 
 def _resolve_registry(uri: str) -> Path:

@@ -139,7 +139,9 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
     same weights are already registered, that version is returned and only
     ``alias`` moves.
     """
-    folder = Path(model_dir)
+    from butterflyer.models.folder import resolve_model_folder
+
+    folder = resolve_model_folder(model_dir)
     tags = lineage_tags(folder, report)
     tags.update(extra_tags or {})
     client = get_client()

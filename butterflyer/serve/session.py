@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from butterflyer.errors import ModelError
 from butterflyer.models.meta import FEATURES, ModelMeta
-from butterflyer.serve.onnx_cache import onnx_for, resolve_model_folder
+from butterflyer.serve.onnx_cache import local_model_folder, onnx_for
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -126,7 +126,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     """Resolve ``uri``, find or export its ONNX file and open a CPU inference session."""
-    folder = resolve_model_folder(uri)
+    folder = local_model_folder(uri)
     meta = ModelMeta.load(folder)
     onnx_path = onnx_for(folder)
     try:

@@ -13,7 +13,8 @@ from butterflyer.train.distributed import DistContext
 from butterflyer.train.trainer import train
 
 
-def test_compile_runs_once_per_stage(image_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compile_runs_once_per_stage(image_folder: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     compiled: list[object] = []
     # an identity torch.compile counts the calls (compiling the tiny model would only cost time)
     monkeypatch.setattr(loop.torch, "compile", lambda net, **_: compiled.append(net) or net)
