@@ -109,16 +109,26 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True, verbo
     seconds = time.perf_counter() - started
     return LocalRun(seconds=seconds, params=values, champion=_version("champion", values),
                     candidate=_latest(values), root=root, log=None if verbose else log_path,
-                    steps=_steps(journal, console.cache_hits))
+                    steps=_steps(journal))
 
 
-def _steps(journal: Path, cache_hits: list[str]) -> list[dict[str, Any]]:
-    """What each step did: the journal the tasks wrote, then the tasks the orchestrator skipped."""
+# the step adapters every run calls (deploy only after a promotion), in DAG order
+DAG_STEPS = ("collect", "prepare", "build_records", "train", "evaluate", "compress", "fit_serving",
+             "evaluate", "register")
+
+
+def _steps(journal: Path) -> list[dict[str, Any]]:
+    """What each step did: the journal the tasks wrote, plus the steps the orchestrator's cache skipped
+    (a skipped task runs no code, so it writes nothing)."""
     done = []
     if journal.is_file():
         done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()]
-    skipped = [{"step": task, "seconds": 0.0, "cached": True,
-                "reason": "orchestrator cache: inputs and code unchanged"} for task in cache_hits]
+    missing = list(DAG_STEPS)
+    for entry in done:
+        if entry["step"] in missing:
+            missing.remove(entry["step"])
+    skipped = [{"step": step, "seconds": 0.0, "cached": True,
+                "reason": "orchestrator cache: inputs and code unchanged"} for step in missing]
     return done + skipped
 
 
@@ -139,12 +149,10 @@ def _env(**values: str) -> Iterator[None]:
 
 class _StatusFilter(io.TextIOBase):
     """Everything to the log file; to the console everything (``quiet=False``) or only the task
-    status lines and the steps' progress lines. Notes the tasks the orchestrator's cache skipped."""
+    status lines and the steps' progress lines."""
 
     _STATUS = re.compile(r"(Executing task|finished with status|Running pipeline|cache hit|"
                          + re.escape(MARK) + ")")
-    _CACHE_HIT = re.compile(r"Task '?([\w-]+)'? cache hit")
-    _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
     def __init__(self, log_file: IO[str], quiet: bool = True) -> None:
         super().__init__()
@@ -152,7 +160,6 @@ class _StatusFilter(io.TextIOBase):
         self._console = sys.stdout
         self._quiet = quiet
         self._pending = ""
-        self.cache_hits: list[str] = []
 
     def writable(self) -> bool:
         return True
@@ -162,9 +169,6 @@ class _StatusFilter(io.TextIOBase):
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            hit = self._CACHE_HIT.search(self._ANSI.sub("", line))
-            if hit:
-                self.cache_hits.append(hit.group(1))
             if not self._quiet or self._STATUS.search(line):
                 self._console.write(line + "\n")
                 self._console.flush()

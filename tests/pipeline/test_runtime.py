@@ -110,3 +110,33 @@ def test_quiet_local_runs_keep_status_lines_on_the_console(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Executing task 'train-op'" in out and "finished with status" in out and "executor" not in out
     assert "executor" in log.read_text() and log.read_text().endswith("partial")
+
+
+def test_the_run_summary_lists_the_steps_the_orchestrator_skipped(tmp_path):
+    from butterflyer.pipeline.local import DAG_STEPS, _steps
+
+    journal = tmp_path / "run.steps.jsonl"
+    journal.write_text('{"step": "collect", "seconds": 0.1, "cached": false, "reason": ""}\n'
+                       '{"step": "register", "seconds": 2.0, "cached": false, "reason": ""}\n')
+    steps = _steps(journal)
+    assert [s["step"] for s in steps[:2]] == ["collect", "register"]
+    skipped = [s["step"] for s in steps[2:]]
+    assert sorted(skipped) == sorted(s for s in DAG_STEPS if s not in ("collect", "register"))
+    assert all(s["cached"] and "orchestrator cache" in s["reason"] for s in steps[2:])
+
+
+def test_progress_lines_are_marked_throttled_and_reach_a_quiet_console(tmp_path, capsys):
+    from butterflyer.pipeline.local import _StatusFilter
+    from butterflyer.pipeline.progress import MARK, reporter
+
+    progress = reporter("compress", every_s=3600)
+    progress("distilling", 1, 4)
+    progress("distilling", 2, 4)  # same phase within the interval: not printed
+    progress("quantizing", 0, 0)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{MARK} compress: distilling 1/4")
+    assert "left" in lines[0] and "quantizing" in lines[1]
+    with open(tmp_path / "log", "w") as fh:
+        sink = _StatusFilter(fh, quiet=True)
+        sink.write(f"noise\n    {lines[0]}\n")
+    assert capsys.readouterr().out == f"    {lines[0]}\n"
