@@ -220,8 +220,10 @@ def register_and_decide(model_dir: str | Path, *, name: str = MODEL_NAME,
                         metrics: dict[str, float] | None = None, report: str | Path | None = None,
                         challenge: bool = True,
                         config: PromotionConfig | None = None, records_uri: str = "",
-                        extra_tags: dict[str, str] | None = None, dry_run: bool = False) -> Registered:
-    """Register ``model_dir`` (metrics as tags); as a challenger, time it and decide its promotion."""
+                        extra_tags: dict[str, str] | None = None, decide: bool = True,
+                        dry_run: bool = False) -> Registered:
+    """Register ``model_dir`` (metrics as tags); as a challenger (``challenge``) point the challenger
+    alias at it and, with ``decide``, time it and decide its promotion."""
     from butterflyer.registry import store
 
     tags = {f"metric.{k}": repr(float(v)) for k, v in (metrics or {}).items()}
@@ -229,7 +231,7 @@ def register_and_decide(model_dir: str | Path, *, name: str = MODEL_NAME,
     info, created = store.register_model_dir(model_dir, name=name, report=report or None, extra_tags=tags,
                                              alias=CHALLENGER if challenge else None)
     out = Registered(version=info.version, created=created, model_uri=info.uri)
-    if challenge:
+    if challenge and decide:
         decision = decide_version(info.version, config, name=name, records_uri=records_uri, dry_run=dry_run)
         champion = store.alias_version(CHAMPION, name)
         out.promoted, out.reason = decision.promote, decision.reason
