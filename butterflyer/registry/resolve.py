@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from butterflyer.errors import ModelError, RegistryError
@@ -54,6 +55,28 @@ def resolve_model_uri(uri: str) -> Path:
     return _check_local(Path(uri).expanduser(), uri)
 
 
+def registry_version(uri: str) -> int:
+    """The version number a ``models:/`` URI points at now (what the app shows as the model's version)."""
+    return _version_info(uri).version
+
+
+def _version_info(uri: str) -> Any:
+    from butterflyer.registry import store
+
+    name, alias, version = parse_models_uri(uri)
+    if version == "latest":
+        versions = store.list_versions(name)
+        if not versions:
+            raise RegistryError(f"model {name!r} has no versions; run 'butterflyer pipeline run' or "
+                                "'butterflyer models register FOLDER'")
+        return versions[0]
+    try:
+        return store.get_version(alias or version or "", name)
+    except RegistryError as exc:
+        raise RegistryError(f"{uri} does not resolve: {exc}. Run 'butterflyer up' (or "
+                            "'butterflyer pipeline run') to train and promote a champion") from exc
+
+
 def _check_local(path: Path, uri: str) -> Path:
     """A local model folder, or the ``model/`` inside a training run folder."""
     from butterflyer.models.folder import resolve_model_folder
@@ -68,21 +91,8 @@ def _check_local(path: Path, uri: str) -> Path:
 
 
 def _resolve_registry(uri: str) -> Path:
-    from butterflyer.registry import store
-
-    name, alias, version = parse_models_uri(uri)
-    if version == "latest":
-        versions = store.list_versions(name)
-        if not versions:
-            raise RegistryError(f"model {name!r} has no versions; run 'butterflyer pipeline run' or "
-                                "'butterflyer models register FOLDER'")
-        info = versions[0]
-    else:
-        try:
-            info = store.get_version(alias or version or "", name)
-        except RegistryError as exc:
-            raise RegistryError(f"{uri} does not resolve: {exc}. Run 'butterflyer up' (or "
-                                "'butterflyer pipeline run') to train and promote a champion") from exc
+    name = parse_models_uri(uri)[0]
+    info = _version_info(uri)
     source = info.source
     if source.startswith("file://"):
         local = Path(unquote(urlparse(source).path))

@@ -51,6 +51,7 @@ class ServedModel:
     output_names: list[str]
     fixed_batch: int | None
     threads: int = 1
+    registry_version: int | None = None  # the registry's version number when served from models:/
     _torch: Any = field(default=None, repr=False)
     _torch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -60,7 +61,8 @@ class ServedModel:
 
     @property
     def version(self) -> str:
-        return str(self.meta.version)
+        """The registry version (e.g. ``2`` for the champion v2), else the folder's own version."""
+        return str(self.registry_version) if self.registry_version is not None else str(self.meta.version)
 
     @property
     def has_gate(self) -> bool:
@@ -147,4 +149,13 @@ def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
     return ServedModel(uri=uri, folder=folder, onnx_path=onnx_path, meta=meta, session=session,
                        input_name=inputs[0].name, output_names=outputs, fixed_batch=fixed,
-                       threads=threads)
+                       threads=threads, registry_version=_registry_version(uri))
+
+
+def _registry_version(uri: str) -> int | None:
+    """The version number ``models:/NAME@ALIAS`` (or ``/N``, ``/latest``) points at; None for folders."""
+    if not uri.startswith("models:/"):
+        return None
+    from butterflyer.registry.resolve import registry_version
+
+    return registry_version(uri)
