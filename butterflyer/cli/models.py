@@ -77,7 +77,7 @@ def register_cmd(folder: Annotated[Path, typer.Argument(help="model folder or tr
                                config=config, records_uri=records)
     console.print(f"{'registered' if done.created else 'already registered'}: models:/{name}/{done.version}")
     if challenger and decide:
-        console.print(("[green]PROMOTE[/] " if done.promoted else "[yellow]KEEP[/] ") + done.reason)
+        console.print(("[green]PROMOTE[/] " if done.promoted else "[yellow]KEEP[/] ") + done.promotion_reason)
 
 
 # "gate" is the command's old name, kept hidden so existing scripts work; "gate" now means the

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from butterflyer.registry.promotion import Registered
+
 T = TypeVar("T", bound="StepResult")
 
 VOLATILE = frozenset({"cached", "step_key", "reason"})
@@ -120,15 +122,8 @@ class ServingFit(StepResult):
 
 
 @dataclass(kw_only=True)
-class Registration(StepResult):
+class Registration(StepResult, Registered):
     """``register``: the registry version, and for a challenger the promotion decision."""
-
-    version: int
-    created: bool
-    model_uri: str
-    promoted: bool = False
-    promotion_reason: str = "registered (not a challenger)"
-    champion: int = 0
 
 
 @dataclass(kw_only=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -229,9 +230,7 @@ def register(model_uri: str, metrics: dict[str, float], *, report: str = "", nam
     config = PromotionConfig(margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
     done = register_and_decide(model_uri, name=name, metrics=metrics, report=report, challenge=challenge,
                                config=config, records_uri=records_uri, extra_tags=extra_tags)
-    return Registration(uri=str(model_uri), version=done.version, created=done.created,
-                        model_uri=done.model_uri, promoted=done.promoted, promotion_reason=done.reason,
-                        champion=done.champion)
+    return Registration(uri=str(model_uri), **asdict(done))
 
 
 def deploy(target: str, name: str = "butterflyer", vertex: dict[str, Any] | None = None) -> Deployment:

@@ -169,7 +169,7 @@ def recorded_decision(tags: dict[str, str]) -> tuple[str, str]:
     return decision, reason
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Registered:
     """What :func:`register_and_decide` did."""
 
@@ -177,7 +177,7 @@ class Registered:
     created: bool
     model_uri: str
     promoted: bool = False
-    reason: str = "registered (not a challenger)"
+    promotion_reason: str = "registered (not a challenger)"
     champion: int = 0
 
 
@@ -234,7 +234,7 @@ def register_and_decide(model_dir: str | Path, *, name: str = MODEL_NAME,
     if challenge and decide:
         decision = decide_version(info.version, config, name=name, records_uri=records_uri, dry_run=dry_run)
         champion = store.alias_version(CHAMPION, name)
-        out.promoted, out.reason = decision.promote, decision.reason
+        out.promoted, out.promotion_reason = decision.promote, decision.reason
         out.champion = champion.version if champion else 0
     return out
 

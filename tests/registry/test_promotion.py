@@ -112,8 +112,9 @@ def test_register_and_decide_times_a_hand_registered_model_and_rescores_the_cham
     challenger = make_model(top1=0.75, data_sha="sha-new", latency=None)
     done = promotion.register_and_decide(challenger, records_uri="/records/new")
     assert scored == [(1, "/records/new")]
-    assert done.promoted and done.champion == 2, done.reason
-    assert "0.7500 vs champion v1 0.7000" in done.reason and "latency was not measured" not in done.reason
+    assert done.promoted and done.champion == 2, done.promotion_reason
+    reason = done.promotion_reason
+    assert "0.7500 vs champion v1 0.7000" in reason and "latency was not measured" not in reason
     assert "latency_ms_p50" in store.get_version(2).metrics
 
 
