@@ -24,7 +24,8 @@ browser:
 run: setup
 	$(BIN)/butterflyer up --data "$(DATA)"
 
-test: setup browser
+# lint first: CI runs 'make test' only, so ruff and mypy failures fail the build too
+test: setup browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Nothing may depend on the machine's time zone or locale: run the suite far from UTC, in the C locale
+# (the terminal width is checked by running the suite with COLUMNS=40 and with COLUMNS unset).
+os.environ["TZ"] = "Pacific/Kiritimati"
+os.environ["LANG"] = "C"
+time.tzset()
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-console = Console(stderr=True)
+from butterflyer.cli.console import console as make_console
+
+console = make_console(stderr=True)
 compress_app = typer.Typer(help="Prune, distil, export to ONNX and quantize models, with a report.",
                            no_args_is_help=True)
 
@@ -32,7 +33,7 @@ def _latest_model() -> Path:
 @compress_app.command("run")
 def run_cmd(
     model_dir: Annotated[Path | None, typer.Argument(
-        help="Teacher model folder (default: the newest run).")] = None,
+        help="Teacher model folder or training run folder (default: the newest run).")] = None,
     input: Annotated[str, typer.Option(
         "--input", "-i", help="Records URI (default: home/records).")] = "",
     output: Annotated[Path | None, typer.Option(
@@ -60,10 +61,11 @@ def run_cmd(
     from butterflyer.compress.config import profile_config
     from butterflyer.compress.stage import compress
     from butterflyer.errors import ConfigError
+    from butterflyer.models.folder import resolve_model_folder
     from butterflyer.paths import models_dir, records_dir
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    teacher = model_dir or _latest_model()
+    teacher = resolve_model_folder(model_dir) if model_dir else _latest_model()
     records = input or str(records_dir())
     if metric not in (None, "macs", "params"):
         raise ConfigError(f"--metric must be macs or params, got {metric!r}")
@@ -73,7 +75,9 @@ def run_cmd(
                             max_top1_drop=max_top1_drop, gate_check=gate_check,
                             min_everyday_rejected=min_everyday_rejected,
                             vgg16=vgg16, vgg16_dir=vgg16_dir)
-    out = output or models_dir() / f"{teacher.name}-compressed"
+    # a run's model sits in RUN/model/: name the output after the run
+    name = teacher.parent.name if teacher.name == "model" else teacher.name
+    out = output or models_dir() / f"{name}-compressed"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("starting", total=None)
@@ -92,13 +96,14 @@ def run_cmd(
 
 @compress_app.command("export")
 def export_cmd(
-    model_dir: Annotated[Path, typer.Argument(help="Saved model folder (meta.json + model.safetensors).")],
+    model_dir: Annotated[Path, typer.Argument(help="Saved model folder (or training run).")],
     output: Annotated[Path | None, typer.Option(help="Output folder (default: the model folder).")] = None,
 ) -> None:
     """Export a saved model to ONNX (input 'image', outputs 'logits' [+ 'imagenet_logits'])."""
     from butterflyer.compress.export import export_onnx
+    from butterflyer.models.folder import resolve_model_folder
 
-    typer.echo(str(export_onnx(model_dir, output) / "model.onnx"))
+    typer.echo(str(export_onnx(resolve_model_folder(model_dir), output) / "model.onnx"))
 
 
 @compress_app.command("quantize")
@@ -111,9 +116,10 @@ def quantize_cmd(
 ) -> None:
     """Static int8 quantization (QDQ, per-channel weights) with ONNX Runtime."""
     from butterflyer.compress.quantize import quantize_int8
+    from butterflyer.models.folder import resolve_model_folder
     from butterflyer.paths import records_dir
 
-    out = quantize_int8(onnx_dir, input or str(records_dir()), output, images, method)
+    out = quantize_int8(resolve_model_folder(onnx_dir), input or str(records_dir()), output, images, method)
     typer.echo(str(out / "model.onnx"))
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,10 +22,12 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from butterflyer.cli.console import console as make_console
+
 data_app = typer.Typer(
     help="Collect photos, prepare clean splits, write sharded TFRecords.", no_args_is_help=True
 )
-console = Console()
+console = make_console()
 
 
 @contextmanager

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from butterflyer.cli.console import console as make_console
 
 deploy_app = typer.Typer(help="Deploy the champion model.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @deploy_app.command("vertex")

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(stderr=True)
+from butterflyer.cli.console import console as make_console
+
+console = make_console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         model_dir: Annotated[
-            Path, typer.Argument(help="Saved model folder (meta.json + model.safetensors).")
+            Path, typer.Argument(help="Saved model folder, or the training run folder holding model/.")
         ],
         input: Annotated[str, typer.Option("--input", "-i", help="Records URI.")],
         split: Annotated[str, typer.Option(help="train | val | test.")] = "test",
@@ -29,9 +30,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Top-1/top-5, per-class P/R/F1, confusion matrix, calibration; writes a report folder."""
+        from butterflyer.models.folder import resolve_model_folder
         from butterflyer.train.evaluate import calibrate as fit_t
         from butterflyer.train.evaluate import evaluate
 
+        model_dir = resolve_model_folder(model_dir)
         if calibrate:
             t = fit_t(model_dir, input)
             console.print(f"temperature fitted on val: {t:.3f}", highlight=False)

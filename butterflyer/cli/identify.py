@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from butterflyer.cli.console import console as make_console
 from butterflyer.errors import ButterflyerError, ImageError
 from butterflyer.serve.settings import DEFAULT_MODEL_URI, ServeSettings
 
@@ -55,7 +55,7 @@ def identify_cmd(
     if save or report is not None:
         _batch(ident, paths, save=save, keep_photo=keep_photo, report=report)
         return
-    console = Console()
+    console = make_console()
     table = Table("file", "verdict", "answer", "top alternatives")
     failures = 0
     for path in expand_paths(paths):
@@ -103,7 +103,7 @@ def _batch(ident: Identifier, paths: list[Path], save: bool, keep_photo: bool, r
         state_dir = home() / "batch" / key
     store = SightingStore() if save else None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
+                  console=make_console(stderr=True)) as bar:
         task = bar.add_task("identifying", total=len(photos))
         outcome = run_batch(ident, photos, state_dir, root=root, store=store,
                             keep_photo=keep_photo,
@@ -131,7 +131,7 @@ def _write_heatmap(folder: Path, source: Path, data_url: str) -> None:
 
 
 def fit_serving_cmd(
-    model: Annotated[Path, typer.Argument(help="local model folder (meta.json + weights)")],
+    model: Annotated[Path, typer.Argument(help="model folder, or training run folder")],
     records: Annotated[str | None, typer.Option(help="records folder (default: <home>/records)")] = None,
     per_class: Annotated[int, typer.Option(help="training photos per species for the gate profile")] = 30,
     target_precision: Annotated[float, typer.Option(help="required precision of each roll-up rank")] = 0.95,
@@ -141,11 +141,13 @@ def fit_serving_cmd(
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads (0: automatic)")] = 1,
 ) -> None:
     """Fit the not-a-butterfly gate and roll-up thresholds on train/validation photos."""
+    from butterflyer.models.folder import resolve_model_folder
     from butterflyer.paths import records_dir
     from butterflyer.serve.fit import fit_model_folder, measure_gate, records_examples
     from butterflyer.serve.identify import Identifier
     from butterflyer.serve.session import load_served_model
 
+    model = resolve_model_folder(model)
     source = records or str(records_dir())
     serving = fit_model_folder(model, source, per_class=per_class, tune_split=tune_split,
                                target_precision=target_precision, threads=threads, write=write)

@@ -11,8 +11,8 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
+from butterflyer.cli.console import console as make_console
 from butterflyer.errors import ButterflyerError
 
 STAGES = ("data", "train", "evaluate", "compress", "identify", "serve", "chat", "pipeline", "models",
@@ -35,7 +35,8 @@ def main() -> None:
     try:
         app()
     except ButterflyerError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        # soft_wrap: one line whatever the terminal width (Rich would wrap at COLUMNS, or 80 with no TTY)
+        make_console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -8,15 +8,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from butterflyer.cli.console import console as make_console
 
 models_app = typer.Typer(help="Registered models, their lineage, and the champion/challenger aliases.",
                          no_args_is_help=True)
-console = Console()
+console = make_console()
 if not console.is_terminal:  # piped output: keep table rows on one line
-    console = Console(width=160)
+    console = make_console(width=160)
 NameOpt = Annotated[str, typer.Option("--name", help="registered model name")]
+RecordsOpt = Annotated[str, typer.Option("--records", help="records folder: re-evaluate the champion on the "
+                                                           "challenger's test split when they differ")]
+MarginOpt = Annotated[float, typer.Option(help="top-1 gain needed to replace the champion")]
+FloorOpt = Annotated[float, typer.Option(help="test top-1 floor for any promotion")]
+BudgetOpt = Annotated[float, typer.Option(help="batch-1 CPU p50 latency limit (ms)")]
 
 
 @models_app.command("list")
@@ -65,17 +71,22 @@ def show_cmd(ref: Annotated[str, typer.Argument(help="version number or alias")]
 
 
 @models_app.command("register")
-def register_cmd(folder: Annotated[Path, typer.Argument(help="saved model folder (meta.json + weights)")],
+def register_cmd(folder: Annotated[Path, typer.Argument(help="model folder or training run folder")],
                  name: NameOpt = "butterflyer",
                  report: Annotated[Path | None, typer.Option(help="report file or folder to attach")] = None,
-                 challenger: Annotated[bool, typer.Option(help="point the challenger alias at it")] = True
-                 ) -> None:
-    """Register a model folder with its lineage."""
-    from butterflyer.registry import CHALLENGER, store
+                 challenger: Annotated[bool, typer.Option(help="point the challenger alias at it")] = True,
+                 decide: Annotated[bool, typer.Option(help="then time it and decide its promotion")] = False,
+                 records: RecordsOpt = "", margin: MarginOpt = 0.0, min_top1: FloorOpt = 0.0,
+                 latency_budget_ms: BudgetOpt = 250.0) -> None:
+    """Register a model folder with its lineage (with --decide, also judge it as the pipeline does)."""
+    from butterflyer.registry.promotion import PromotionConfig, register_and_decide
 
-    info, created = store.register_model_dir(folder, name=name, report=report,
-                                             alias=CHALLENGER if challenger else None)
-    console.print(f"{'registered' if created else 'already registered'}: {info.uri}")
+    config = PromotionConfig(margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
+    done = register_and_decide(folder, name=name, report=report, challenge=challenger, decide=decide,
+                               config=config, records_uri=records)
+    console.print(f"{'registered' if done.created else 'already registered'}: models:/{name}/{done.version}")
+    if challenger and decide:
+        console.print(("[green]PROMOTE[/] " if done.promoted else "[yellow]KEEP[/] ") + done.promotion_reason)
 
 
 # "gate" is the command's old name, kept hidden so existing scripts work; "gate" now means the
@@ -84,18 +95,14 @@ def register_cmd(folder: Annotated[Path, typer.Argument(help="saved model folder
 @models_app.command("decide")
 def decide_cmd(ref: Annotated[str, typer.Argument(help="version or alias to judge")] = "challenger",
                name: NameOpt = "butterflyer",
-               margin: Annotated[float, typer.Option()] = 0.0,
-               min_top1: Annotated[float, typer.Option()] = 0.0,
-               latency_budget_ms: Annotated[float, typer.Option()] = 250.0,
+               margin: MarginOpt = 0.0, min_top1: FloorOpt = 0.0, latency_budget_ms: BudgetOpt = 250.0,
+               records: RecordsOpt = "",
                dry_run: Annotated[bool, typer.Option(help="decide without promoting")] = False) -> None:
-    """Decide whether a version replaces the champion, and promote it if so."""
-    from butterflyer.registry import store
-    from butterflyer.registry.promotion import PromotionConfig, decide_and_promote
+    """Decide whether a version replaces the champion, and promote it if so (times it first if needed)."""
+    from butterflyer.registry.promotion import PromotionConfig, decide_version
 
-    version = store.get_version(ref, name).version
-    decision = decide_and_promote(version, PromotionConfig(margin=margin, min_top1=min_top1,
-                                                           latency_budget_ms=latency_budget_ms),
-                                  name=name, dry_run=dry_run)
+    config = PromotionConfig(margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms)
+    decision = decide_version(ref, config, name=name, records_uri=records, dry_run=dry_run)
     console.print(("[green]PROMOTE[/] " if decision.promote else "[yellow]KEEP[/] ") + decision.reason)
 
 

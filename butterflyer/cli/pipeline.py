@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from butterflyer.cli.console import console as make_console
 from butterflyer.errors import ConfigError
 
 pipeline_app = typer.Typer(help="Compile, run locally (kfp.local) or submit (Vertex AI) the pipeline.",
                            no_args_is_help=True)
-console = Console()
+console = make_console()
 
 DataOpt = Annotated[str, typer.Option("--data", help="folder, .zip/.tar, http(s) URL or bucket URI")]
 
@@ -92,9 +92,14 @@ def run_cmd(
 
 
 def print_run(result: Any) -> None:
-    """One-paragraph summary of a local run."""
+    """A short summary of a local run: each step's time and whether it was reused (and why), then the
+    promotion decision and the champion with its figures."""
     console.print(f"[bold]pipeline finished[/] in {result.seconds:.0f}s"
                   + (f" (task logs: {result.log})" if result.log else ""))
+    for step in result.steps:
+        state = "reused" if step["cached"] else "ran"
+        console.print(f"  {step['step']:<14} {step['seconds']:>7.1f}s  {state:<6} {step['reason']}",
+                      highlight=False)
     if result.candidate:
         from butterflyer.registry.promotion import recorded_decision
 
@@ -102,11 +107,13 @@ def print_run(result: Any) -> None:
         console.print(f"candidate v{result.candidate['version']}: {decision} - {reason}")
     if result.champion:
         metrics = result.champion["metrics"]
-        top1 = metrics.get("test_top1")
         tags = result.champion["tags"]
+        figures = [f"{label} {metrics[key]:.2%}" for key, label in
+                   (("test_top1", "test top-1"), ("test_top5", "top-5")) if key in metrics]
+        if "latency_ms_p50" in metrics:
+            figures.append(f"p50 {metrics['latency_ms_p50']:.1f} ms")
         console.print(f"champion: v{result.champion['version']} ({tags.get('architecture')}, "
-                      f"{tags.get('stage')}), test top-1 "
-                      f"{'n/a' if top1 is None else f'{top1:.2%}'}")
+                      f"{tags.get('stage')}): {', '.join(figures) or 'no figures recorded'}")
     else:
         console.print("[yellow]no champion yet[/]: no candidate was promoted")
 

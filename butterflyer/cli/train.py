@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-console = Console(stderr=True)
+from butterflyer.cli.console import console as make_console
+
+if TYPE_CHECKING:
+    from butterflyer.train.config import TrainConfig, TrainResult
+
+console = make_console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -61,7 +65,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a model on records; saves model.safetensors + meta.json and a test report."""
         from butterflyer.train.config import TrainConfig
-        from butterflyer.train.trainer import train
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         options: dict[str, Any] = dict(
@@ -89,46 +92,41 @@ def register(app: typer.Typer) -> None:
             num_workers=workers,
             run_name=run_name,
         )
-        cfg = TrainConfig(**options)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total)
-                bar.update(TaskID(tasks[name]), completed=done)
-
-            def on_epoch(r: dict[str, float]) -> None:
-                bar.console.print(
-                    f"epoch {int(r['epoch']):3d} stage {int(r.get('stage', 1))}  "
-                    f"train loss {r.get('train_loss', float('nan')):.4f}  "
-                    f"val top-1 {r['val_top1']:.4f}",
-                    highlight=False,
-                )
-
-            result = train(cfg, progress=progress, on_epoch=on_epoch)
-        m = result.metrics
-        console.print(f"[bold green]model:[/] {result.model_dir}", highlight=False)
-        shown = (
-            "val_top1",
-            "test_top1",
-            "test_top5",
-            "test_ece",
-            "test_ece_calibrated",
-            "temperature",
-            "imagenet_agreement_val",
-            "time_train_s",
-        )
-        for key in shown:
-            if key in m:
-                console.print(f"  {key:24s} {m[key]:.4f}", highlight=False)
-        if result.run_id:
-            console.print(f"  tracking run id          {result.run_id}", highlight=False)
+        result = _train_with_progress(TrainConfig(**options))
+        _print_result(result)
         typer.echo(str(result.model_dir))
+
+
+SHOWN_METRICS = ("val_top1", "test_top1", "test_top5", "test_ece", "test_ece_calibrated", "temperature",
+                 "imagenet_agreement_val", "time_train_s")
+
+
+def _train_with_progress(cfg: TrainConfig) -> TrainResult:
+    """Train with a progress bar per phase and one line per epoch on stderr."""
+    from butterflyer.train.trainer import train
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(TaskID(tasks[name]), completed=done)
+
+        def on_epoch(r: dict[str, float]) -> None:
+            bar.console.print(f"epoch {int(r['epoch']):3d} stage {int(r.get('stage', 1))}  "
+                              f"train loss {r.get('train_loss', float('nan')):.4f}  "
+                              f"val top-1 {r['val_top1']:.4f}", highlight=False)
+
+        return train(cfg, progress=progress, on_epoch=on_epoch)
+
+
+def _print_result(result: TrainResult) -> None:
+    """Where the model is and its headline figures."""
+    console.print(f"[bold green]model:[/] {result.model_dir}", highlight=False)
+    for key in SHOWN_METRICS:
+        if key in result.metrics:
+            console.print(f"  {key:24s} {result.metrics[key]:.4f}", highlight=False)
+    if result.run_id:
+        console.print(f"  tracking run id          {result.run_id}", highlight=False)

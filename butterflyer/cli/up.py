@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from butterflyer.cli.console import console as make_console
 from butterflyer.errors import ConfigError
 
 DEFAULT_DATA = "../shared/datasets/butterflies-100.zip"
-console = Console()
+console = make_console()
 
 
 def check_source(data: str) -> str:

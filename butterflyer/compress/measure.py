@@ -28,16 +28,6 @@ class Latency:
     p95_ms: float
 
 
-def topk_accuracy(logits: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
-    """Top-k accuracy in percent for each ``k`` (k is capped at the number of classes)."""
-    order = np.argsort(-logits, axis=1)
-    out = {}
-    for k in ks:
-        hits = (order[:, :min(k, logits.shape[1])] == labels[:, None]).any(axis=1)
-        out[f"top{k}"] = float(hits.mean() * 100.0)
-    return out
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)

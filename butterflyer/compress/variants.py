@@ -22,6 +22,7 @@ from butterflyer.compress.data import ImageSet
 from butterflyer.compress.prune import Cost
 from butterflyer.models import ButterflyClassifier
 from butterflyer.models.meta import ONNX_FILE, WEIGHTS_FILE
+from butterflyer.train.metrics import topk_accuracy
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +139,13 @@ def measure_variant(variant: Variant, val: ImageSet | None, test: ImageSet | Non
         val_logits, imagenet_pred = _collect(predict, val)
         if imagenet_pred is not None and imagenet_reference is not None:
             row.imagenet_agreement = float((imagenet_pred == imagenet_reference).mean() * 100.0)
-        row.val_top1 = M.topk_accuracy(val_logits, val.labels, (1,))["top1"]
+        row.val_top1 = 100.0 * topk_accuracy(val_logits, val.labels, 1)  # the report's rows are in percent
         fitted = fit_temperature(torch.from_numpy(val_logits), torch.from_numpy(val.labels))
         row.temperature = round(fitted, 4)
     if variant.evaluate and test is not None:
         test_logits, _ = _collect(predict, test)
-        acc = M.topk_accuracy(test_logits, test.labels, (1, 5))
-        row.test_top1, row.test_top5 = acc["top1"], acc["top5"]
+        row.test_top1 = 100.0 * topk_accuracy(test_logits, test.labels, 1)
+        row.test_top5 = 100.0 * topk_accuracy(test_logits, test.labels, 5)
         if variant.runtime == "onnx-fp32" and variant.model is not None:
             images = np.concatenate(list(test.arrays()))[:PARITY_IMAGES]
             ref = M.collect_logits(M.torch_predict(variant.model), [images])

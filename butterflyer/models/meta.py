@@ -9,10 +9,12 @@ so they cannot drift apart. Loaders fill in keys that older files lack.
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from butterflyer.errors import ModelError
 from butterflyer.fileio import atomic_write_text
@@ -22,6 +24,8 @@ WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
 FEATURES = "features"  # the export output holding the pooled features the gate reads
 SCHEMA_VERSION = 1
+# metric names that hold a share of images (stored as fractions in [0, 1]; percent is for display only)
+FRACTION_METRICS = re.compile(r"(top\d+|accuracy|acc|f1|precision|recall|ece|agreement)$")
 
 
 class DataConfig(BaseModel):
@@ -52,6 +56,15 @@ class ModelMeta(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("metrics")
+    @classmethod
+    def _fractions(cls, metrics: dict[str, float]) -> dict[str, float]:
+        for key, value in metrics.items():
+            if FRACTION_METRICS.search(key) and not math.isnan(value) and not 0.0 <= value <= 1.0:
+                raise ValueError(f"metric {key}={value} must be a fraction in [0, 1] "
+                                 f"(write {value / 100:.4f} for {value} %)")
+        return metrics
+
     @property
     def num_classes(self) -> int:
         return len(self.labels)
@@ -68,5 +81,6 @@ class ModelMeta(BaseModel):
         path = Path(folder) / META_FILE
         if not path.is_file():
             raise ModelError(f"{folder} is not a saved model: {META_FILE} is missing. "
-                             "Point at a folder written by 'butterflyer train' or 'butterflyer compress'.")
+                             "Point at the model folder that 'butterflyer train' (RUN/model/) or "
+                             "'butterflyer compress' wrote.")
         return cls.model_validate_json(path.read_text(encoding="utf-8"))

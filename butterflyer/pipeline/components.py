@@ -1,5 +1,9 @@
 """One Kubeflow component per stage, each a thin wrapper over :mod:`butterflyer.pipeline.steps`.
 
+Every component takes ``code_version`` (the package version and a hash of its
+source, see :func:`butterflyer.pipeline.stepcache.code_version`) and ignores it: it is
+there so the orchestrator's cache key changes when the code does.
+
 The functions below are the component bodies: kfp copies their source into the
 compiled pipeline, so each imports what it needs inside. :func:`make_components`
 turns them into components for a set of container images (one per stage family,
@@ -33,80 +37,81 @@ class Images:
         return cls(*(f"{base}/{family}:{tag}" for family in ("data", "train", "compress", "workflow")))
 
 
-def collect_op(source: str, home: str, raw: Output[Dataset]) -> None:
+def collect_op(source: str, home: str, code_version: str, raw: Output[Dataset]) -> None:
     """Copy the source (folder, archive, URL, bucket) into raw/."""
     from butterflyer.pipeline import runtime
 
-    runtime.publish(raw, runtime.steps(home).collect(source))
+    runtime.publish(raw, runtime.call(home, "collect", source))
 
 
-def prepare_op(raw: Input[Dataset], config: dict, home: str, interim: Output[Dataset],
+def prepare_op(raw: Input[Dataset], config: dict, home: str, code_version: str, interim: Output[Dataset],
                report: Output[Markdown]) -> None:
     """Validate, de-duplicate and split into interim/ (CSV splits, labels, data report)."""
     from butterflyer.pipeline import runtime
 
-    result = runtime.steps(home).prepare(runtime.path_of(raw), config)
+    result = runtime.call(home, "prepare", runtime.path_of(raw), config)
     runtime.publish(interim, result)
-    runtime.publish_markdown(report, result.get("report", ""), f"# Data\n\n{result}\n")
+    runtime.publish_markdown(report, result.report, f"# Data\n\n{result.metadata()}\n")
 
 
-def build_records_op(interim: Input[Dataset], output: str, runner: str, home: str,
+def build_records_op(interim: Input[Dataset], output: str, runner: str, home: str, code_version: str,
                      records: Output[Dataset]) -> None:
     """Sharded TFRecords with a manifest written last."""
     from butterflyer.pipeline import runtime
 
-    runtime.publish(records, runtime.steps(home).build_records(runtime.path_of(interim), output, runner))
+    runtime.publish(records, runtime.call(home, "build_records", runtime.path_of(interim), output, runner))
 
 
 def train_op(records: Input[Dataset], model_name: str, epochs: int, profile: str, seed: int, config: dict,
-             home: str, model: Output[Model], metrics: Output[Metrics]) -> None:
-    """Train a classifier on the records (skipped when records and settings are unchanged)."""
+             home: str, code_version: str, model: Output[Model], metrics: Output[Metrics]) -> None:
+    """Train a classifier on the records (skipped when records, settings and code are unchanged)."""
     from butterflyer.pipeline import runtime
 
-    result = runtime.steps(home).train(runtime.path_of(records), records.metadata["manifest_sha256"],
-                                       model_name, epochs, profile, seed, config)
+    result = runtime.call(home, "train", runtime.path_of(records), records.metadata["manifest_sha256"],
+                          model_name, epochs, profile, seed, config)
     runtime.publish(model, result)
-    runtime.publish_metrics(metrics, result.get("metrics", {}))
+    runtime.publish_metrics(metrics, result.metrics)
 
 
-def evaluate_op(model: Input[Model], records: Input[Dataset], split: str, home: str,
+def evaluate_op(model: Input[Model], records: Input[Dataset], split: str, home: str, code_version: str,
                 metrics: Output[Metrics], report: Output[Markdown]) -> None:
     """Top-1/top-5, per-class scores, calibration and plots on one split."""
     from butterflyer.pipeline import runtime
 
-    result = runtime.steps(home).evaluate(runtime.path_of(model), runtime.path_of(records),
-                                          records.metadata["manifest_sha256"], split)
-    runtime.publish_metrics(metrics, result["metrics"])
-    fallback = f"# Evaluation ({split})\n\n{result['metrics']}\n"
-    runtime.publish_markdown(report, result.get("report", ""), fallback)
+    result = runtime.call(home, "evaluate", runtime.path_of(model), runtime.path_of(records),
+                          records.metadata["manifest_sha256"], split)
+    runtime.publish_metrics(metrics, result.metrics)
+    runtime.publish_markdown(report, result.report, f"# Evaluation ({split})\n\n{result.metrics}\n")
 
 
 def compress_op(teacher: Input[Model], records: Input[Dataset], enabled: bool, target: float, config: dict,
-                home: str, model: Output[Model], metrics: Output[Metrics], report: Output[Markdown]) -> None:
+                home: str, code_version: str, model: Output[Model], metrics: Output[Metrics],
+                report: Output[Markdown]) -> None:
     """Prune, distil and quantize the teacher into the model the app ships."""
     from butterflyer.pipeline import runtime
 
-    result = runtime.steps(home).compress(runtime.path_of(teacher), runtime.path_of(records),
-                                          records.metadata["manifest_sha256"], enabled, config, target=target)
+    result = runtime.call(home, "compress", runtime.path_of(teacher), runtime.path_of(records),
+                          records.metadata["manifest_sha256"], enabled, config, target=target)
     runtime.publish(model, result)
-    runtime.publish_metrics(metrics, result.get("metrics", {}))
-    fallback = "# Compression\n\nskipped (teacher exported to ONNX)\n"
-    runtime.publish_markdown(report, result.get("report", ""), fallback)
+    runtime.publish_metrics(metrics, result.metrics)
+    runtime.publish_markdown(report, result.report, "# Compression\n\nskipped (teacher exported to ONNX)\n")
 
 
-def fit_serving_op(model: Input[Model], records: Input[Dataset], home: str, served: Output[Model]) -> None:
+def fit_serving_op(model: Input[Model], records: Input[Dataset], home: str, code_version: str,
+                   served: Output[Model]) -> None:
     """Fit the app's not-a-butterfly gate and roll-up thresholds into the model's meta.json."""
     from butterflyer.pipeline import runtime
 
-    runtime.publish(served, runtime.steps(home).fit_serving(runtime.path_of(model), runtime.path_of(records),
-                                                            records.metadata["manifest_sha256"]))
+    result = runtime.call(home, "fit_serving", runtime.path_of(model), runtime.path_of(records),
+                          records.metadata["manifest_sha256"])
+    runtime.publish(served, result)
 
 
 def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], teacher_report: Input[Markdown],
                 candidate: Input[Model], candidate_metrics: Input[Metrics], candidate_report: Input[Markdown],
                 records: Input[Dataset], model_name: str, margin: float,
-                min_top1: float, latency_budget_ms: float, home: str, decision: Output[Markdown]
-                ) -> bool:
+                min_top1: float, latency_budget_ms: float, home: str, code_version: str,
+                decision: Output[Markdown]) -> bool:
     """Register teacher and candidate with lineage; promotion decides if the candidate becomes champion.
 
     Returns whether it was promoted (a single ``Output`` so that ``kfp.local`` can evaluate the
@@ -114,30 +119,28 @@ def register_op(teacher: Input[Model], teacher_metrics: Input[Metrics], teacher_
     """
     from butterflyer.pipeline import runtime
 
-    steps = runtime.steps(home)
     lineage = {"records_uri": runtime.path_of(records),
                "data_manifest_sha256": records.metadata["manifest_sha256"]}
-    teacher_result = steps.register(runtime.path_of(teacher), runtime.metrics_of(teacher_metrics),
-                                    report=runtime.path_of(teacher_report), name=model_name, challenge=False,
-                                    extra_tags=lineage)
-    result = steps.register(runtime.path_of(candidate), runtime.metrics_of(candidate_metrics),
-                            report=runtime.path_of(candidate_report), name=model_name, challenge=True,
-                            margin=margin, min_top1=min_top1,
-                            latency_budget_ms=latency_budget_ms, records_uri=runtime.path_of(records),
-                            extra_tags={**lineage, "teacher_version": str(teacher_result["version"])})
-    text = (f"# Promotion\n\n- teacher: v{teacher_result['version']}\n"
-            f"- candidate: v{result['version']}\n- promoted: {result['promoted']}\n"
-            f"- champion: v{result.get('champion', 0)}\n"
-            f"- reason: {result['reason']}\n")
+    teacher_result = runtime.call(home, "register", runtime.path_of(teacher),
+                                  runtime.metrics_of(teacher_metrics), report=runtime.path_of(teacher_report),
+                                  name=model_name, challenge=False, extra_tags=lineage)
+    result = runtime.call(home, "register", runtime.path_of(candidate), runtime.metrics_of(candidate_metrics),
+                          report=runtime.path_of(candidate_report), name=model_name, challenge=True,
+                          margin=margin, min_top1=min_top1, latency_budget_ms=latency_budget_ms,
+                          records_uri=runtime.path_of(records),
+                          extra_tags={**lineage, "teacher_version": str(teacher_result.version)})
+    text = (f"# Promotion\n\n- teacher: v{teacher_result.version}\n"
+            f"- candidate: v{result.version}\n- promoted: {result.promoted}\n"
+            f"- champion: v{result.champion}\n- reason: {result.promotion_reason}\n")
     runtime.publish_markdown(decision, "", text)
-    return bool(result["promoted"])
+    return bool(result.promoted)
 
 
-def deploy_op(target: str, model_name: str, vertex: dict, home: str) -> str:
+def deploy_op(target: str, model_name: str, vertex: dict, home: str, code_version: str) -> str:
     """Make the champion live (local: the server hot-swaps on the alias; vertex: endpoint)."""
     from butterflyer.pipeline import runtime
 
-    return str(runtime.steps(home).deploy(target, model_name, vertex)["version"])
+    return str(runtime.call(home, "deploy", target, model_name, vertex).version)
 
 
 BODIES = {"collect": (collect_op, "data"), "prepare": (prepare_op, "data"),

@@ -47,28 +47,30 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
         latency_budget_ms: float = 250.0,
         deploy_target: str = "local",
         vertex_deploy: dict = {},  # noqa: B006
+        code_version: str = "",  # the runner's butterflyer version + source hash: in every cache key
     ) -> None:
-        collect = ops["collect"](source=source, home=home).set_display_name("collect")
+        common = {"home": home, "code_version": code_version}  # every step's
+        collect = ops["collect"](source=source, **common).set_display_name("collect")
         collect.set_caching_options(False)  # the source may change behind the same name; collect checks it
-        prepare = ops["prepare"](raw=collect.outputs["raw"], config=prepare_config, home=home)
+        prepare = ops["prepare"](raw=collect.outputs["raw"], config=prepare_config, **common)
         prepare.set_display_name("prepare")
         records = ops["build-records"](interim=prepare.outputs["interim"], output=records_output,
-                                       runner=records_runner, home=home).set_display_name("build-records")
+                                       runner=records_runner, **common).set_display_name("build-records")
         train = ops["train"](records=records.outputs["records"], model_name=model, epochs=epochs,
-                             profile=train_profile, seed=seed, config=train_config, home=home)
+                             profile=train_profile, seed=seed, config=train_config, **common)
         train.set_display_name("train").set_cpu_limit(train_cpu).set_memory_limit(train_memory)
         if gpus > 0:
             train.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
         teacher_eval = ops["evaluate"](model=train.outputs["model"], records=records.outputs["records"],
-                                       split="test", home=home).set_display_name("evaluate-teacher")
+                                       split="test", **common).set_display_name("evaluate-teacher")
         shrink = ops["compress"](teacher=train.outputs["model"], records=records.outputs["records"],
-                                 enabled=compress, target=compress_target, config=compress_config, home=home)
+                                 enabled=compress, target=compress_target, config=compress_config, **common)
         shrink.set_display_name("compress")
         served = ops["fit-serving"](model=shrink.outputs["model"], records=records.outputs["records"],
-                                    home=home)
+                                    **common)
         served.set_display_name("fit-serving")
         candidate_eval = ops["evaluate"](model=served.outputs["served"], records=records.outputs["records"],
-                                         split="test", home=home).set_display_name("evaluate-candidate")
+                                         split="test", **common).set_display_name("evaluate-candidate")
         register = ops["register"](teacher=train.outputs["model"],
                                    teacher_metrics=teacher_eval.outputs["metrics"],
                                    teacher_report=teacher_eval.outputs["report"],
@@ -77,11 +79,11 @@ def build_pipeline(images: Images | None = None, accelerator: str = DEFAULT_ACCE
                                    candidate_report=shrink.outputs["report"],
                                    records=records.outputs["records"], model_name=model_name,
                                    margin=promotion_margin, min_top1=min_top1,
-                                   latency_budget_ms=latency_budget_ms, home=home)
+                                   latency_budget_ms=latency_budget_ms, **common)
         register.set_display_name("register").set_caching_options(False)  # the champion may have moved
         with dsl.If(register.outputs["Output"] == True, name="promoted"):  # noqa: E712 - kfp condition
             deploy = ops["deploy"](target=deploy_target, model_name=model_name, vertex=vertex_deploy,
-                                   home=home)
+                                   **common)
             deploy.set_display_name("deploy").set_caching_options(False)
 
     return butterflyer_pipeline

@@ -5,7 +5,10 @@ where ``butterflyer`` is installed, so nothing is pip-installed. Caching is on:
 the cache key of a task covers its code and its inputs, and the data and model
 artifacts carry content hashes, so a rerun on unchanged data skips every task
 but ``collect`` (which re-checks the source) and ``register`` (the champion may
-have moved). The steps also skip work by input hashes on their own.
+have moved). Every task also gets the package's ``code_version``, so a code change
+reaches the cache key; the steps then skip work by input and code hashes on
+their own. The console shows each task's status and its progress lines, and the
+run ends with what each step did (:attr:`LocalRun.steps`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import logging
 import os
 import re
@@ -26,6 +30,7 @@ from typing import IO, Any
 
 from butterflyer import paths
 from butterflyer.errors import ButterflyerError, ConfigError
+from butterflyer.pipeline.progress import MARK
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class LocalRun:
     root: Path
     log: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # step, seconds, cached, reason, in order
 
 
 def pipeline_root() -> Path:
@@ -67,7 +73,10 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True, verbo
     from butterflyer.pipeline.dag import build_pipeline
 
     _check_interpreter()
-    values = {"home": str(paths.home()), **(params or {})}
+    from butterflyer.pipeline.runtime import JOURNAL_ENV
+    from butterflyer.pipeline.stepcache import code_version
+
+    values = {"home": str(paths.home()), "code_version": code_version(), **(params or {})}
     if not str(values.get("source", "")).strip():
         raise ConfigError("no data source: pass --data SOURCE (a folder, zip, tar, URL or bucket)")
     _refuse_nulls(values)
@@ -77,11 +86,13 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True, verbo
     pipeline = build_pipeline(gpus=0)
     log_path = root.parent / "logs" / time.strftime("%Y%m%d-%H%M%S.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = log_path.with_suffix(".steps.jsonl")
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log_file:
-        sink = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(_StatusFilter(log_file))
+        console = _StatusFilter(log_file, quiet=not verbose)
         try:
-            with sink, warnings.catch_warnings(), _env(PYTHONUNBUFFERED="1"):  # stream task logs live
+            with contextlib.redirect_stdout(console), warnings.catch_warnings(), \
+                    _env(PYTHONUNBUFFERED="1", **{JOURNAL_ENV: str(journal)}):  # stream task logs live
                 # kfp.local warns that display names, resources and images do not apply here: expected.
                 warnings.filterwarnings("ignore", category=UserWarning, module=r"kfp\.local")
                 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"kfp\.local")
@@ -97,7 +108,28 @@ def run_local(params: dict[str, Any] | None = None, *, cache: bool = True, verbo
                                    "fix it and run again (finished steps are skipped)") from exc
     seconds = time.perf_counter() - started
     return LocalRun(seconds=seconds, params=values, champion=_version("champion", values),
-                    candidate=_latest(values), root=root, log=None if verbose else log_path)
+                    candidate=_latest(values), root=root, log=None if verbose else log_path,
+                    steps=_steps(journal))
+
+
+# the step adapters every run calls (deploy only after a promotion), in DAG order
+DAG_STEPS = ("collect", "prepare", "build_records", "train", "evaluate", "compress", "fit_serving",
+             "evaluate", "register")
+
+
+def _steps(journal: Path) -> list[dict[str, Any]]:
+    """What each step did: the journal the tasks wrote, plus the steps the orchestrator's cache skipped
+    (a skipped task runs no code, so it writes nothing)."""
+    done = []
+    if journal.is_file():
+        done = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()]
+    missing = list(DAG_STEPS)
+    for entry in done:
+        if entry["step"] in missing:
+            missing.remove(entry["step"])
+    skipped = [{"step": step, "seconds": 0.0, "cached": True,
+                "reason": "orchestrator cache: inputs and code unchanged"} for step in missing]
+    return done + skipped
 
 
 @contextlib.contextmanager
@@ -116,14 +148,17 @@ def _env(**values: str) -> Iterator[None]:
 
 
 class _StatusFilter(io.TextIOBase):
-    """Everything to the log file; only the orchestrator's task status lines to the console."""
+    """Everything to the log file; to the console everything (``quiet=False``) or only the task
+    status lines and the steps' progress lines."""
 
-    _STATUS = re.compile(r"(Executing task|finished with status|Running pipeline|cache hit)")
+    _STATUS = re.compile(r"(Executing task|finished with status|Running pipeline|cache hit|"
+                         + re.escape(MARK) + ")")
 
-    def __init__(self, log_file: IO[str]) -> None:
+    def __init__(self, log_file: IO[str], quiet: bool = True) -> None:
         super().__init__()
         self._log = log_file
         self._console = sys.stdout
+        self._quiet = quiet
         self._pending = ""
 
     def writable(self) -> bool:
@@ -134,7 +169,7 @@ class _StatusFilter(io.TextIOBase):
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            if self._STATUS.search(line):
+            if not self._quiet or self._STATUS.search(line):
                 self._console.write(line + "\n")
                 self._console.flush()
         return len(text)

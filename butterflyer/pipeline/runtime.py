@@ -9,23 +9,43 @@ content, so an unchanged rerun skips the downstream steps.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-STEPS_ENV = "BUTTERFLYER_PIPELINE_STEPS"
+from butterflyer.pipeline.results import StepResult
+
 GCS_MOUNT = "/gcs/"
+JOURNAL_ENV = "BUTTERFLYER_RUN_JOURNAL"  # set by the local runner: where each step notes what it did
 
 
 def steps(home: str = "") -> ModuleType:
-    """The step adapters (``butterflyer.pipeline.steps``; tests may name another module in the env)."""
-    from butterflyer.pipeline.steps import use_home
+    """The step adapters, with ``BUTTERFLYER_HOME`` pointed at ``home``."""
+    from butterflyer.pipeline import steps as adapters
 
-    use_home(home)
-    return importlib.import_module(os.environ.get(STEPS_ENV) or "butterflyer.pipeline.steps")
+    adapters.use_home(home)
+    return adapters
+
+
+def call(home: str, step: str, *args: Any, **kwargs: Any) -> Any:
+    """Run step adapter ``step`` and note it in the run's journal (time, reused or not, why)."""
+    from butterflyer.pipeline.progress import say
+
+    started = time.perf_counter()
+    result = getattr(steps(home), step)(*args, **kwargs)
+    seconds = time.perf_counter() - started
+    cached = bool(getattr(result, "cached", False))
+    reason = str(getattr(result, "reason", ""))
+    say(step, f"{'reused' if cached else 'done'} in {seconds:.1f}s" + (f" ({reason})" if reason else ""))
+    journal = os.environ.get(JOURNAL_ENV)
+    if journal:
+        entry = {"step": step, "seconds": round(seconds, 2), "cached": cached, "reason": reason}
+        with open(journal, "a", encoding="utf-8") as fh:  # tasks run one at a time: appends do not mix
+            fh.write(json.dumps(entry) + "\n")
+    return result
 
 
 def location(path: str) -> str:
@@ -37,27 +57,14 @@ def location(path: str) -> str:
     return str(Path(path).resolve())
 
 
-def _scalar_metadata(result: dict[str, Any]) -> dict[str, Any]:
-    meta: dict[str, Any] = {}
-    for key, value in result.items():
-        if key in ("uri", "metrics", "paths", "inputs"):
-            continue
-        if isinstance(value, str | int | float | bool) or value is None:
-            meta[key] = value
-        elif isinstance(value, dict | list):
-            meta[key] = json.loads(json.dumps(value, default=str))
-    return meta
+def publish(artifact: Any, result: StepResult) -> None:
+    """Point ``artifact`` at ``result.uri`` and copy the result's small values into its metadata.
 
-
-def publish(artifact: Any, result: dict[str, Any]) -> None:
-    """Point ``artifact`` at ``result["uri"]`` and copy the result's small values into its metadata.
-
-    ``cached`` and ``step_key`` are left out: they differ between a first run and
-    a skipped rerun and would needlessly change downstream cache keys.
+    :meth:`StepResult.metadata` leaves out what differs between a first run and a skipped rerun
+    (it would needlessly change downstream cache keys).
     """
-    artifact.uri = location(str(result["uri"]))
-    volatile = {"cached", "step_key", "at"}
-    artifact.metadata.update({k: v for k, v in _scalar_metadata(result).items() if k not in volatile})
+    artifact.uri = location(str(result.uri))
+    artifact.metadata.update(json.loads(json.dumps(result.metadata(), default=str)))
 
 
 def publish_metrics(artifact: Any, metrics: dict[str, float]) -> None:

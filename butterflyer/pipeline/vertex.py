@@ -56,9 +56,11 @@ class SubmitRequest(GcpTarget):
         return value
 
     def parameter_values(self) -> dict[str, Any]:
+        from butterflyer.pipeline.stepcache import code_version
+
         home = self.home or f"{self.pipeline_root}/home"
         return {"source": self.source, "home": gcs_uri(home, "--home"), "deploy_target": "none",
-                **self.params}
+                "code_version": code_version(), **self.params}
 
 
 def submit_pipeline(values: dict[str, Any] | SubmitRequest, *, aiplatform: ModuleType | None = None,

@@ -6,7 +6,9 @@ touch the registry.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from butterflyer.errors import RegistryError
@@ -18,6 +20,27 @@ if TYPE_CHECKING:
 REGISTRY_EXPERIMENT = "butterflyer-registry"
 
 
+@contextlib.contextmanager
+def store_errors() -> Iterator[None]:
+    """A store that cannot be read (corrupt or locked file, server down) becomes a clear RegistryError;
+    "no versions yet" is only ever said of a store that answered."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except RegistryError:
+        raise
+    except (MlflowException, SQLAlchemyError, OSError) as exc:
+        if isinstance(exc, MlflowException) and getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RegistryError(f"the model registry at {mlflow_uri()} cannot be read ({first}); check that the "
+                            "file is an MLflow database and no other process holds it, or point "
+                            "MLFLOW_TRACKING_URI at a working store") from exc
+
+
+
 def get_client() -> MlflowClient:
     """An ``MlflowClient`` on ``paths.mlflow_uri()`` (the same store training logs to)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -26,7 +49,8 @@ def get_client() -> MlflowClient:
     except ImportError as exc:  # pragma: no cover - mlflow is a core dependency
         raise RegistryError("mlflow is not installed; run 'make setup'") from exc
     uri = mlflow_uri()
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with store_errors():
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def is_local_store(uri: str | None = None) -> bool:
@@ -40,10 +64,12 @@ def registry_experiment_id(client: MlflowClient) -> str:
     exp = client.get_experiment_by_name(REGISTRY_EXPERIMENT)
     if exp is not None:
         return exp.experiment_id
+    from mlflow.exceptions import MlflowException
+
     location = (mlflow_artifacts_dir() / "registry").as_uri() if is_local_store() else None
     try:
         return client.create_experiment(REGISTRY_EXPERIMENT, artifact_location=location)
-    except Exception:  # another process created it between the two calls
+    except MlflowException:  # another process created it between the two calls
         exp = client.get_experiment_by_name(REGISTRY_EXPERIMENT)
         if exp is None:
             raise

@@ -63,19 +63,12 @@ def lineage_tags(model_dir: str | Path, report: str | Path | None = None) -> dic
     if meta.pretrained:
         tags["pretrained"] = meta.pretrained
     for key, value in meta.metrics.items():
-        tags[f"metric.{key}"] = repr(normalise_metric(key, float(value)))
+        tags[f"metric.{key}"] = repr(float(value))  # fractions: ModelMeta refuses anything else
     if meta.config:
         tags["params"] = _clip(json.dumps(meta.config, sort_keys=True, default=str))
     if report:
         tags["report"] = str(report)
     return tags
-
-
-def normalise_metric(key: str, value: float) -> float:
-    """Accuracies are fractions here; a top-k above 1 was written as a percentage and is scaled."""
-    if ("top1" in key or "top5" in key) and 1.0 < value <= 100.0:
-        return value / 100.0
-    return value
 
 
 def metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:

@@ -10,7 +10,10 @@ Rules (all must hold):
 3. the challenger's batch-1 CPU latency (p50, ms) is within ``latency_budget_ms``.
 
 :func:`decide` is pure (easy to test); :func:`decide_and_promote` reads the registry,
-decides, promotes, and records the decision as tags on the challenger
+decides, promotes, and records the decision as tags on the challenger. :func:`register_and_decide`
+is the one entry point the pipeline and ``butterflyer models register/decide`` share: it registers a
+folder, measures the challenger's latency when it was not measured yet, re-evaluates the champion
+on the challenger's split when records are given, and decides
 (``promotion.decision`` / ``promotion.reason``; versions registered before the
 rename carry ``gate.decision`` / ``gate.reason``, which :func:`recorded_decision`
 still reads).
@@ -18,13 +21,18 @@ still reads).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from butterflyer.registry import CHAMPION, MODEL_NAME
+from butterflyer.errors import ButterflyerError
+from butterflyer.registry import CHALLENGER, CHAMPION, MODEL_NAME
+
+log = logging.getLogger(__name__)
 
 METRIC = "test_top1"
 LATENCY_KEY = "latency_ms_p50"
@@ -159,3 +167,84 @@ def recorded_decision(tags: dict[str, str]) -> tuple[str, str]:
     decision = tags.get(DECISION_TAG, tags.get(_OLD_DECISION_TAG, ""))
     reason = tags.get(REASON_TAG, tags.get(_OLD_REASON_TAG, ""))
     return decision, reason
+
+
+@dataclass(kw_only=True)
+class Registered:
+    """What :func:`register_and_decide` did."""
+
+    version: int
+    created: bool
+    model_uri: str
+    promoted: bool = False
+    promotion_reason: str = "registered (not a challenger)"
+    champion: int = 0
+
+
+def champion_scorer(records_uri: str) -> Callable[[Any], float | None]:
+    """``evaluate_champion`` for :func:`decide_and_promote`: the champion's test top-1 on ``records_uri``.
+
+    A champion that cannot be evaluated here (its files are gone, it cannot be loaded, the records
+    lack a split) scores ``None``: it then stays, and the decision's reason says so.
+    """
+    def score(champion: Any) -> float | None:
+        from butterflyer.registry.resolve import resolve_model_uri
+        from butterflyer.train.score import score_folder
+
+        try:
+            return score_folder(resolve_model_uri(champion.uri), records_uri).get(METRIC)
+        except (ButterflyerError, OSError) as exc:
+            log.warning("champion v%s cannot be evaluated on %s: %s", champion.version, records_uri, exc)
+            return None
+
+    return score
+
+
+def ensure_latency(version: int, name: str = MODEL_NAME) -> float:
+    """The version's p50 latency, measured on its folder and stored as tags when it has none yet."""
+    from butterflyer.registry import store
+    from butterflyer.registry.latency import measure_latency
+    from butterflyer.registry.resolve import resolve_model_uri
+
+    info = store.get_version(version, name)
+    if LATENCY_KEY in info.metrics:
+        return info.metrics[LATENCY_KEY]
+    measured = measure_latency(resolve_model_uri(info.uri))
+    client = store.get_client()
+    for key, value in measured.items():
+        client.set_model_version_tag(name, str(info.version), f"metric.{key}", repr(round(value, 3)))
+    return measured[LATENCY_KEY]
+
+
+def register_and_decide(model_dir: str | Path, *, name: str = MODEL_NAME,
+                        metrics: dict[str, float] | None = None, report: str | Path | None = None,
+                        challenge: bool = True,
+                        config: PromotionConfig | None = None, records_uri: str = "",
+                        extra_tags: dict[str, str] | None = None, decide: bool = True,
+                        dry_run: bool = False) -> Registered:
+    """Register ``model_dir`` (metrics as tags); as a challenger (``challenge``) point the challenger
+    alias at it and, with ``decide``, time it and decide its promotion."""
+    from butterflyer.registry import store
+
+    tags = {f"metric.{k}": repr(float(v)) for k, v in (metrics or {}).items()}
+    tags.update(extra_tags or {})
+    info, created = store.register_model_dir(model_dir, name=name, report=report or None, extra_tags=tags,
+                                             alias=CHALLENGER if challenge else None)
+    out = Registered(version=info.version, created=created, model_uri=info.uri)
+    if challenge and decide:
+        decision = decide_version(info.version, config, name=name, records_uri=records_uri, dry_run=dry_run)
+        champion = store.alias_version(CHAMPION, name)
+        out.promoted, out.promotion_reason = decision.promote, decision.reason
+        out.champion = champion.version if champion else 0
+    return out
+
+
+def decide_version(version: int | str, config: PromotionConfig | None = None, *, name: str = MODEL_NAME,
+                   records_uri: str = "", dry_run: bool = False) -> PromotionDecision:
+    """Time a registered version if needed, then judge it (champion re-evaluated on ``records_uri``)."""
+    from butterflyer.registry import store
+
+    number = store.get_version(version, name).version
+    ensure_latency(number, name)
+    scorer = champion_scorer(records_uri) if records_uri else None
+    return decide_and_promote(number, config, name=name, evaluate_champion=scorer, dry_run=dry_run)

@@ -4,7 +4,7 @@ Accepted forms:
 
 - ``models:/NAME@ALIAS`` (e.g. ``models:/butterflyer@champion``), ``models:/NAME/VERSION``,
   ``models:/NAME/latest``: looked up in the MLflow registry on ``paths.mlflow_uri()``;
-- a local folder or ``file://`` URI;
+- a local model folder, a training run folder holding ``model/``, or a ``file://`` URI;
 - any other fsspec URI (``gs://``, ``s3://``, ``memory://``, ``https://`` to a folder
   fsspec can list).
 
@@ -21,9 +21,10 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from butterflyer.errors import RegistryError
+from butterflyer.errors import ModelError, RegistryError
 from butterflyer.fileio import is_remote
 from butterflyer.models.meta import META_FILE
 from butterflyer.paths import cache_dir
@@ -54,16 +55,12 @@ def resolve_model_uri(uri: str) -> Path:
     return _check_local(Path(uri).expanduser(), uri)
 
 
-def _check_local(path: Path, uri: str) -> Path:
-    if not path.is_dir():
-        raise RegistryError(f"model folder {uri} does not exist; train one ('butterflyer train') or pass "
-                            "models:/butterflyer@champion")
-    if not (path / META_FILE).is_file():
-        raise RegistryError(f"{uri} is not a saved model ({META_FILE} missing)")
-    return path.resolve()
+def registry_version(uri: str) -> int:
+    """The version number a ``models:/`` URI points at now (what the app shows as the model's version)."""
+    return _version_info(uri).version
 
 
-def _resolve_registry(uri: str) -> Path:
+def _version_info(uri: str) -> Any:
     from butterflyer.registry import store
 
     name, alias, version = parse_models_uri(uri)
@@ -72,13 +69,30 @@ def _resolve_registry(uri: str) -> Path:
         if not versions:
             raise RegistryError(f"model {name!r} has no versions; run 'butterflyer pipeline run' or "
                                 "'butterflyer models register FOLDER'")
-        info = versions[0]
-    else:
-        try:
-            info = store.get_version(alias or version or "", name)
-        except RegistryError as exc:
-            raise RegistryError(f"{uri} does not resolve: {exc}. Run 'butterflyer up' (or "
-                                "'butterflyer pipeline run') to train and promote a champion") from exc
+        return versions[0]
+    try:
+        return store.get_version(alias or version or "", name)
+    except RegistryError as exc:
+        raise RegistryError(f"{uri} does not resolve: {exc}. Run 'butterflyer up' (or "
+                            "'butterflyer pipeline run') to train and promote a champion") from exc
+
+
+def _check_local(path: Path, uri: str) -> Path:
+    """A local model folder, or the ``model/`` inside a training run folder."""
+    from butterflyer.models.folder import resolve_model_folder
+
+    if not path.exists():
+        raise RegistryError(f"model folder {uri} does not exist; train one ('butterflyer train') or pass "
+                            "models:/butterflyer@champion")
+    try:
+        return resolve_model_folder(path).resolve()
+    except ModelError as exc:
+        raise RegistryError(str(exc)) from exc
+
+
+def _resolve_registry(uri: str) -> Path:
+    name = parse_models_uri(uri)[0]
+    info = _version_info(uri)
     source = info.source
     if source.startswith("file://"):
         local = Path(unquote(urlparse(source).path))

@@ -16,7 +16,7 @@ from typing import Any
 
 from butterflyer.errors import RegistryError
 from butterflyer.registry import CHALLENGER, CHAMPION, MODEL_NAME
-from butterflyer.registry.client import get_client, registry_experiment_id
+from butterflyer.registry.client import get_client, registry_experiment_id, store_errors
 from butterflyer.registry.lineage import flat_params, lineage_tags, metrics_from_tags
 from butterflyer.registry.model_card import write_model_card
 
@@ -61,10 +61,27 @@ def _info(mv: Any, aliases: dict[str, int] | None = None) -> VersionInfo:
                        created=(mv.creation_timestamp or 0) / 1000.0)
 
 
-def _aliases(client: Any, name: str) -> dict[str, int]:
+def _is_missing(exc: Exception) -> bool:
+    """MLflow's "no such registered model/version" (anything else is a real failure)."""
+    return getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
+
+
+def _registered_model(client: Any, name: str) -> Any | None:
+    """The registered model ``name``, or ``None`` when it was never registered."""
+    from mlflow.exceptions import MlflowException
+
     try:
-        rm = client.get_registered_model(name)
-    except Exception:
+        with store_errors():
+            return client.get_registered_model(name)
+    except MlflowException as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def _aliases(client: Any, name: str) -> dict[str, int]:
+    rm = _registered_model(client, name)
+    if rm is None:
         return {}
     return {alias: int(v) for alias, v in (rm.aliases or {}).items()}
 
@@ -88,10 +105,8 @@ def list_versions(name: str = MODEL_NAME) -> list[VersionInfo]:
     """All versions of ``name``, newest first (empty when it was never registered)."""
     client = get_client()
     aliases = _aliases(client, name)
-    try:
+    with store_errors():
         versions = client.search_model_versions(f"name='{name}'")
-    except Exception:
-        return []
     return sorted((_info(mv, aliases) for mv in versions), key=lambda v: v.version, reverse=True)
 
 
@@ -140,7 +155,9 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
     same weights are already registered, that version is returned and only
     ``alias`` moves.
     """
-    folder = Path(model_dir)
+    from butterflyer.models.folder import resolve_model_folder
+
+    folder = resolve_model_folder(model_dir)
     tags = lineage_tags(folder, report)
     write_model_card(folder)  # before the upload, so the registered artifacts carry it too
     tags.update(extra_tags or {})
@@ -188,9 +205,8 @@ def register_model_dir(model_dir: str | Path, *, name: str = MODEL_NAME, report:
 
 
 def _tag_json(name: str, tag: str) -> list[Any]:
-    try:
-        rm = get_client().get_registered_model(name)
-    except Exception:
+    rm = _registered_model(get_client(), name)
+    if rm is None:
         return []
     raw = (rm.tags or {}).get(tag)
     try:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the guide is optional for identification: no import at run time
+    from butterflyer.chat.schema import SpeciesEntry
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +99,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
 def _first_sentence(text: str | None) -> str | None:
     if not text:
         return None
@@ -108,22 +107,22 @@ def _first_sentence(text: str | None) -> str | None:
     return split_sentences(text)[0]
 
 
-def _from_guide_entry(label: str, entry: Any) -> SpeciesInfo:
-    summary = _first_sentence(_text(_field(entry, "identification")))
+def _from_guide_entry(label: str, entry: SpeciesEntry) -> SpeciesInfo:
+    """A guide entry as the app shows it; the first sentence of its identification text is the summary."""
     details: dict[str, Any] = {}
     for key in DETAIL_FIELDS:
-        value = _plain(_field(entry, key))
+        value = _plain(getattr(entry, key))
         if value:
             details[key] = value
     return SpeciesInfo(
         id=label,
-        common_name=_text(_field(entry, "common_name")) or _title(label),
-        scientific_name=_text(_field(entry, "scientific_name")),
-        genus=_text(_field(entry, "genus")),
-        family=_text(_field(entry, "family")),
-        subfamily=_text(_field(entry, "subfamily")),
-        kind=_text(_field(entry, "kind")),
-        summary=summary,
+        common_name=entry.common_name or _title(label),
+        scientific_name=entry.scientific_name,
+        genus=entry.genus,
+        family=entry.family,
+        subfamily=entry.subfamily,
+        kind=entry.kind,
+        summary=_first_sentence(entry.identification),
         details=details,
     )
 
@@ -138,8 +137,7 @@ def load_catalog() -> Catalog:
         return Catalog()
     try:
         guide = load_guide()
-        species = _field(guide, "species") or {}
-        return Catalog({label: _from_guide_entry(label, entry) for label, entry in dict(species).items()})
+        return Catalog({label: _from_guide_entry(label, entry) for label, entry in guide.species.items()})
     except Exception as exc:  # the guide is optional for identification; never fail serving over it
         log.warning("field guide could not be loaded (%s); species are shown by label", exc)
         return Catalog()

@@ -19,7 +19,7 @@ from pathlib import Path
 from butterflyer.errors import ButterflyerError, ModelError
 from butterflyer.models.meta import META_FILE, ONNX_FILE, WEIGHTS_FILE
 from butterflyer.serve.identify import Identifier
-from butterflyer.serve.onnx_cache import resolve_model_folder
+from butterflyer.serve.onnx_cache import local_model_folder
 from butterflyer.serve.session import load_served_model
 from butterflyer.serve.settings import ServeSettings
 
@@ -77,7 +77,7 @@ class ModelHolder:
         target = uri or self.settings.model_uri
         with self._swap_lock:
             try:
-                folder = resolve_model_folder(target)
+                folder = local_model_folder(target)
                 fp = fingerprint(folder)
                 if fp == self._fingerprint and target == self.settings.model_uri:
                     return False

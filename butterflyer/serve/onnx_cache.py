@@ -25,8 +25,8 @@ _EXPORT_LOCK = threading.Lock()
 EXPORT_FORMAT = 2  # bump when the exported outputs change (2: + features), so old cached exports are redone
 
 
-def resolve_model_folder(uri: str) -> Path:
-    """A local model folder for ``uri`` (a path, or ``models:/NAME@ALIAS`` via the registry)."""
+def local_model_folder(uri: str) -> Path:
+    """A local model folder for ``uri`` (a model or training run folder, or ``models:/NAME@ALIAS``)."""
     if uri.startswith("models:/") or is_remote(uri):
         try:
             from butterflyer.registry.resolve import resolve_model_uri
@@ -34,11 +34,13 @@ def resolve_model_folder(uri: str) -> Path:
             raise ModelError(f"cannot resolve {uri}: the registry module is not installed; "
                              "pass a model folder with --model PATH instead") from exc
         return Path(resolve_model_uri(uri))
+    from butterflyer.models.folder import resolve_model_folder
+
     folder = Path(uri).expanduser()
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist; pass a folder holding meta.json and "
                          "model.onnx or model.safetensors, or models:/butterflyer@champion")
-    return folder.resolve()
+    return resolve_model_folder(folder).resolve()
 
 
 def onnx_for(folder: Path) -> Path:

@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from butterflyer.errors import ModelError
 from butterflyer.models.meta import FEATURES, ModelMeta
-from butterflyer.serve.onnx_cache import onnx_for, resolve_model_folder
+from butterflyer.serve.onnx_cache import local_model_folder, onnx_for
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -51,6 +51,7 @@ class ServedModel:
     output_names: list[str]
     fixed_batch: int | None
     threads: int = 1
+    registry_version: int | None = None  # the registry's version number when served from models:/
     _torch: Any = field(default=None, repr=False)
     _torch_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -60,7 +61,8 @@ class ServedModel:
 
     @property
     def version(self) -> str:
-        return str(self.meta.version)
+        """The registry version (e.g. ``2`` for the champion v2), else the folder's own version."""
+        return str(self.registry_version) if self.registry_version is not None else str(self.meta.version)
 
     @property
     def has_gate(self) -> bool:
@@ -126,7 +128,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     """Resolve ``uri``, find or export its ONNX file and open a CPU inference session."""
-    folder = resolve_model_folder(uri)
+    folder = local_model_folder(uri)
     meta = ModelMeta.load(folder)
     onnx_path = onnx_for(folder)
     try:
@@ -147,4 +149,13 @@ def load_served_model(uri: str, threads: int = 0) -> ServedModel:
     fixed = dim0 if isinstance(dim0, int) and dim0 > 0 else None
     return ServedModel(uri=uri, folder=folder, onnx_path=onnx_path, meta=meta, session=session,
                        input_name=inputs[0].name, output_names=outputs, fixed_batch=fixed,
-                       threads=threads)
+                       threads=threads, registry_version=_registry_version(uri))
+
+
+def _registry_version(uri: str) -> int | None:
+    """The version number ``models:/NAME@ALIAS`` (or ``/N``, ``/latest``) points at; None for folders."""
+    if not uri.startswith("models:/"):
+        return None
+    from butterflyer.registry.resolve import registry_version
+
+    return registry_version(uri)

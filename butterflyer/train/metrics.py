@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
-def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
-    """Share of rows whose label is among the ``k`` largest logits (``k`` capped at the class count)."""
+def topk_accuracy(logits: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int = 1) -> float:
+    """Share (a fraction) of rows whose label is among the ``k`` largest logits (``k`` capped at the class
+    count). The one top-k of the package: training, evaluation, compression and the pipeline call it."""
     if len(labels) == 0:
         return float("nan")
+    logits, labels = torch.as_tensor(logits), torch.as_tensor(labels)
     k = min(k, logits.shape[1])
     top = logits.topk(k, dim=1).indices
     return (top == labels.unsqueeze(1)).any(1).float().mean().item()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from butterflyer import paths
@@ -33,15 +34,25 @@ def test_collect_prepare_build_records(tmp_path: Path, save_image):
     assert "nothing to do" in again.output
 
 
-def test_errors_are_one_line_with_exit_status_2(tmp_path: Path):
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_errors_are_one_line_with_exit_status_2(tmp_path: Path, columns: str | None):
+    import os
     import subprocess
     import sys
 
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns:
+        env["COLUMNS"] = columns
+    # a long path: the message is far wider than 40 or 80 columns
+    missing = tmp_path / ("deep-folder-name-" * 6) / "missing"
     proc = subprocess.run(
-        [sys.executable, "-m", "butterflyer.cli.main", "data", "collect", str(tmp_path / "missing")],
+        [sys.executable, "-m", "butterflyer.cli.main", "data", "collect", str(missing)],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
     assert proc.returncode == 2
-    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "does not exist" in lines[0] and str(missing) in lines[0] and "Traceback" not in proc.stderr

@@ -47,3 +47,24 @@ def test_pruned_layers_are_resized_on_load(tmp_path: Path) -> None:
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(model(x), loaded(x))
+
+
+def test_meta_metrics_are_fractions_and_a_percentage_is_refused():
+    import pydantic
+    import pytest
+
+    from butterflyer.models import ModelMeta
+
+    meta = ModelMeta(architecture="tiny", labels=["a"], metrics={"test_top1": 0.01, "latency_ms_p50": 12.5})
+    assert meta.metrics["test_top1"] == 0.01  # 1 %: kept as is, never guessed to be a percentage
+    with pytest.raises(pydantic.ValidationError, match="must be a fraction"):
+        ModelMeta(architecture="tiny", labels=["a"], metrics={"test_top1": 87.5})
+
+
+def test_lineage_tags_keep_a_small_fraction_as_given(tmp_path):
+    from butterflyer.models import ModelMeta, create_model, save_model
+    from butterflyer.registry.lineage import lineage_tags, metrics_from_tags
+
+    folder = save_model(create_model("tiny", 2, pretrained=False), tmp_path / "m",
+                        ModelMeta(architecture="tiny", labels=["a", "b"], metrics={"test_top1": 1.0}))
+    assert metrics_from_tags(lineage_tags(folder))["test_top1"] == 1.0  # 100 %, not 1 % scaled

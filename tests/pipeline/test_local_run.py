@@ -29,12 +29,15 @@ def test_local_pipeline_runs_skips_and_promotes(fake_stages, tmp_path):
     assert sorted(calls) == sorted(["collect", "prepare", "build_records", "train", "evaluate", "compress",
                                     "fit_serving", "evaluate"])
     assert first.champion is not None and first.champion["version"] == 1
+    ran = {s["step"]: s for s in first.steps}
+    assert ran["train"]["cached"] is False and ran["train"]["reason"] == "first run"
     assert first.champion["tags"]["data_manifest_sha256"] == "sha-one"
     deployed = json.loads((home() / "pipeline" / "deployed.json").read_text())
     assert deployed["version"] == 1 and deployed["target"] == "local"
 
     again, calls = _run(source, fake_stages)
     assert calls == ["collect"]  # everything downstream hit the cache
+    assert any(s["cached"] and s["step"] == "train" for s in again.steps), again.steps
     assert again.champion["version"] == 1 and len(store.list_versions()) == 1
 
     source.write_text("better\n")

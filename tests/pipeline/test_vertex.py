@@ -70,8 +70,10 @@ def test_submit_builds_the_job_with_images_gpu_and_parameters():
     job = fake.call("PipelineJob")
     assert job["project"] == "my-project" and job["location"] == "us-central1"
     assert job["pipeline_root"] == "gs://bucket/runs" and job["enable_caching"] is True
+    from butterflyer.pipeline.stepcache import code_version
+
     assert job["parameter_values"] == {"source": "gs://bucket/butterflies.zip", "home": "gs://bucket/runs/home",
-                                       "deploy_target": "none", "epochs": 3}
+                                       "deploy_target": "none", "epochs": 3, "code_version": code_version()}
     executors = job["template"]["deploymentSpec"]["executors"]
     train = executors["exec-train-op"]["container"]
     assert train["image"] == "us-central1-docker.pkg.dev/my-project/butterflyer/train:0.2"

@@ -90,3 +90,42 @@ def test_recorded_decision_reads_new_tags_and_the_ones_written_before_the_rename
     both = {"promotion.decision": "promoted", "promotion.reason": "new", "gate.decision": "rejected"}
     assert recorded_decision(both) == ("promoted", "new")
     assert recorded_decision({}) == ("", "")
+
+
+def test_register_and_decide_times_a_hand_registered_model_and_rescores_the_champion(
+        mlflow_store, make_model, monkeypatch):
+    from butterflyer.registry import promotion
+
+    champion = make_model(top1=0.8, data_sha="sha-old", latency=5.0)
+    promotion.register_and_decide(champion)
+    assert store.alias_version(CHAMPION).version == 1
+    scored = []
+
+    def scorer(records_uri):
+        def score(info):
+            scored.append((info.version, records_uri))
+            return 0.7  # the champion on the challenger's newer split
+        return score
+
+    monkeypatch.setattr(promotion, "champion_scorer", scorer)
+    # no latency in its metrics: by hand this used to read "latency was not measured"
+    challenger = make_model(top1=0.75, data_sha="sha-new", latency=None)
+    done = promotion.register_and_decide(challenger, records_uri="/records/new")
+    assert scored == [(1, "/records/new")]
+    assert done.promoted and done.champion == 2, done.promotion_reason
+    reason = done.promotion_reason
+    assert "0.7500 vs champion v1 0.7000" in reason and "latency was not measured" not in reason
+    assert "latency_ms_p50" in store.get_version(2).metrics
+
+
+def test_models_decide_by_hand_measures_latency(mlflow_store, make_model):
+    from typer.testing import CliRunner
+
+    from butterflyer.cli.main import app
+
+    runner = CliRunner()
+    registered = runner.invoke(app, ["models", "register", str(make_model(top1=0.9, latency=None))])
+    assert registered.exit_code == 0, registered.output
+    decided = runner.invoke(app, ["models", "decide", "1"])
+    assert decided.exit_code == 0 and "PROMOTE" in decided.output, decided.output
+    assert "latency_ms_p50" in store.get_version(1).metrics

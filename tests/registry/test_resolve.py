@@ -85,3 +85,15 @@ def test_resolve_fsspec_folder_is_fetched_once_and_refetched_when_changed(make_m
     fs.pipe("/bucket/empty/readme.txt", b"x")
     with pytest.raises(RegistryError, match="meta.json"):
         resolve_model_uri("memory://bucket/empty")
+
+
+def test_registry_version_follows_the_alias(mlflow_store, make_model):
+    from butterflyer.registry import store
+    from butterflyer.registry.resolve import registry_version
+
+    for top1 in (0.7, 0.8):
+        store.register_model_dir(make_model(top1=top1))
+    store.promote(2)
+    assert registry_version("models:/butterflyer@champion") == 2
+    assert registry_version("models:/butterflyer/1") == 1
+    assert registry_version("models:/butterflyer/latest") == 2

@@ -70,3 +70,29 @@ def test_re_registering_the_champion_does_not_make_it_challenger_again(mlflow_st
     store.promote(info.version, name="bf")
     again, created = store.register_model_dir(folder, name="bf")
     assert not created and again.aliases == [CHAMPION]
+
+
+def test_a_corrupt_store_is_an_error_not_an_empty_registry(tmp_path, monkeypatch):
+    bad = tmp_path / "mlflow.db"
+    bad.write_bytes(b"this is not an sqlite database " * 100)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{bad}")
+    with pytest.raises(RegistryError, match="cannot be read .*not a database"):
+        store.list_versions()
+    with pytest.raises(RegistryError, match="cannot be read"):
+        store.alias_version("champion")
+
+
+@pytest.mark.slow  # sqlite waits for the lock before it gives up
+def test_a_locked_store_is_an_error_not_an_empty_registry(mlflow_store, make_model):
+    import sqlite3
+
+    store.register_model_dir(make_model())
+    holder = sqlite3.connect(mlflow_store.removeprefix("sqlite:///"), timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing: readers wait, then fail
+    try:
+        with pytest.raises(RegistryError, match="cannot be read .*locked"):
+            store.list_versions()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert [v.version for v in store.list_versions()] == [1]

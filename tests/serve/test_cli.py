@@ -56,3 +56,14 @@ def test_serve_refuses_bad_settings(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["serve", "--model", str(tmp_path), "--port", "70000"])
     assert res.exit_code != 0
     assert "port" in str(res.exception)
+
+
+def test_identify_accepts_the_training_run_folder(tiny_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model, run / "model")  # the layout 'butterflyer train --output run' writes
+    photo = _write_images(tmp_path / "photos")[0]
+    res = CliRunner().invoke(app, ["identify", str(photo), "--json", "--model", str(run), "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.splitlines()[-1])["file"].endswith("jpeg.jpg")

@@ -71,20 +71,22 @@ def test_swap_under_concurrent_requests_drops_nothing(tmp_path: Path) -> None:
 
 def test_refresh_follows_a_moving_alias(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     one, two = _two_models(tmp_path)
-    target = {"path": one}
+    target = {"path": one, "version": 7}
     import butterflyer.registry.resolve as resolve
 
     monkeypatch.setattr(resolve, "resolve_model_uri", lambda uri: target["path"])
+    monkeypatch.setattr(resolve, "registry_version", lambda uri: target["version"])
     holder = ModelHolder(ServeSettings(model_uri="models:/butterflyer@champion", refresh_seconds=0.05))
     holder.start()
     try:
-        assert holder.get().model.version == "1"
+        # the registry's version number, not the folder's own ("1" and "2" in meta.json)
+        assert holder.get().model.version == "7"
         assert holder.refresh() is False  # nothing moved
-        target["path"] = two  # promotion
+        target.update(path=two, version=9)  # promotion
         deadline = time.monotonic() + 10
-        while holder.get().model.version != "2" and time.monotonic() < deadline:
+        while holder.get().model.version != "9" and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert holder.get().model.version == "2"
+        assert holder.get().model.version == "9"
     finally:
         holder.stop()
 
