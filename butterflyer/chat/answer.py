@@ -59,7 +59,7 @@ class ChatEngine:
         self.vocabulary |= {stem(t) for t in self.vocabulary}
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
-        self.planner = Planner(self.index, self.retriever)
+        self.planner = Planner(self.index, self.retriever, self.linker.labels)
         self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
 
     # --- public -------------------------------------------------------------------------
