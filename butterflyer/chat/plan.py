@@ -129,6 +129,7 @@ class Query:
     intent: Intent
     targets: list[str]
     residual: list[str]
+    foreign: set[str] = field(default_factory=set)  # content words the guide never uses ("genome")
 
     @property
     def content(self) -> set[str]:
@@ -176,7 +177,7 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
-            "smell": "scent", "see-through": "transparent", "clear": "transparent"}
+            "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent"}
 
 
 def _canon(term: str) -> str:
@@ -266,6 +267,17 @@ class Planner:
         out.sort(key=lambda x: -x[0])
         return out
 
+    def counts(self, noun: str, chunk: Chunk, j: int) -> bool:
+        """Whether sentence ``j`` puts a number right before ``noun`` ("up to 400 eggs", "two broods")."""
+        toks = tokens(chunk.sentences[j])
+        key = _canon(noun)
+        for i, t in enumerate(toks):
+            if _canon(stem(t)) == key and any(w.isdigit() or w in NUMBER_WORDS or w in {"few", "several", "many",
+                                                                                       "dozens", "hundreds"}
+                                                for w in toks[max(0, i - 5):i]):
+                return True
+        return False
+
     def names_itself(self, chunk: Chunk, j: int) -> bool:
         """"Why is it called that?": a sentence that uses a word of the entry's name twice, once as the
         subject and once as a description ("a silvery mark shaped like a question mark")."""
@@ -295,6 +307,13 @@ class Planner:
         if "relation" in q.asks and asks_for_other(q.text):
             return self.relates(chunk, j)
         if q.counted and not _present(_canon(q.counted), self._sent_terms[chunk.id][j]):
+            return False
+        if q.counted and not self.counts(q.counted, chunk, j):
+            return False  # "how many eggs does it lay": a number must count the eggs
+        # "the genome size": a word the guide never uses is what is asked about; a sentence that shares
+        # none of the question's own words only matches its section ("size"), not the question
+        if q.foreign and self.lex(q.content, chunk, j) == 0 and not (
+                q.asks and answers_ask(chunk.sentences[j], q.asks)):
             return False
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
