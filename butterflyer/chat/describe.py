@@ -23,9 +23,9 @@ from butterflyer.chat.measure import ALIASES, REGIONS
 from butterflyer.chat.text import STOPWORDS, normalize, stem, tokens
 
 COLOURS = {"black", "white", "yellow", "orange", "red", "blue", "green", "brown", "pink", "purple", "grey",
-           "gray", "silver", "silvery", "gold", "golden", "cream", "creamy", "metallic", "shiny", "iridescent",
-           "rusty", "lime", "pale", "dark", "bright", "blackish", "whitish", "brownish", "greenish", "bluish",
-           "yellowish", "reddish", "orangey", "velvety", "transparent", "clear"}
+           "gray", "silver", "silvery", "gold", "golden", "cream", "creamy", "metallic", "shiny",
+           "iridescent", "rusty", "lime", "pale", "dark", "bright", "blackish", "whitish", "brownish",
+           "greenish", "bluish", "yellowish", "reddish", "orangey", "velvety", "transparent", "clear"}
 _LOOKS = COLOURS | {"striped", "stripes", "spots", "spotted", "spot", "bands", "banded", "eyespots", "eye",
                     "eyes", "tails", "tailed", "see-through", "furry", "fluffy", "hovering", "hovers", "leaf",
                     "rainbow", "88", "huge", "tiny", "rings", "veins", "comma", "zigzag", "colourful",
@@ -34,8 +34,9 @@ _KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?)\b")
 _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 # words that say nothing about which species it is
 _IGNORE = {"butterfly", "butterflies", "moth", "moths", "saw", "see", "seen", "found", "spotted", "think",
-           "wing", "wings", "looks", "look", "like", "one", "little", "big", "large", "small", "really", "lot",
-           "lots", "today", "yesterday", "flying", "flew", "sitting", "landed", "name", "called", "identify"}
+           "wing", "wings", "looks", "look", "like", "one", "little", "big", "large", "small", "really",
+           "lot", "lots", "today", "yesterday", "flying", "flew", "sitting", "landed", "name", "called",
+           "identify"}
 # the caterpillar's looks (life cycle) count only when the description is of a caterpillar
 SECTION_GROUPS = {"look": ("identification", "facts", "overview"), "young": ("life_cycle",),
                   "place": ("distribution", "habitat"), "plant": ("larval_host_plants", "adult_food"),
@@ -147,7 +148,8 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
         if want is not None and kinds.get(label) != want or label not in ident:
             continue
         groups = [g for name, g in prof.words.items() if name != "young" or young]
-        in_region = bool(region) and any(r in prof.place for r in REGIONS[region or ""] + WIDER.get(region or "", ()))
+        places = REGIONS[region] + WIDER.get(region, ()) if region else ()
+        in_region = any(r in prof.place for r in places)
         found = sum(weight(w) for w in words
                     if any(_prefix(w) in g for g in groups) or (in_region and w in region_words))
         found += PAIR_WEIGHT * sum(weight(p) for c, p in pairs if _has_pair(prof.sentences, c, p))

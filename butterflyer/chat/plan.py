@@ -33,6 +33,8 @@ COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
+# words that count things ("two broods", "hundreds of eggs"); "single eggs" says how, not how many
+COUNT_WORDS = (NUMBER_WORDS - {"single", "once", "twice", "half"}) | {"few", "several", "many", "dozens"}
 UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "few", "several"}
 # Words a sentence needs to answer "how far / fast / long / big / old" (besides a number).
 _SIZE = {"mm", "cm", "millimetre", "millimetres", "centimetre", "centimetres", "wingspan", "inch", "inches"}
@@ -53,15 +55,15 @@ CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a 
 WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
                  r"\bwhat (are|is)\b[^?]{0,40}\bfor\s*\??\s*$")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|feed|"
-                                        r"defend)"),
+    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
+                                        r"feed|defend)"),
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
                           r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
-                          r"by \w+ing)\b|, so\b")),
+                          r"by \w{2,}ing)\b|, so\b")),
     "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
                             r"cousins?|look(s)? like(?=\s+\w)|confused with|mistaken for)\b"),
                  re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
@@ -92,7 +94,8 @@ def asks_for_other(text: str) -> bool:
 def answers_ask(sentence: str, kinds: list[str]) -> bool:
     """Whether a sentence is of a kind the question asks for."""
     low = sentence.lower()
-    return any(ASKS[k][1].search(low) for k in kinds)
+    # the scientific-name pattern needs the capital of the genus, so it reads the sentence as written
+    return any(ASKS[k][1].search(low) or ASKS[k][1].search(sentence) for k in kinds)
 
 
 # Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").
@@ -100,8 +103,8 @@ NAME_GENERIC = {"butterfly", "moth", "common", "great", "eastern", "western", "s
                 "blue", "swallowtail", "skipper", "hairstreak", "copper", "lesser", "greater", "little"}
 
 # Life stages: words that name each one, and sections that are about it by definition.
-STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae", "larval",
-                          "hornworm", "hornworms", "cabbageworm", "woolly", "grub", "grubs"},
+STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
+                          "larval", "hornworm", "hornworms", "cabbageworm", "woolly", "grub", "grubs"},
           "pupa": {"pupa", "pupae", "pupate", "pupates", "chrysalis", "chrysalises", "cocoon", "cocoons"},
           "egg": {"egg", "eggs"}}
 STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": set()}
@@ -272,9 +275,7 @@ class Planner:
         toks = tokens(chunk.sentences[j])
         key = _canon(noun)
         for i, t in enumerate(toks):
-            if _canon(stem(t)) == key and any(w.isdigit() or w in NUMBER_WORDS or w in {"few", "several", "many",
-                                                                                       "dozens", "hundreds"}
-                                                for w in toks[max(0, i - 5):i]):
+            if _canon(stem(t)) == key and any(w.isdigit() or w in COUNT_WORDS for w in toks[max(0, i - 5):i]):
                 return True
         return False
 
@@ -293,10 +294,11 @@ class Planner:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if q.quantity and not has_number(chunk.sentences[j]):
             return False
-        # a "why" is answered by a reason, never by a description of what the question already says
         stage = q.stage
-        if stage and not STAGES[stage] & self._sent_words[chunk.id][j] and chunk.section not in STAGE_SECTIONS[stage]:
+        if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
+                and chunk.section not in STAGE_SECTIONS[stage]):
             return False  # "what is the caterpillar called": a sentence about the adult does not answer
+        # a "why" is answered by a reason, never by a description of what the question already says
         if WHY.search(q.text.lower()):
             if "name" in q.asks and self.names_itself(chunk, j):
                 return True
@@ -442,7 +444,7 @@ class Planner:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
         # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
-        if other and ("food" in q.intent.sections or (other in q.wanted and not self._specific_food(q))):
+        if other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

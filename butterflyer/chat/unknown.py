@@ -69,7 +69,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]]) -> Unknown | 
         for i in range(len(toks) - n + 1):
             if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
                 continue
-            needs_context = n == 1 and (name[0] in _NEEDS_NOUN or (name[0] in _heads() and name not in checklist()))
+            bare_head = name[0] in _heads() and name not in checklist()
+            needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
             before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
             after_the = i > 0 and toks[i - 1] == "the" and about_butterflies
             if needs_context and not (before_noun or after_the):

@@ -10,7 +10,14 @@ import yaml
 
 from butterflyer.chat.answer import ChatEngine
 from butterflyer.chat.evalsplit import split_questions
-from butterflyer.chat.evaluate import EVAL_DIR, SPLITS, cross_species, is_correct, load_questions, precision_counts
+from butterflyer.chat.evaluate import (
+    EVAL_DIR,
+    SPLITS,
+    cross_species,
+    is_correct,
+    load_questions,
+    precision_counts,
+)
 from butterflyer.chat.reply import ChatReply, Citation
 from butterflyer.chat.schema import EvalQuestion
 from butterflyer.chat.unknown import checklist, find_unknown
