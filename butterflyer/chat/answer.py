@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import candidates, is_description
+from butterflyer.chat.describe import COLOURS, candidates, is_description
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
@@ -28,7 +28,7 @@ from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
+from butterflyer.chat.text import STOPWORDS, normalize, repair_question_words, stem, terms, tokens
 from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
@@ -57,9 +57,12 @@ class ChatEngine:
         self.retriever = Retriever(self.index, self.encoder)
         self.vocabulary = {t for c in self.index.chunks for t in tokens(c.search_text)}
         self.vocabulary |= {stem(t) for t in self.vocabulary}
+        # every vocabulary word with one letter dropped: a question word one edit away from a guide word
+        # shares one of these with it (a cheap stand-in for an edit-distance search)
+        self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
-        self.planner = Planner(self.index, self.retriever)
+        self.planner = Planner(self.index, self.retriever, self.linker.labels)
         self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
 
     # --- public -------------------------------------------------------------------------
@@ -95,6 +98,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
+        message = repair_question_words(message)
         mentions = self.linker.find(message)
         unknown = find_unknown(message, [(m.start, m.end) for m in mentions])
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
@@ -103,7 +107,9 @@ class ChatEngine:
         words = tokens(message)
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
-        unknown_name = (unknown.name if unknown is not None and not named
+        # a species the guide lacks is refused even when a covered one is named beside it ("the
+        # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one
+        unknown_name = (unknown.name if unknown is not None
                         else self._names_unknown_species(words, in_mention, set(name_like)))
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
@@ -120,7 +126,8 @@ class ChatEngine:
 
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
-        query = Query(text=message, intent=intent, targets=targets, residual=residual)
+        query = Query(text=message, intent=intent, targets=targets, residual=residual,
+                      foreign={t for t in residual if self._foreign(t)})
         if not unknown_name:
             special = self._special(message, named, residual, focus)
             if special is not None:
@@ -165,8 +172,10 @@ class ChatEngine:
         """"Queen Alexandra's birdwing", "gulf fritillary": a word the guide never uses, just before a
         group noun that is not part of a known name, names a species the guide lacks; returns that name."""
         for k, word in enumerate(words):
-            if k in in_mention or not self._unknown(words, k) or word in DESCRIPTIVE:
+            if k in in_mention or not self._unknown(words, k) or word in DESCRIPTIVE or word in COLOURS:
                 continue
+            if word.endswith("ish") or word.endswith("coloured") or word.endswith("colored"):
+                continue  # "blackish moth", "rust-coloured moth" describe one
             reach = 4 if word in capital else 2  # a capitalised name may have words in between
             after = range(k + 1, min(k + reach, len(words)))
             for g in after:
@@ -177,6 +186,13 @@ class ChatEngine:
                     start = k - 1 if lead else k
                     return " ".join(words[start:g + 1])
         return None
+
+    def _foreign(self, term: str) -> bool:
+        """A word the guide never uses and that is no one-letter slip of one it does ("genome")."""
+        if len(term) < 4 or term in self.vocabulary or term in STOPWORDS or term.isdigit():
+            return False
+        near = {term} | {term[:i] + term[i + 1:] for i in range(len(term))}
+        return not near & self._deletes
 
     def _unknown(self, words: list[str], k: int) -> bool:
         if not 0 <= k < len(words):

@@ -1,7 +1,9 @@
 """Evaluate the chatbot on its question sets and write a Markdown + JSON report.
 
 Three splits: ``dev`` and ``held-out`` (``visitors_dev.yaml`` / ``visitors_heldout.yaml``,
-visitors' questions graded on real-world facts; held-out is never used for tuning) and
+visitors' questions graded on real-world facts; held-out is never used for tuning; dev also
+takes ``visitors_extra_dev.yaml``, questions written later to learn from, outside the frozen
+split) and
 ``team`` (the writers' older ``questions_*.yaml``, kept as a regression check). Each file
 is a list of :class:`~butterflyer.chat.schema.EvalQuestion`.
 
@@ -36,7 +38,8 @@ from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json, atomic_write_text
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
-SPLITS = {"dev": "visitors_dev.yaml", "held-out": "visitors_heldout.yaml", "team": "questions_*.yaml"}
+# "visitors_*dev.yaml" is visitors_dev.yaml plus visitors_extra_dev.yaml
+SPLITS = {"dev": "visitors_*dev.yaml", "held-out": "visitors_heldout.yaml", "team": "questions_*.yaml"}
 TARGETS = {"accuracy": 0.95, "refusal_recall": 1.0, "cross_species": 0, "precision": 0.90}
 TARGET_SPLIT = "held-out"
 

@@ -122,15 +122,17 @@ class SpeciesLinker:
             return None
         for n in range(top, 0, -1):
             cand = toks[i:i + n]
-            if cand[-1] in STOPWORDS or not any(self._is_typo_candidate(t) for t in cand):
+            # in a name of two or more words a shorter word may carry the typo ("luna moht")
+            shortest_typo = 4 if n > 1 else 5
+            if cand[-1] in STOPWORDS or not any(self._is_typo_candidate(t, shortest_typo) for t in cand):
                 continue
             label = self._fuzzy("".join(cand))
             if label is not None:
                 return Mention(label, i, i + n, exact=False)
         return None
 
-    def _is_typo_candidate(self, token: str) -> bool:
-        return (len(token) >= 5 and token not in STOPWORDS and token not in self.vocabulary
+    def _is_typo_candidate(self, token: str, shortest: int = 5) -> bool:
+        return (len(token) >= shortest and token not in STOPWORDS and token not in self.vocabulary
                 and stem(token) not in self.vocabulary and not token.isdigit())
 
     def _fuzzy(self, squashed: str) -> str | None:

@@ -32,7 +32,10 @@ REGIONS: dict[str, tuple[str, ...]] = {
 }
 ALIASES = {"usa": "north america", "us": "north america", "america": "north america", "uk": "britain",
            "england": "britain", "costa rica": "central america", "mexico": "central america",
-           "queensland": "australia", "borneo": "asia", "india": "asia", "malaysia": "asia"}
+           "queensland": "australia", "borneo": "asia", "india": "asia", "malaysia": "asia",
+           "florida": "north america", "texas": "north america", "california": "north america",
+           "canada": "north america", "ohio": "north america", "british": "britain", "scotland": "britain",
+           "brazil": "south america", "peru": "south america", "amazon": "south america"}
 _GROUPS = {"swallowtail": "Papilionidae", "birdwing": "Papilionidae", "skipper": "Hesperiidae",
            "hairstreak": "Lycaenidae", "blue": "Lycaenidae"}
 
@@ -65,7 +68,8 @@ def _size_text(e: SpeciesEntry) -> str:
     return f"{w.min:g} to {w.max:g} mm" if w.min is not None else f"up to {w.max:g} mm"
 
 
-def _region(norm: str) -> str | None:
+def region_of(norm: str) -> str | None:
+    """The region a normalised question names ("in costa rica" -> central america), if any."""
     for word in sorted([*REGIONS, *ALIASES], key=len, reverse=True):
         if re.search(rf"\b{re.escape(word)}\b", norm):
             return ALIASES.get(word, word)
@@ -95,7 +99,7 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
     kind = ("moth" if words & {"moth", "moths"}
             else "butterfly" if words & {"butterfly", "butterflies"} else None)
     family = next((f for g, f in _GROUPS.items() if g in words or g + "s" in words), None)
-    region = _region(norm)
+    region = region_of(norm)
     small = bool(_MOST.search(norm) and _MOST.search(norm).group(1) in _SMALL)  # type: ignore[union-attr]
     pool = []
     for e in guide.species.values():

@@ -11,6 +11,7 @@ question's content words. Otherwise the reply is "my field guide doesn't cover t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -32,6 +33,8 @@ COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
+# words that count things ("two broods", "hundreds of eggs"); "single eggs" says how, not how many
+COUNT_WORDS = (NUMBER_WORDS - {"single", "once", "twice", "half"}) | {"few", "several", "many", "dozens"}
 UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "few", "several"}
 # Words a sentence needs to answer "how far / fast / long / big / old" (besides a number).
 _SIZE = {"mm", "cm", "millimetre", "millimetres", "centimetre", "centimetres", "wingspan", "inch", "inches"}
@@ -47,17 +50,24 @@ QUANTITY_UNITS = {
 SPECIFIC_SKIP = ("overview", "facts")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
 # What kind of sentence answers the question: a reason, a relation between species, or a name.
+# A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
+# question may also be answered by a plain description, so it only steers the ranking).
+WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
+                 r"\bwhat (are|is)\b[^?]{0,40}\bfor\s*\??\s*$")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "reason": (re.compile(r"\bwhy\b|\bwhat (are|is) (the |its |their )?\w+( \w+)? for\b|"
-                          r"\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|feed|defend)"),
+    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
+                                        r"feed|defend)"),
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
-                          r"by \w+ing)\b")),
-    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|"
-                            r"look(s)? like)\b"),
+                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
+                          r"named (after|for)|its name|mistaken for|interference|pigments?|"
+                          r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
+                          r"by \w{2,}ing)\b|, so\b")),
+    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
+                            r"cousins?|look(s)? like(?=\s+\w)|confused with|mistaken for)\b"),
                  re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
-                            r"same genus|close relative)\b")),
+                            r"same genus|close relative|in the family)\b")),
     "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
     "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
              re.compile(r"\b(known as|is called|are called|named|its name|is the classic)\b")),
@@ -65,6 +75,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
 ASK_WEIGHT = 0.06
+WHY_MARGIN = 0.03
 
 
 def asks(text: str) -> list[str]:
@@ -74,11 +85,29 @@ def asks(text: str) -> list[str]:
     return [k for k in found if not (k == "name" and "scientific" in found)]
 
 
+def asks_for_other(text: str) -> bool:
+    """"Which moth looks like ...", "what is it related to": the answer is another species."""
+    return bool(re.search(r"\b(which|what)\b( other| kind of| sort of)? ?(butterfl\w*|moths?|species|ones?|"
+                          r"insects?)\b|\b(related to|relatives?|cousins?)\b", text.lower()))
+
+
 def answers_ask(sentence: str, kinds: list[str]) -> bool:
     """Whether a sentence is of a kind the question asks for."""
     low = sentence.lower()
-    return any(ASKS[k][1].search(low) for k in kinds)
+    # the scientific-name pattern needs the capital of the genus, so it reads the sentence as written
+    return any(ASKS[k][1].search(low) or ASKS[k][1].search(sentence) for k in kinds)
 
+
+# Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").
+NAME_GENERIC = {"butterfly", "moth", "common", "great", "eastern", "western", "southern", "northern", "white",
+                "blue", "swallowtail", "skipper", "hairstreak", "copper", "lesser", "greater", "little"}
+
+# Life stages: words that name each one, and sections that are about it by definition.
+STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
+                          "larval", "hornworm", "hornworms", "cabbageworm", "woolly", "grub", "grubs"},
+          "pupa": {"pupa", "pupae", "pupate", "pupates", "chrysalis", "chrysalises", "cocoon", "cocoons"},
+          "egg": {"egg", "eggs"}}
+STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": set()}
 
 PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
          "distribution": "habitat", "habitat": "distribution"}
@@ -103,6 +132,7 @@ class Query:
     intent: Intent
     targets: list[str]
     residual: list[str]
+    foreign: set[str] = field(default_factory=set)  # content words the guide never uses ("genome")
 
     @property
     def content(self) -> set[str]:
@@ -120,6 +150,12 @@ class Query:
     def asks(self) -> list[str]:
         """Reason / relation / name: the kind of sentence that answers the question."""
         return asks(self.text)
+
+    @property
+    def stage(self) -> str | None:
+        """The life stage the question is about ("caterpillar", "pupa", "egg"), if it names one."""
+        words = set(tokens(self.text))
+        return next((k for k, v in STAGES.items() if words & v), None)
 
     @property
     def quantity(self) -> bool:
@@ -142,7 +178,9 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
             "generation": "brood", "overwinter": "winter", "imitate": "mimic", "imitat": "mimic",
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
-            "hibernat": "winter", "hibernate": "winter"}
+            "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
+            "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
+            "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent"}
 
 
 def _canon(term: str) -> str:
@@ -173,7 +211,8 @@ def has_number(sentence: str) -> bool:
 class Planner:
     """Scores sentences of retrieved chunks and builds the answer plan."""
 
-    def __init__(self, index: ChatIndex, retriever: Retriever) -> None:
+    def __init__(self, index: ChatIndex, retriever: Retriever,
+                 species_in: Callable[[str], list[str]] | None = None) -> None:
         self.index = index
         self.retriever = retriever
         self.chunk = {c.id: c for c in index.chunks}
@@ -183,6 +222,11 @@ class Planner:
                             for c in index.chunks}
         self._sent_words = {c.id: [set(tokens(s)) | {stem(w) for w in tokens(s)} for s in c.sentences]
                             for c in index.chunks}
+        # the other species each sentence names: a relation ("which moth looks like it?") is answered
+        # by a sentence that names one, or by a similar-species passage
+        find = species_in or (lambda _text: [])
+        self._others = {c.id: [[x for x in find(s) if x != c.entry] for s in c.sentences]
+                        for c in index.chunks}
 
     # --- scoring ------------------------------------------------------------------------
     def _idf(self, term: str) -> float:
@@ -220,15 +264,58 @@ class Planner:
                     score += NUMBER_WEIGHT
                 if q.asks and answers_ask(sentence, q.asks):
                     score += ASK_WEIGHT
+                if "relation" in q.asks and self.relates(chunk, j):
+                    score += ASK_WEIGHT
                 out.append((score, chunk, j))
         out.sort(key=lambda x: -x[0])
         return out
+
+    def counts(self, noun: str, chunk: Chunk, j: int) -> bool:
+        """Whether sentence ``j`` puts a number right before ``noun`` ("up to 400 eggs", "two broods")."""
+        toks = tokens(chunk.sentences[j])
+        key = _canon(noun)
+        for i, t in enumerate(toks):
+            if _canon(stem(t)) == key and any(w.isdigit() or w in COUNT_WORDS for w in toks[max(0, i - 5):i]):
+                return True
+        return False
+
+    def names_itself(self, chunk: Chunk, j: int) -> bool:
+        """"Why is it called that?": a sentence that uses a word of the entry's name twice, once as the
+        subject and once as a description ("a silvery mark shaped like a question mark")."""
+        words = [w for w in tokens(chunk.entry_title) if len(w) >= 4 and w not in NAME_GENERIC]
+        said = tokens(chunk.sentences[j])
+        return any(sum(1 for t in said if t.startswith(w[:5])) >= 2 for w in words)
+
+    def relates(self, chunk: Chunk, j: int) -> bool:
+        """Whether sentence ``j`` ties the entry to another species (names one, or compares with one)."""
+        return chunk.section == "similar_species" or bool(self._others[chunk.id][j])
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if q.quantity and not has_number(chunk.sentences[j]):
             return False
+        stage = q.stage
+        if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
+                and chunk.section not in STAGE_SECTIONS[stage]):
+            return False  # "what is the caterpillar called": a sentence about the adult does not answer
+        # a "why" is answered by a reason, never by a description of what the question already says
+        if WHY.search(q.text.lower()):
+            if "name" in q.asks and self.names_itself(chunk, j):
+                return True
+            if not answers_ask(chunk.sentences[j], q.asks):
+                return False
+            # the reason must bear on the question's words (not any reason the entry gives)
+            return not q.residual or self.lex(set(q.residual), chunk, j) > 0
+        if "relation" in q.asks and asks_for_other(q.text):
+            return self.relates(chunk, j)
         if q.counted and not _present(_canon(q.counted), self._sent_terms[chunk.id][j]):
+            return False
+        if q.counted and not self.counts(q.counted, chunk, j):
+            return False  # "how many eggs does it lay": a number must count the eggs
+        # "the genome size": a word the guide never uses is what is asked about; a sentence that shares
+        # none of the question's own words only matches its section ("size"), not the question
+        if q.foreign and self.lex(q.content, chunk, j) == 0 and not (
+                q.asks and answers_ask(chunk.sentences[j], q.asks)):
             return False
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
@@ -258,6 +345,19 @@ class Planner:
                 plan.add(chunk, 2)
         return plan
 
+    def kinship(self, a: str, b: str) -> Plan:
+        """"Is the atlas moth related to the luna moth?": the guide's own comparison of the two if it
+        has one, else both classifications (family, genus) side by side."""
+        plan = self.compare(a, b)
+        if any(c.section == "similar_species" for c, _ in plan.parts):
+            return plan
+        plan = Plan()
+        for x in (a, b):
+            chunk = self.chunk.get(f"{x}::overview")
+            if chunk:
+                plan.add(chunk, 1)
+        return plan
+
     def summary(self, label: str) -> Plan:
         plan = Plan()
         for section, n in (("overview", 1), ("identification", 2), ("distribution", 1), ("facts", 1)):
@@ -272,6 +372,8 @@ class Planner:
             return None
         if q.intent.compare and len(q.targets) >= 2:
             return self.compare(q.targets[0], q.targets[1])
+        if "relation" in q.asks and len(q.targets) >= 2 and not set(q.asks) & {"reason"}:
+            return self.kinship(q.targets[0], q.targets[1])
         hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
         if not hits:
             return None
@@ -287,6 +389,12 @@ class Planner:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
         best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
+        if best is None and WHY.search(q.text.lower()):
+            # a reason worded differently from the question ("why do birds avoid it" / "toxic ... warns
+            # predators"): the best-ranked sentence that gives a reason, when it ranks near the top
+            top = ranked[0][0] if ranked else 0.0
+            best = next(((s, c, j) for s, c, j in ranked
+                         if s >= top - WHY_MARGIN and answers_ask(c.sentences[j], q.asks)), None)
         if best is None:
             return None
         return self._assemble(q, ranked, best)
@@ -336,7 +444,7 @@ class Planner:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
         # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
-        if other and ("food" in q.intent.sections or (other in q.wanted and not self._specific_food(q))):
+        if other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

@@ -63,3 +63,23 @@ def tokens(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """Stemmed content terms: tokens without stopwords, for BM25 and overlap checks."""
     return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+# Misspelt question words visitors type ("wher do", "wat does", "were does it live"): they decide what
+# is asked, so they are repaired before anything else reads the message. "were" only before a verb
+# that makes it a question ("were they common" stays).
+_QUESTION_TYPOS = [
+    (re.compile(r"\b(wher|whre|wehre|were(?= (do|does|did|is|are|can|could|would|should|will)\b))\b", re.I),
+     "where"),
+    (re.compile(r"\b(wat|wht|waht|whta|wot)\b", re.I), "what"),
+    (re.compile(r"\b(hw|hwo|howw)\b", re.I), "how"),
+    (re.compile(r"\b(wy|whyy)\b", re.I), "why"),
+    (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
+]
+
+
+def repair_question_words(text: str) -> str:
+    """``text`` with misspelt question words spelt right ("wher do they live" -> "where do they live")."""
+    for pattern, word in _QUESTION_TYPOS:
+        text = pattern.sub(word, text)
+    return text

@@ -49,20 +49,36 @@ def _forms(tok: str) -> set[str]:
     return {tok, stem(tok), tok.rstrip("s")}
 
 
+def _heads() -> frozenset[str]:
+    """"cecropia" of "cecropia moth": one-word names people also use without the group noun."""
+    return frozenset(name[0] for name in checklist() if len(name) == 2 and name[1] in _FOLLOW)
+
+
 def find_unknown(message: str, guide_spans: list[tuple[int, int]]) -> Unknown | None:
-    """The first checklist name in ``message`` that no equal-or-longer guide name covers."""
+    """The first checklist name in ``message`` that no equal-or-longer guide name covers.
+
+    An ordinary word on the checklist ("brimstone"), or a name said without its group noun
+    ("the cecropia"), counts only before a group noun, or after "the" in a message that is
+    clearly about butterflies (a group noun or a covered species in it)."""
     toks = tokens(message)
     stems = [_forms(t) for t in toks]
-    for name in checklist():
+    about_butterflies = bool(_FOLLOW & set(toks)) or bool(guide_spans)
+    names = list(checklist()) + [(h,) for h in sorted(_heads())]
+    for name in names:
         n = len(name)
         for i in range(len(toks) - n + 1):
             if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
                 continue
-            if n == 1 and name[0] in _NEEDS_NOUN and not (i + 1 < len(toks) and toks[i + 1] in _FOLLOW):
+            bare_head = name[0] in _heads() and name not in checklist()
+            needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
+            before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
+            after_the = i > 0 and toks[i - 1] == "the" and about_butterflies
+            if needs_context and not (before_noun or after_the):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
             if not covered:
-                return Unknown(" ".join(toks[i:i + n]), i, i + n)
+                found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
+                return Unknown(" ".join(found), i, i + len(found))
     return None
 
 
