@@ -82,44 +82,25 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     test = load_split(records_uri, "test", dc, meta.labels, limit=config.test_limit)
     torch.manual_seed(config.seed)
 
-    t0 = time.perf_counter()
-    if config.finetune_stages and has_stages(teacher):
-        student, info = prune_and_distill_late(teacher, str(records_uri), meta, config, progress)
-    else:  # whole-network mode (also for backbones without stages, e.g. VGG16 and the tiny model)
-        student, info = prune_and_distill(teacher, train, config, size, progress)
-    finetune_s = time.perf_counter() - t0
-    base, cost = count_cost(teacher, size), count_cost(student, size)
-    extra = {**meta.extra, "compression": {"teacher": str(teacher_dir), "metric": config.metric,
-                                           "target": config.target, "macs_ratio": cost.macs / base.macs,
-                                           "params_ratio": cost.params / base.params, **info,
-                                           "channels": channel_summary(student.backbone)}}
-    pruned_meta = meta.model_copy(update={"stage": "pruned", "extra": extra, "metrics": {}})
-    pruned_dir = save_model(student, out / "pruned", pruned_meta)
-    export_onnx(pruned_dir)
-
     say("exporting and quantizing")
     teacher_onnx = save_onnx_model(teacher, meta, out / "teacher")
     calib = list(train.arrays(32))
-    t1 = time.perf_counter()
-    pruned_int8 = quantize_int8(pruned_dir, calib, out / "pruned-int8", config.calibration_images,
-                                config.calibration_method)
-    quant_s = time.perf_counter() - t1
     arch = meta.architecture
     variants = [
-        Variant(f"{arch} teacher (PyTorch)", "pytorch", teacher_dir, base, teacher,
+        Variant(f"{arch} teacher (PyTorch)", "pytorch", teacher_dir, count_cost(teacher, size), teacher,
                 note="fp32 PyTorch eager: the speed reference; its accuracy is the ONNX fp32 row's "
                      "(the two agree to the parity shown there)", evaluate=False),
-        Variant("teacher (ONNX fp32)", "onnx-fp32", teacher_onnx, base, teacher),
-        Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s,
-                note=_pruned_note(info, cost, base)),
-        Variant("pruned + KD + int8 (ONNX)", "onnx-int8", pruned_int8, cost, None, finetune_s + quant_s),
+        Variant("teacher (ONNX fp32)", "onnx-fp32", teacher_onnx, count_cost(teacher, size), teacher),
     ]
-    if config.quantize_teacher:
+    if config.prune:
+        variants += _pruned_variants(teacher, teacher_dir, meta, train, calib, str(records_uri), config, out,
+                                     progress)
+    if config.quantize_teacher or not config.prune:
         t2 = time.perf_counter()
         teacher_int8 = quantize_int8(teacher_onnx, calib, out / "teacher-int8", config.calibration_images,
                                      config.calibration_method)
-        variants.append(Variant("teacher + int8 (ONNX)", "onnx-int8", teacher_int8, base, None,
-                                time.perf_counter() - t2))
+        variants.append(Variant("teacher + int8 (ONNX)", "onnx-int8", teacher_int8, count_cost(teacher, size),
+                                None, time.perf_counter() - t2))
     if config.vgg16:
         say("building the VGG16 rows")
         variants = vgg16_variants(config, out, records_uri, meta.labels, progress) + variants
@@ -144,6 +125,35 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
     _finalise_metas(rows, ship_dir)
     md, js, png = write_report(rows, targets, config, out, ship_row)
     return CompressResult(ship_dir, ship_row.name, md, js, png, rows, targets)
+
+
+def _pruned_variants(teacher: Any, teacher_dir: Path, meta: Any, train: Any, calib: list[Any],
+                     records_uri: str,
+                     config: CompressConfig, out: Path, progress: Progress | None) -> list[Variant]:
+    """Prune and distil a student (late stages on cached maps, or the whole network), export it and its
+    int8 copy: the two pruned rows of the report."""
+    size = meta.data_config.input_size
+    t0 = time.perf_counter()
+    if config.finetune_stages and has_stages(teacher):
+        student, info = prune_and_distill_late(teacher, records_uri, meta, config, progress)
+    else:  # whole-network mode (also for backbones without stages, e.g. VGG16 and the tiny model)
+        student, info = prune_and_distill(teacher, train, config, size, progress)
+    finetune_s = time.perf_counter() - t0
+    base, cost = count_cost(teacher, size), count_cost(student, size)
+    extra = {**meta.extra, "compression": {"teacher": str(teacher_dir), "metric": config.metric,
+                                           "target": config.target, "macs_ratio": cost.macs / base.macs,
+                                           "params_ratio": cost.params / base.params, **info,
+                                           "channels": channel_summary(student.backbone)}}
+    pruned_meta = meta.model_copy(update={"stage": "pruned", "extra": extra, "metrics": {}})
+    pruned_dir = save_model(student, out / "pruned", pruned_meta)
+    export_onnx(pruned_dir)
+    t1 = time.perf_counter()
+    pruned_int8 = quantize_int8(pruned_dir, calib, out / "pruned-int8", config.calibration_images,
+                                config.calibration_method)
+    quant_s = time.perf_counter() - t1
+    return [Variant("pruned + KD (ONNX fp32)", "onnx-fp32", pruned_dir, cost, student, finetune_s,
+                    note=_pruned_note(info, cost, base)),
+            Variant("pruned + KD + int8 (ONNX)", "onnx-int8", pruned_int8, cost, None, finetune_s + quant_s)]
 
 
 def _ood_checker(records_uri: str, config: CompressConfig, progress: Progress | None

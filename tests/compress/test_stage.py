@@ -78,6 +78,7 @@ def test_compress_refuses_aggressive_target_before_work(tiny_dir: Path, records_
 
 def test_profiles_and_bad_settings() -> None:
     assert profile_config("full").steps > profile_config("fast").steps
+    assert profile_config("int8").prune is False and profile_config("fast").prune is True
     assert profile_config("fast", target=0.6).target == 0.6
     with pytest.raises(ConfigError, match="unknown compression profile"):
         profile_config("turbo")
@@ -94,3 +95,13 @@ def test_cli_export_and_clear_errors(tiny_dir: Path, tmp_path: Path) -> None:
                                  "--input", str(tmp_path)])
     assert result.exit_code != 0 and isinstance(result.exception, CompressionError)
     assert "breaks the model" in str(result.exception)
+
+
+def test_the_int8_profile_builds_no_pruned_model(tiny_dir: Path, records_uri: str, tmp_path: Path) -> None:
+    config = profile_config("int8", **{k: v for k, v in FAST.items() if k not in ("target", "steps")})
+    assert config.prune is False
+    result = compress(tiny_dir, records_uri, tmp_path / "out", config)
+    names = [r["name"] for r in json.loads((tmp_path / "out" / "compression.json").read_text())["rows"]]
+    assert names == ["tiny teacher (PyTorch)", "teacher (ONNX fp32)", "teacher + int8 (ONNX)"]
+    assert not (tmp_path / "out" / "pruned").exists()  # no minutes spent on a model that is not offered
+    assert result.shipped in names[1:] and (result.ship_dir / "model.onnx").is_file()
