@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from butterflyer import paths
+from butterflyer.data.audit_report import read_flagged_keys
 from butterflyer.data.collect import latest_raw
 from butterflyer.data.dedup import exact_groups, near_groups
 from butterflyer.data.images import DecodeLimits
@@ -60,6 +61,7 @@ class PrepareConfig:
     min_side: int = 32
     max_pixels: int = DecodeLimits().max_pixels
     workers: int | None = None
+    exclude_audit: str | None = None  # an audit_photos.csv whose photos are left out of train only
 
     def output_settings(self) -> dict[str, Any]:
         settings = asdict(self)
@@ -90,8 +92,9 @@ def _check_all(
     return results
 
 
-def _fingerprint(raw_manifest: dict[str, Any], config: PrepareConfig) -> str:
+def _fingerprint(raw_manifest: dict[str, Any], config: PrepareConfig, excluded: set[str]) -> str:
     digest = hashlib.sha256()
+    digest.update("\n".join(sorted(excluded)).encode())
     digest.update(
         json.dumps(
             [PREPARE_VERSION, config.output_settings(), raw_manifest.get("id")], sort_keys=True
@@ -136,7 +139,8 @@ def prepare(
                 ],
             }
     interim = Path(interim) if interim is not None else paths.interim_dir()
-    fingerprint = _fingerprint(raw_manifest, config)
+    excluded = read_flagged_keys(Path(config.exclude_audit)) if config.exclude_audit else set()
+    fingerprint = _fingerprint(raw_manifest, config, excluded)
     summary_path = interim / SUMMARY_FILE
     if summary_path.is_file():
         previous = read_json(summary_path)
@@ -221,7 +225,13 @@ def prepare(
     label_names = sorted({item.label for item, _ in kept})
     index = {name: k for k, name in enumerate(label_names)}
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    audit_dropped = audit_kept = 0
     for k, ((item, result), split) in enumerate(zip(kept, splits, strict=True)):
+        if item.key in excluded:  # flagged by the label audit: out of train, but val/test stay whole
+            if split == "train":
+                audit_dropped += 1
+                continue
+            audit_kept += 1
         rows[split].append(
             {
                 "key": item.key,
@@ -264,6 +274,8 @@ def prepare(
         "cross_split_groups": len({group_of[i] for i in moved}),
         "moved": moved_rows,
         "counts": {s: len(rows[s]) for s in SPLITS},
+        "audit_excluded": {"file": config.exclude_audit, "dropped_from_train": audit_dropped,
+                           "kept_in_val_test": audit_kept} if config.exclude_audit else None,
         "per_class": {s: _count(r["label"] for r in rows[s]) for s in SPLITS},
         "num_classes": len(label_names),
         "source_modes": modes,
