@@ -26,14 +26,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from butterflyer.data.audit_report import AuditResult, write_audit
 from butterflyer.errors import DataError
+
+__all__ = ["AuditConfig", "AuditResult", "audit"]
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -53,16 +56,6 @@ class AuditConfig:
     min_steps: int = 300  # small datasets get more epochs so the heads still converge
     min_cluster_photos: int = 12
     threads: int | None = None
-
-
-@dataclass
-class AuditResult:
-    """Everything the report needs: per-photo rows, per-label rows and a summary."""
-
-    photos: list[dict[str, Any]]
-    flagged: list[dict[str, Any]]
-    labels: list[dict[str, Any]]
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 # -- features --------------------------------------------------------------------------------------
@@ -327,7 +320,6 @@ def audit(
     ``interim`` (default ``interim/``) supplies the near-duplicate groups that keep folds apart.
     """
     from butterflyer import paths
-    from butterflyer.data.audit_report import write_audit
     from butterflyer.train.features import pick_threads
 
     threads_before = torch.get_num_threads()

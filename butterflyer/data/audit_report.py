@@ -15,16 +15,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from butterflyer.fileio import atomic_open, atomic_write_json, atomic_write_text
-
-if TYPE_CHECKING:
-    from butterflyer.data.audit import AuditResult
 
 PHOTOS_CSV = "audit_photos.csv"
 LABELS_CSV = "audit_labels.csv"
@@ -40,6 +38,16 @@ SHEET_LABELS = 8
 PER_CLUSTER = 5
 TILE = 150
 LISTED = 15
+
+
+@dataclass
+class AuditResult:
+    """What :func:`butterflyer.data.audit.audit` found: photos, flagged photos, labels, a summary."""
+
+    photos: list[dict[str, Any]]
+    flagged: list[dict[str, Any]]
+    labels: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -178,8 +186,8 @@ def markdown(result: AuditResult) -> str:
         "### Labels that may mix species",
         "",
         "`mix score` = z-score of the flagged share + z-score of the separation (each against all "
-        "labels, negative parts dropped); separation = silhouette of two k-means clusters of the label's unflagged photos, "
-        "weighted by the smaller cluster's share (full weight from 25 %). Two clusters can also be "
+        "labels, negative parts dropped); separation = silhouette of two k-means clusters of the "
+        "label's unflagged photos, weighted by the smaller cluster's share (full weight from 25 %). Two clusters can also be "
         "two sexes or forms of one species: look at the photos.",
         "",
         "| rank | label | photos | flagged | share | silhouette | minority | most suggested | mix score |",
