@@ -187,8 +187,8 @@ def markdown(result: AuditResult) -> str:
         "",
         "`mix score` = z-score of the flagged share + z-score of the separation (each against all "
         "labels, negative parts dropped); separation = silhouette of two k-means clusters of the "
-        "label's unflagged photos, weighted by the smaller cluster's share (full weight from 25 %). Two clusters can also be "
-        "two sexes or forms of one species: look at the photos.",
+        "label's unflagged photos, weighted by the smaller cluster's share (full weight from 25 %). "
+        "Two clusters can also be two sexes or forms of one species: look at the photos.",
         "",
         "| rank | label | photos | flagged | share | silhouette | minority | most suggested | mix score |",
         "|---:|---|---:|---:|---:|---:|---:|---|---:|",
