@@ -198,13 +198,15 @@ def audit_cmd(
     folds: int = typer.Option(5, help="Cross-validation folds for the out-of-fold predictions."),
     seed: int = typer.Option(0, help="Seed of the folds, the heads and the clustering."),
     threads: int = typer.Option(None, help="CPU threads for feature extraction (default: auto)."),
+    show: list[str] = typer.Option(None, "--show", help="Also show this label's two clusters (repeatable)."),
 ) -> None:
     """List likely mislabelled photos and labels that mix species (never changes the data)."""
     from butterflyer import paths
     from butterflyer.data.audit import AuditConfig, audit
 
     records = records or str(paths.records_dir())
-    config = AuditConfig(model=model, weights=weights, folds=folds, seed=seed, threads=threads)
+    config = AuditConfig(model=model, weights=weights, folds=folds, seed=seed, threads=threads,
+                         show=tuple(show or ()))
     started = time.perf_counter()
     with _bar("audit") as (bar, task):
 

@@ -56,6 +56,7 @@ class AuditConfig:
     min_steps: int = 300  # small datasets get more epochs so the heads still converge
     min_cluster_photos: int = 12
     threads: int | None = None
+    show: tuple[str, ...] = ()  # labels whose two clusters the contact sheet shows whatever their rank
 
 
 # -- features --------------------------------------------------------------------------------------

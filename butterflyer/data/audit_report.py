@@ -150,12 +150,13 @@ def label_sheet(
 
 def cluster_samples(
     label_rows: list[dict[str, Any]], clusters: dict[int, np.ndarray], labels: np.ndarray,
-    names: list[str], keys: list[str], seed: int,
+    names: list[str], keys: list[str], seed: int, show: tuple[str, ...] = (),
 ) -> list[tuple[str, list[list[str]]]]:
-    """For the top suspect labels: a seeded sample of keys from each cluster, smaller cluster first."""
+    """Top suspect labels and those in ``show``: a seeded sample of keys per cluster, smaller first."""
     index = {name: c for c, name in enumerate(names)}
     out = []
-    for row in label_rows[:SHEET_LABELS]:
+    extra = [r for r in label_rows[SHEET_LABELS:] if r["label"] in show]
+    for row in label_rows[:SHEET_LABELS] + extra:
         c = index[row["label"]]
         if c not in clusters:
             continue
@@ -230,7 +231,8 @@ def write_audit(
     atomic_write_text(folder / LABELS_CSV, _csv(result.labels, LABEL_COLUMNS))
     atomic_write_json(folder / "audit.json", result.summary)
     keys = [p["key"] for p in result.photos]
-    samples = cluster_samples(result.labels, clusters, labels, names, keys, result.summary["config"]["seed"])
+    cfg = result.summary["config"]
+    samples = cluster_samples(result.labels, clusters, labels, names, keys, cfg["seed"], tuple(cfg["show"]))
     wanted = {f["key"] for f in result.flagged[:SHEET_PHOTOS]}
     wanted |= {k for _, parts in samples for part in parts for k in part}
     thumbs = _thumbnails(records, wanted)
