@@ -14,8 +14,9 @@ Usage::
    given label is implausible next to how often each label is confused with each
    other one; flags are ranked by self-confidence (the probability of the given label).
 4. Per label: the share of its photos flagged, and a clustering check (two k-means
-   clusters of its normalised features, scored by silhouette) that catches a label
-   mixing two look-alike-free species even when a classifier learns both modes.
+   clusters of its normalised features: how well they separate, and whether the
+   smaller one looks more like another label than like the rest of its own) that
+   catches a label mixing two species even when a classifier learns both modes.
 
 The audit never deletes or relabels anything; ``prepare --exclude-audit`` may drop
 the flagged photos from train (never from val/test).
@@ -229,36 +230,70 @@ def _zscores(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def minority_drift(
+    feats: np.ndarray, assign: np.ndarray, centroids: np.ndarray, own: int
+) -> tuple[float, int]:
+    """How much closer a label's smaller cluster is to another label than to its own larger cluster.
+
+    Cosine similarity of the smaller cluster's mean (normalised features) to the
+    nearest *other* label's centroid, minus its similarity to the larger
+    cluster's mean; returns ``(drift, that other label's index)``. Views or sexes
+    of one species stay closer to each other (drift near or below 0); photos of a
+    second species drift toward the labels they resemble.
+    """
+    x = _unit(feats)
+    small = 0 if assign.mean() > 0.5 else 1
+    mino, majo = _unit(x[assign == small].mean(0)), _unit(x[assign != small].mean(0))
+    sims = centroids @ mino
+    sims[own] = -np.inf
+    other = int(sims.argmax())
+    return float(sims[other] - mino @ majo), other
+
+
 def label_table(
     feats: np.ndarray, labels: np.ndarray, probs: np.ndarray, flagged: np.ndarray, names: list[str],
     config: AuditConfig,
 ) -> tuple[list[dict[str, Any]], dict[int, np.ndarray]]:
     """Per-label rows ranked by ``mix_score`` (most suspect first) and each label's cluster assignment.
 
-    The clusters are fitted on the label's *unflagged* photos: a few mislabelled
-    photos form a small far-away cluster of their own, which confident learning
-    already reports; what is left splits in two only when the label holds two
-    groups. ``separation`` is the silhouette weighted by the minority's share
-    (full weight from ``FULL_MINORITY`` up), since a split that isolates a handful
-    of odd photos is not a second species. ``mix_score`` adds the positive parts of
-    the label's z-scores (against all labels) of the flagged share and of the
-    separation: a label stands out when either confident learning or the feature
-    geometry says it is not one clean species (more when both do), and is never
-    pulled down for looking clean on one of the two.
+    Three signals per label:
+
+    - ``flagged_share``: the share of its photos confident learning flags;
+    - ``separation``: the silhouette of two k-means clusters of its *unflagged*
+      photos (a few mislabelled photos would form a small far-away cluster of
+      their own, which confident learning already reports);
+    - ``drift``: how much closer the smaller cluster is to another label than to
+      the label's larger cluster (:func:`minority_drift`); the other label is
+      ``resembles``.
+
+    ``separation`` and ``drift`` are weighted by the smaller cluster's share (full
+    weight from ``FULL_MINORITY`` up): a split that isolates a handful of odd photos
+    is not a second species. ``mix_score`` adds the positive parts of the three
+    z-scores (each against all labels): a label stands out when any signal says it
+    is not one clean species (more when several do), and is never pulled down for
+    looking clean on one of them. Two clusters can also be two sexes or the upper
+    and under side of one species; the contact sheet shows which.
     """
     predicted = probs.argmax(1)
     is_flagged = np.zeros(len(labels), dtype=bool)
     is_flagged[flagged] = True
+    present = [c for c in range(len(names)) if (labels == c).any()]
+    centroids = np.zeros((len(names), feats.shape[1]))
+    for c in present:
+        centroids[c] = _unit(_unit(feats[labels == c]).mean(0))
     rows: list[dict[str, Any]] = []
     clusters: dict[int, np.ndarray] = {}
-    for c, name in enumerate(names):
+    for c in present:
         members = np.flatnonzero(labels == c)
-        if len(members) == 0:
-            continue
         flag_c = members[is_flagged[members]]
         suggested = np.bincount(predicted[flag_c], minlength=len(names)) if len(flag_c) else None
         top = int(suggested.argmax()) if suggested is not None else -1
-        silhouette, minority, separation = float("nan"), float("nan"), float("nan")
+        silhouette = minority = separation = drift = float("nan")
+        resembles = ""
         clean = members[~is_flagged[members]]
         if len(clean) >= config.min_cluster_photos:
             assign, silhouette = two_cluster_split(feats[clean], config.seed)
@@ -266,9 +301,13 @@ def label_table(
             full[~is_flagged[members]] = assign
             clusters[c] = full
             minority = float(min(assign.mean(), 1 - assign.mean()))
-            separation = silhouette * min(1.0, minority / FULL_MINORITY)
+            weight = min(1.0, minority / FULL_MINORITY)
+            separation = silhouette * weight
+            if len(present) > 1 and minority > 0:
+                raw_drift, other = minority_drift(feats[clean], assign, centroids, c)
+                drift, resembles = raw_drift * weight, names[other]
         rows.append({
-            "label": name,
+            "label": names[c],
             "photos": int(len(members)),
             "flagged": int(len(flag_c)),
             "flagged_share": len(flag_c) / len(members),
@@ -278,11 +317,13 @@ def label_table(
             "silhouette": silhouette,
             "minority_share": minority,
             "separation": separation,
+            "drift": drift,
+            "resembles": resembles,
         })
-    share = _zscores(np.array([r["flagged_share"] for r in rows], dtype=np.float64))
-    sil = _zscores(np.array([r["separation"] for r in rows], dtype=np.float64))
-    for row, a, b in zip(rows, share, sil, strict=True):
-        row["mix_score"] = float(max(a, 0.0) + max(b, 0.0))
+    scores = [_zscores(np.array([r[key] for r in rows], dtype=np.float64))
+              for key in ("flagged_share", "separation", "drift")]
+    for i, row in enumerate(rows):
+        row["mix_score"] = float(sum(max(z[i], 0.0) for z in scores))
     rows.sort(key=lambda r: -r["mix_score"])
     for rank, row in enumerate(rows, 1):
         row["rank"] = rank

@@ -32,7 +32,8 @@ SECTION = "## Label audit"
 PHOTO_COLUMNS = ["rank", "key", "split", "label", "suggested", "self_confidence", "suggested_probability",
                  "fold"]
 LABEL_COLUMNS = ["rank", "label", "photos", "flagged", "flagged_share", "claimed_by_others", "oof_top1",
-                 "most_suggested", "silhouette", "minority_share", "separation", "mix_score"]
+                 "most_suggested", "silhouette", "minority_share", "separation", "drift", "resembles",
+                 "mix_score"]
 SHEET_PHOTOS = 40
 SHEET_LABELS = 8
 PER_CLUSTER = 5
@@ -134,7 +135,8 @@ def label_sheet(
         y = 6 + n * (TILE + head_h + 8)
         row = info[label]
         draw.text((6, y), f"#{row['rank']} {label}: {row['flagged']}/{row['photos']} flagged, "
-                  f"silhouette {row['silhouette']:.2f}, minority {row['minority_share']:.0%}",
+                  f"silhouette {row['silhouette']:.2f}, minority {row['minority_share']:.0%} (left), "
+                  f"drift {row['drift']:.2f} toward {row['resembles'] or '-'}",
                   fill="black", font=font)
         x = 6
         for part in parts:
@@ -186,18 +188,22 @@ def markdown(result: AuditResult) -> str:
         "",
         "### Labels that may mix species",
         "",
-        "`mix score` = z-score of the flagged share + z-score of the separation (each against all "
-        "labels, negative parts dropped); separation = silhouette of two k-means clusters of the "
-        "label's unflagged photos, weighted by the smaller cluster's share (full weight from 25 %). "
-        "Two clusters can also be two sexes or forms of one species: look at the photos.",
+        "`mix score` = the sum of the positive z-scores (each against all labels) of three signals: "
+        "the flagged share; the separation (silhouette of two k-means clusters of the label's "
+        "unflagged photos); the drift (how much closer the smaller cluster is to another label, "
+        "`resembles`, than to the larger one). Separation and drift are weighted by the smaller "
+        "cluster's share (full weight from 25 %). Two clusters can also be two sexes, or upper and "
+        "under sides, of one species: look at the photos.",
         "",
-        "| rank | label | photos | flagged | share | silhouette | minority | most suggested | mix score |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|",
+        "| rank | label | photos | flagged | share | silhouette | minority | drift | resembles "
+        "| most suggested | mix score |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     for r in result.labels[:LISTED]:
         lines.append(
             f"| {r['rank']} | {r['label']} | {r['photos']} | {r['flagged']} | {r['flagged_share']:.0%} | "
-            f"{r['silhouette']:.3f} | {r['minority_share']:.0%} | {r['most_suggested']} | "
+            f"{r['silhouette']:.3f} | {r['minority_share']:.0%} | {r['drift']:.3f} | {r['resembles']} | "
+            f"{r['most_suggested']} | "
             f"{r['mix_score']:.2f} |"
         )
     lines += ["", f"![suspect labels, two clusters each]({LABELS_PNG})", "",

@@ -99,6 +99,25 @@ def test_mislabelled_outliers_do_not_make_a_label_look_mixed():
     assert rows[0]["label"] == "MIXED"
 
 
+def test_a_minority_that_looks_like_another_label_drifts_toward_it():
+    # TWO-SPECIES: 40 photos of its own kind plus 15 that look like ONE (a second species the
+    # classifier would still learn as TWO-SPECIES); VIEWS: one species photographed from two sides
+    rng = np.random.default_rng(4)
+    c = rng.normal(0, 1, (4, 32)) * 3
+    side = rng.normal(0, 1, 32) * 2.5
+    parts = [(c[0], 50, 0), (c[1], 40, 1), (c[0] + rng.normal(0, 1, 32) * 1.2, 15, 1),
+             (c[2], 30, 2), (c[2] + side, 25, 2), (c[3], 50, 3)]
+    x = np.concatenate([centre + rng.normal(0, 1, (n, 32)) for centre, n, _ in parts]).astype(np.float32)
+    y = np.concatenate([[label] * n for _, n, label in parts])
+    names = ["ONE", "TWO-SPECIES", "VIEWS", "FOUR"]
+    probs = np.eye(4)[y]
+    rows, _ = label_table(x, y, probs, np.array([], dtype=np.int64), names, AuditConfig())
+    by = {r["label"]: r for r in rows}
+    assert by["TWO-SPECIES"]["resembles"] == "ONE" and by["TWO-SPECIES"]["drift"] > 0.1
+    assert by["TWO-SPECIES"]["drift"] > by["VIEWS"]["drift"] + 0.1  # two sides of one species stay close
+    assert rows[0]["label"] == "TWO-SPECIES"
+
+
 def test_report_section_is_replaced_not_stacked():
     report = "# Data report\n\n## Quarantined\n\nNone.\n"
     once = _with_section(report, "## Label audit\n\nfirst\n")
