@@ -27,12 +27,12 @@ from typing import Any
 METRICS = ("val_top1", "test_top1", "test_ece_calibrated")
 
 
-def source_ratios() -> tuple[float, float, float]:
-    """Split sizes of the home's current interim/ as ratios (default 0.8, 0.1, 0.1)."""
+def source_ratios(interim: Path | None = None) -> tuple[float, float, float]:
+    """Split sizes of ``interim`` (default: the home's interim/) as ratios (default 0.8, 0.1, 0.1)."""
     from butterflyer import paths
     from butterflyer.fileio import read_json
 
-    summary = paths.interim_dir() / "prepare.json"
+    summary = (interim or paths.interim_dir()) / "prepare.json"
     if summary.is_file():
         counts = read_json(summary)["counts"]
         total = sum(counts.values())
@@ -59,7 +59,7 @@ def limit_interim(interim: Path, per_label: int) -> None:
 
 
 def run_seed(seed: int, work: Path, ratios: tuple[float, float, float], limit: int | None,
-             overrides: dict[str, Any]) -> dict[str, float]:
+             overrides: dict[str, Any], raw: Path | None = None) -> dict[str, float]:
     """Re-split with ``seed``, build records, train; returns the run's metrics."""
     from butterflyer.data.prepare import PrepareConfig, prepare
     from butterflyer.data.records import RecordsConfig, build_records
@@ -69,7 +69,7 @@ def run_seed(seed: int, work: Path, ratios: tuple[float, float, float], limit: i
     folder = work / f"seed{seed}"
     interim = folder / "interim"
     config = PrepareConfig(keep_source_split=False, ratios=ratios, seed=seed)
-    summary = prepare(interim=interim, config=config)
+    summary = prepare(raw=raw, interim=interim, config=config)
     if limit is not None:
         limit_interim(interim, limit)
     records = folder / "records"
@@ -147,13 +147,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="any other TrainConfig field, e.g. --set fast_finetune_blocks=2 (repeatable)")
     ap.add_argument("--limit", type=int, default=None, help="at most N photos per label (quick runs)")
     ap.add_argument("--work", type=Path, default=None, help="output folder (default: home/bench-accuracy)")
+    ap.add_argument("--raw", type=Path, default=None, help="collected source (default: the latest collected)")
+    ap.add_argument("--sizes-from", type=Path, default=None,
+                    help="interim folder whose split sizes to copy (default: the home's interim/)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     overrides = _overrides(args.set, args.profile, args.finetune_epochs)
     work = args.work or paths.home() / "bench-accuracy"
-    ratios = source_ratios()
+    ratios = source_ratios(args.sizes_from)
     print(f"split ratios {tuple(round(r, 4) for r in ratios)}, seeds {seeds}, training overrides {overrides}")
-    per_seed = {seed: run_seed(seed, work, ratios, args.limit, overrides) for seed in seeds}
+    per_seed = {seed: run_seed(seed, work, ratios, args.limit, overrides, args.raw) for seed in seeds}
     summary = summarise(per_seed)
     print(table(per_seed, summary))
     result = {"seeds": per_seed, "summary": summary, "overrides": overrides, "ratios": ratios,

@@ -114,8 +114,8 @@ def photo_sheet(flagged: list[dict[str, Any]], thumbs: dict[str, Image.Image], p
         thumb = thumbs.get(row["key"])
         if thumb is not None:
             sheet.paste(thumb, (x + (TILE - thumb.width) // 2, y + (TILE - thumb.height) // 2))
-        lines = [f"#{row['rank']} {row['split']} p={row['self_confidence']:.2f}",
-                 f"is: {row['label'][:24]}", f"->: {row['suggested'][:24]}"]
+        lines = [f"#{row['rank']} {row['split']} p={row['self_confidence']:.3f}",
+                 f"is: {row['label'][:21]}", f"->: {row['suggested'][:21]}"]
         for k, line in enumerate(lines):
             draw.text((x, y + TILE + 2 + 13 * k), line, fill="black" if k else "#a00000", font=font)
     _save_png(sheet, path)
