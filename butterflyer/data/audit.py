@@ -147,6 +147,7 @@ def fold_ids(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: in
 def out_of_fold_probs(
     feats: np.ndarray, labels: np.ndarray, num_classes: int, folds: np.ndarray, epochs: int, seed: int,
     min_steps: int = 300,
+    on_fold: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Class probabilities for every photo from a linear head that never saw it (the fast path's head recipe).
 
@@ -168,6 +169,8 @@ def out_of_fold_probs(
             held = np.flatnonzero(folds == k)
             fit = np.flatnonzero(folds != k)
             probs[held] = _fold_probs(x, y, held, fit, num_classes, cfg, seed * 1000 + k)
+            if on_fold is not None:
+                on_fold(k + 1)
     finally:
         torch.set_num_threads(threads_before)
     return probs
@@ -378,9 +381,13 @@ def audit(
     interim = Path(interim) if interim is not None else paths.interim_dir()
     groups = interim_groups(interim, [p["key"] for p in photos])
     folds = fold_ids(ys, groups, config.folds, config.seed)
-    if progress is not None:
-        progress("out-of-fold heads", 0, config.folds)
-    probs = out_of_fold_probs(feats, ys, len(names), folds, config.head_epochs, config.seed, config.min_steps)
+    def fold_done(k: int) -> None:
+        if progress is not None:
+            progress("out-of-fold heads", k, config.folds)
+
+    fold_done(0)
+    probs = out_of_fold_probs(feats, ys, len(names), folds, config.head_epochs, config.seed, config.min_steps,
+                              fold_done)
     ranked, self_conf = label_issues(ys, probs)
     predicted = probs.argmax(1)
     for i, p in enumerate(photos):

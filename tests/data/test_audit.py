@@ -205,3 +205,25 @@ def test_exclude_audit_needs_a_readable_audit_file(tmp_path: Path):
     bad.write_text("name\nx\n")
     with pytest.raises(ConfigError, match="key"):
         read_flagged_keys(bad)
+
+
+@pytest.mark.slow
+def test_cli_audit_and_prepare_exclude(audited_records):
+    from typer.testing import CliRunner
+
+    from butterflyer.cli.main import app
+
+    records, _ = audited_records
+    runner = CliRunner()
+    result = runner.invoke(app, ["data", "audit", "--records", records, "--model", "tiny", "--folds", "3",
+                                 "--show", "RED"])
+    assert result.exit_code == 0, result.output
+    assert "flagged" in result.output and "audit.md" in result.output.replace("\n", "")
+    assert "out-of-fold heads" in result.output and "3/3" in result.output
+    audit_csv = paths.interim_dir() / "audit_photos.csv"
+    result = runner.invoke(app, ["data", "prepare", "--workers", "1", "--near-threshold", "-1",
+                                 "--exclude-audit", str(audit_csv)])
+    assert result.exit_code == 0, result.output
+    assert "left out of train" in result.output
+    result = runner.invoke(app, ["data", "prepare", "--exclude-audit", str(audit_csv.with_name("nope.csv"))])
+    assert isinstance(result.exception, ConfigError) and "data audit" in str(result.exception)
