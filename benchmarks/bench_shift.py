@@ -1,6 +1,6 @@
 """Robustness under realistic shifts: test top-1 and the not-a-butterfly gate, models side by side.
 
-    .venv/bin/python benchmarks/bench_shift.py --model DIR [--model DIR2 ...] [--records URI]
+    .venv/bin/python benchmarks/bench_shift.py --model [NAME=]DIR [--model ...] [--records URI]
         [--limit N] [--severities 1,2,3] [--seed 0] [--json OUT]
 
 Each test photo is shifted the way field photos differ from a curated dataset, in the
@@ -213,6 +213,17 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def model_name(spec: str) -> tuple[str, str]:
+    """``NAME=URI`` or a bare URI (named after its folder, or its parent's for a generic ``model`` folder)."""
+    left, sep, right = spec.partition("=")
+    if sep and left and "/" not in left and ":" not in left:
+        return left, right
+    path = Path(spec.rstrip("/"))
+    if "://" in spec:
+        return spec, spec
+    return (path.parent.name if path.name == "model" and path.parent.name else path.name), spec
+
+
 def run(
     models: list[str], records: str, limit: int | None, severities: list[int], seed: int
 ) -> dict[str, Any]:
@@ -223,9 +234,9 @@ def run(
     photos = test_photos(records, limit, seed)
     everyday = list(everyday_photos().values())
     results: dict[str, Any] = {}
-    for uri in models:
+    for spec in models:
+        name, uri = model_name(spec)
         ident = Identifier.load(uri)
-        name = Path(uri.rstrip("/")).name if "://" not in uri else uri
         while name in results:
             name += "'"
         results[name] = evaluate(ident, photos, everyday, severities, seed)
@@ -238,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
     from butterflyer import paths
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", action="append", required=True, help="served model folder or URI (repeatable)")
+    ap.add_argument("--model", action="append", required=True,
+                    help="served model folder or URI, optionally NAME=URI (repeatable)")
     ap.add_argument("--records", default=None, help="records folder (default: records/ in the home)")
     ap.add_argument("--limit", type=int, default=None, help="a seeded sample of N test photos (quick runs)")
     ap.add_argument("--severities", default="1,2,3", help="comma-separated severities from 1-3")

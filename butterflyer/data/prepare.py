@@ -66,6 +66,8 @@ class PrepareConfig:
     def output_settings(self) -> dict[str, Any]:
         settings = asdict(self)
         settings.pop("workers")
+        if settings["exclude_audit"] is None:  # absent, as before the flag existed: same fingerprint
+            settings.pop("exclude_audit")
         settings["ratios"] = list(self.ratios)
         return settings
 
@@ -94,7 +96,8 @@ def _check_all(
 
 def _fingerprint(raw_manifest: dict[str, Any], config: PrepareConfig, excluded: set[str]) -> str:
     digest = hashlib.sha256()
-    digest.update("\n".join(sorted(excluded)).encode())
+    if excluded:  # only then: earlier runs without an audit keep their fingerprint
+        digest.update("\n".join(sorted(excluded)).encode())
     digest.update(
         json.dumps(
             [PREPARE_VERSION, config.output_settings(), raw_manifest.get("id")], sort_keys=True

@@ -81,7 +81,10 @@ def test_table_has_every_model_shift_and_the_gate(bench: ModuleType, tmp_path: P
     rejecting = make_constant_onnx(tmp_path / "reject", [3.0, 0.0, 0.0, 0.0], imagenet_logits(False),
                                    labels=LABELS)
     out = tmp_path / "shift.json"
-    bench.main(["--model", str(tiny), "--model", str(rejecting), "--records", records, "--limit", "5",
+    assert bench.model_name(str(tiny)) == ("tiny", str(tiny))
+    assert bench.model_name(f"int8={tiny}") == ("int8", str(tiny))
+    assert bench.model_name("/x/run/model") == ("run", "/x/run/model")
+    bench.main(["--model", str(tiny), "--model", f"reject={rejecting}", "--records", records, "--limit", "5",
                 "--severities", "1,3", "--json", str(out)])
     text = capsys.readouterr().out
     assert "test photos: 5" in text
