@@ -1,4 +1,4 @@
-"""CLI for the data stage: ``butterflyer data collect|prepare|build-records``.
+"""CLI for the data stage: ``butterflyer data collect|prepare|build-records|audit``.
 
 Thin wrappers: parse flags, show a Rich progress bar, call the library function,
 print a short summary. Errors from the library reach the user via ``cli.main``.
@@ -85,6 +85,9 @@ def prepare_cmd(
     min_side: int = typer.Option(32, help="Quarantine images with a side below this."),
     max_megapixels: float = typer.Option(40.0, help="Quarantine images above this (decompression bombs)."),
     workers: int = typer.Option(None, help="Processes (default: all cores)."),
+    exclude_audit: Path = typer.Option(
+        None, "--exclude-audit", help="audit_photos.csv from 'data audit': its photos are left out of train."
+    ),
 ) -> None:
     """Validate every image, quarantine bad ones, group duplicates, write leak-free splits."""
     from butterflyer.data.prepare import PrepareConfig, prepare
@@ -106,6 +109,7 @@ def prepare_cmd(
         min_side=min_side,
         max_pixels=int(max_megapixels * 1e6),
         workers=workers,
+        exclude_audit=str(exclude_audit) if exclude_audit else None,
     )
     with _bar("prepare") as (bar, task):
         summary = prepare(
@@ -130,6 +134,10 @@ def prepare_cmd(
         f"near-duplicate groups {summary['near_duplicate_groups']} "
         f"({summary['cross_split_groups']} spanned splits, {len(summary['moved'])} images moved)"
     )
+    if summary.get("audit_excluded"):
+        ex = summary["audit_excluded"]
+        console.print(f"label audit: {ex['dropped_from_train']} flagged photos left out of train "
+                      f"({ex['kept_in_val_test']} in val/test kept)")
     from butterflyer import paths
 
     console.print(f"report: {paths.interim_dir() / 'report.md'}")
@@ -186,6 +194,40 @@ def build_records_cmd(
     console.print(
         f"{counts}; {shards} shards -> {output or paths.records_dir()} ({time.perf_counter() - started:.1f}s)"
     )
+
+
+@data_app.command("audit")
+def audit_cmd(
+    records: str = typer.Option(None, "--records", help="Records folder or URI (default: records/ in home)."),
+    output: Path = typer.Option(None, help="Report folder (default: interim/, beside the data report)."),
+    model: str = typer.Option("efficientnet_lite0", help="Backbone whose pooled features the audit reads."),
+    weights: str = typer.Option(None, help="Backbone weights (default: the pretrained ImageNet weights)."),
+    folds: int = typer.Option(5, help="Cross-validation folds for the out-of-fold predictions."),
+    seed: int = typer.Option(0, help="Seed of the folds, the heads and the clustering."),
+    threads: int = typer.Option(None, help="CPU threads for feature extraction (default: auto)."),
+    show: list[str] = typer.Option(None, "--show", help="Also show this label's two clusters (repeatable)."),
+) -> None:
+    """List likely mislabelled photos and labels that mix species (never changes the data)."""
+    from butterflyer import paths
+    from butterflyer.data.audit import AuditConfig, audit
+
+    records = records or str(paths.records_dir())
+    config = AuditConfig(model=model, weights=weights, folds=folds, seed=seed, threads=threads,
+                         show=tuple(show or ()))
+    started = time.perf_counter()
+    with _bar("audit") as (bar, task):
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        result = audit(records, output=output, config=config, progress=progress)
+    s = result.summary
+    console.print(
+        f"flagged {s['flagged']} of {s['photos']} photos (out-of-fold top-1 {s['oof_top1']:.1%}); "
+        f"most suspect labels: {', '.join(r['label'] for r in result.labels[:5])} "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
+    console.print(f"report: {(output or paths.interim_dir()) / 'audit.md'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from butterflyer import paths
+from butterflyer.data.audit_report import read_flagged_keys
 from butterflyer.data.checks import label_warnings, refuse_no_photos, refuse_too_few_labels
 from butterflyer.data.collect import latest_raw
 from butterflyer.data.dedup import exact_groups, near_groups
@@ -63,10 +64,13 @@ class PrepareConfig:
     min_side: int = 32
     max_pixels: int = DecodeLimits().max_pixels
     workers: int | None = None
+    exclude_audit: str | None = None  # an audit_photos.csv whose photos are left out of train only
 
     def output_settings(self) -> dict[str, Any]:
         settings = asdict(self)
         settings.pop("workers")
+        if settings["exclude_audit"] is None:  # absent, as before the flag existed: same fingerprint
+            settings.pop("exclude_audit")
         settings["ratios"] = list(self.ratios)
         return settings
 
@@ -93,8 +97,10 @@ def _check_all(
     return results
 
 
-def _fingerprint(raw_manifest: dict[str, Any], config: PrepareConfig) -> str:
+def _fingerprint(raw_manifest: dict[str, Any], config: PrepareConfig, excluded: set[str]) -> str:
     digest = hashlib.sha256()
+    if excluded:  # only then: earlier runs without an audit keep their fingerprint
+        digest.update("\n".join(sorted(excluded)).encode())
     digest.update(
         json.dumps(
             [PREPARE_VERSION, config.output_settings(), raw_manifest.get("id")], sort_keys=True
@@ -212,12 +218,20 @@ def _assign_splits(
     return SplitPlan(splits, groups, group_of, moved, keep_source)
 
 
-def _split_rows(kept: list[tuple[Item, Checked]], plan: SplitPlan) -> tuple[list[str], dict[str, list[dict]]]:
-    """The label names (sorted; the index is the class id) and the interim rows of each split."""
+def _split_rows(kept: list[tuple[Item, Checked]], plan: SplitPlan, excluded: set[str]
+                ) -> tuple[list[str], dict[str, list[dict]], dict[str, int]]:
+    """The label names (sorted; the index is the class id), the interim rows of each split and how many
+    audit-flagged photos were left out of train (``excluded``) or kept in val/test."""
     label_names = sorted({item.label for item, _ in kept})
     index = {name: k for k, name in enumerate(label_names)}
     rows: dict[str, list[dict[str, Any]]] = {s: [] for s in SPLITS}
+    audit = {"dropped_from_train": 0, "kept_in_val_test": 0}
     for k, ((item, result), split) in enumerate(zip(kept, plan.splits, strict=True)):
+        if item.key in excluded:  # flagged by the label audit: out of train, but val/test stay whole
+            if split == "train":
+                audit["dropped_from_train"] += 1
+                continue
+            audit["kept_in_val_test"] += 1
         rows[split].append({
             "key": item.key, "path": str(item.path), "label": item.label, "label_index": index[item.label],
             "split": split, "sha256": result.sha256, "bytes": result.bytes, "width": result.width,
@@ -225,7 +239,7 @@ def _split_rows(kept: list[tuple[Item, Checked]], plan: SplitPlan) -> tuple[list
         })
     for split in SPLITS:
         rows[split].sort(key=lambda r: r["key"])
-    return label_names, rows
+    return label_names, rows, audit
 
 
 def _summarise(raw: Path, raw_manifest: dict[str, Any], fingerprint: str, config: PrepareConfig,
@@ -303,7 +317,8 @@ def prepare(
         raise ConfigError("near_threshold above 32 bits would group unrelated photos; use 0-12.")
     raw, raw_manifest = _resolve_raw(raw)
     interim = Path(interim) if interim is not None else paths.interim_dir()
-    fingerprint = _fingerprint(raw_manifest, config)
+    excluded = read_flagged_keys(Path(config.exclude_audit)) if config.exclude_audit else set()
+    fingerprint = _fingerprint(raw_manifest, config, excluded)
     previous = _previous_run(interim, fingerprint)
     if previous is not None:
         return dict(previous, reused=True)
@@ -329,8 +344,9 @@ def prepare(
     except DataError as exc:
         _refuse(interim, summary_now(), quarantine, duplicates, exc)
     outcome["plan"] = plan = _assign_splits(kept, config, duplicates)
-    label_names, outcome["rows"] = _split_rows(kept, plan)
+    label_names, outcome["rows"], audit = _split_rows(kept, plan, excluded)
     summary = summary_now()
+    summary["audit_excluded"] = {"file": config.exclude_audit, **audit} if config.exclude_audit else None
     summary["warnings"] = label_warnings(summary["per_class"], label_names)
 
     interim.mkdir(parents=True, exist_ok=True)

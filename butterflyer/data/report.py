@@ -55,6 +55,15 @@ def plot_distribution(path: Path, per_class: dict[str, dict[str, int]], labels: 
     plt.close(fig)
 
 
+def _audit_line(excluded: dict[str, Any] | None) -> list[str]:
+    if not excluded:
+        return []
+    return [
+        f"- Label audit (`{excluded['file']}`): {excluded['dropped_from_train']} flagged photos left out "
+        f"of train; {excluded['kept_in_val_test']} flagged photos kept in val/test (never dropped there)."
+    ]
+
+
 def write_report(
     folder: Path,
     summary: dict[str, Any],
@@ -101,6 +110,7 @@ def write_report(
         f"{summary['near_duplicate_groups']} groups, {summary['near_duplicate_images']} images.",
         f"- Groups that spanned splits: {summary['cross_split_groups']}; "
         f"images moved: {len(summary['moved'])}.",
+        *_audit_line(summary.get("audit_excluded")),
         "",
         f"![class distribution]({PLOT_FILE})" if labels else "No class distribution: nothing was kept.",
         "",
