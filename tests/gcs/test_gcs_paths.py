@@ -108,14 +108,14 @@ def test_pipeline_steps_with_records_in_a_bucket(bucket: str) -> None:
 
     n = _upload_photos(f"{bucket}/photos", per_class=6)
     raw = steps.collect(f"{bucket}/photos")
-    interim = steps.prepare(raw["uri"], {"keep_source_split": False, "ratios": [0.6, 0.2, 0.2], "workers": 1})
-    built = steps.build_records(interim["uri"], output=f"{bucket}/records")
-    assert built["uri"] == f"{bucket}/records" and sum(built["counts"].values()) == n
-    trained = steps.train(built["uri"], built["manifest_sha256"], "tiny", 1, "full", 0,
+    interim = steps.prepare(raw.uri, {"keep_source_split": False, "ratios": [0.6, 0.2, 0.2], "workers": 1})
+    built = steps.build_records(interim.uri, output=f"{bucket}/records")
+    assert built.uri == f"{bucket}/records" and sum(built.counts.values()) == n
+    trained = steps.train(built.uri, built.manifest_sha256, "tiny", 1, "full", 0,
                           {"batch_size": 8, "tracker": "none", "head_epochs": 1})
-    assert Path(trained["uri"], "meta.json").is_file()
-    evaluated = steps.evaluate(trained["uri"], built["uri"], built["manifest_sha256"])
-    assert 0.0 <= evaluated["metrics"]["test_top1"] <= 1.0
+    assert Path(trained.uri, "meta.json").is_file()
+    evaluated = steps.evaluate(trained.uri, built.uri, built.manifest_sha256)
+    assert 0.0 <= evaluated.metrics["test_top1"] <= 1.0
 
 
 @pytest.mark.slow
