@@ -21,22 +21,13 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from butterflyer.errors import ButterflyerError, ConfigError, ImageError, ModelError
+from butterflyer.serve.limits import SlowUpload, too_large_message
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 1
 _REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
 IMAGE_STATUS = {"not_an_image": 415, "empty": 422, "truncated": 422, "too_small": 422, "too_large": 422}
-
-
-def human_bytes(n: int) -> str:
-    """``10485760`` -> ``10.5 MB``; ``50000`` -> ``50 kB``."""
-    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.0f} kB"
-
-
-def too_large_message(limit: int) -> str:
-    return (f"the upload is over the {human_bytes(limit)} limit; send a smaller photo "
-            "(a phone photo resized to about 2000 px is plenty)")
 
 
 class UploadTooLarge(ButterflyerError):
@@ -77,7 +68,6 @@ def error_response(status: int, reason: str, detail: str) -> JSONResponse:
 def status_for(exc: Exception) -> tuple[int, str]:
     """The HTTP status and reason for one of our exceptions."""
     from butterflyer.serve.holder import NotReady
-    from butterflyer.serve.limits import SlowUpload
 
     if isinstance(exc, ImageError):
         return IMAGE_STATUS.get(exc.reason, 422), exc.reason

@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 MULTIPART_SLACK = 64 * 1024
 
 
+def human_bytes(n: int) -> str:
+    """``10485760`` -> ``10.5 MB``; ``50000`` -> ``50 kB``."""
+    return f"{n / 1e6:.1f} MB" if n >= 1_000_000 else f"{n / 1e3:.0f} kB"
+
+
+def too_large_message(limit: int) -> str:
+    return (f"the upload is over the {human_bytes(limit)} limit; send a smaller photo "
+            "(a phone photo resized to about 2000 px is plenty)")
+
+
 class _Overflow(Exception):
     pass
 
@@ -113,7 +123,6 @@ class BodyLimit:
                 await self._respond(send, 413, "too_large_upload")
 
     async def _respond(self, send: Send, status: int, reason: str) -> None:
-        from butterflyer.serve.errors import too_large_message
 
         detail = (too_large_message(self.limit) if status == 413 else
                   f"the upload did not arrive within {self.timeout:g} s; try again on a faster connection")
