@@ -250,6 +250,43 @@ def distill_suffix(student: ButterflyClassifier, teacher: ButterflyClassifier, d
     """
     if config.epochs < 1:
         return SuffixStats(0, 0, 0.0, 0)
+    gen = torch.Generator().manual_seed(seed)
+    run = _set_up(student, teacher, data, config, gen)
+    history: list[dict[str, float]] = []
+    best = (-1.0, 0, copy.deepcopy(student.state_dict()))
+    start = time.perf_counter()
+    try:
+        for epoch in range(1, config.epochs + 1):
+            loss = _epoch(run, data, config, epoch, gen, progress)
+            top1 = maps_top1(student, data.stages, data.val)
+            history.append({"epoch": float(epoch), "train_loss": loss, "val_top1": top1,
+                            "seconds": round(time.perf_counter() - start, 1)})
+            log.info("late-stage distillation epoch %d: loss %.4f, val top-1 %.4f", epoch, loss, top1)
+            if top1 > best[0]:
+                best = (top1, epoch, copy.deepcopy(student.state_dict()))
+    finally:
+        _restore(student, best[2])
+    return SuffixStats(config.epochs, run.step * config.batch_size, time.perf_counter() - start, best[1],
+                       history)
+
+
+@dataclass
+class _Run:
+    """The state one distillation carries from epoch to epoch."""
+
+    student: ButterflyClassifier
+    suffix: nn.Module
+    params: list[nn.Parameter]
+    optimizer: torch.optim.Optimizer
+    steps_per_epoch: int
+    total: int
+    warm: int
+    step: int = 0
+
+
+def _set_up(student: ButterflyClassifier, teacher: ButterflyClassifier, data: SuffixData,
+            config: SuffixConfig, gen: torch.Generator) -> _Run:
+    """Check the student fits the maps, re-measure its late BatchNorm statistics, build the optimiser."""
     stages = data.stages
     student_cut = suffix_cut(student, stages)
     probe = data.train.maps[:1].float()
@@ -258,7 +295,6 @@ def distill_suffix(student: ButterflyClassifier, teacher: ButterflyClassifier, d
             raise CompressionError("the student's early stages differ from the teacher's; prune only "
                                    f"the last {stages} stages (prune_to(..., last_stages={stages}))")
         student_cut.suffix.eval()(probe)  # fails early if the maps do not fit the student
-    gen = torch.Generator().manual_seed(seed)
     sample = torch.randperm(len(data.train), generator=gen)[:RECALIBRATION_BATCHES * 256]
     recalibrate_bn(student_cut.suffix,
                    (_batch(data.train.maps[sample[i:i + 256]]) for i in range(0, len(sample), 256)),
@@ -271,60 +307,54 @@ def distill_suffix(student: ButterflyClassifier, teacher: ButterflyClassifier, d
     kd = config.kd
     optimizer = torch.optim.AdamW(params, lr=kd.lr, weight_decay=kd.weight_decay)
     student_cut.suffix.to(memory_format=torch.channels_last)
-    n, bs = len(data.train), config.batch_size
-    steps_per_epoch = max(1, n // bs)
+    steps_per_epoch = max(1, len(data.train) // config.batch_size)
     total = config.epochs * steps_per_epoch
     warm = min(steps_per_epoch, max(1, total // 20))
-    history: list[dict[str, float]] = []
-    best = (-1.0, 0, copy.deepcopy(student.state_dict()))
-    start, step = time.perf_counter(), 0
-    try:
-        for epoch in range(1, config.epochs + 1):
-            student.train()
-            for module in student.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
-            order = torch.randperm(n, generator=gen)
-            running = 0.0
-            for i in range(steps_per_epoch):
-                idx = order[i * bs:(i + 1) * bs]
-                flip = torch.rand(len(idx), generator=gen) < 0.5
-                x = data.train.maps[idx].float()
-                x[flip] = x[flip].flip(-1)
-                x = _batch(x)
-                t_species, t_inet = _pick(data.targets.plain, idx, data.targets.mirrored, flip)
-                for group in optimizer.param_groups:
-                    group["lr"] = kd.lr * cosine_lr(step, total, warm)
-                s_species, s_inet = _heads(student, student_cut.suffix(x), train=True)
-                labels = data.train.labels[idx]
-                loss = distillation_loss(s_species, t_species, labels, kd, s_inet, t_inet)
-                if not torch.isfinite(loss):
-                    raise CompressionError(f"the distillation loss diverged in epoch {epoch}; lower lr")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(params, 5.0)
-                optimizer.step()
-                running += float(loss.detach())
-                step += 1
-                if progress is not None:
-                    loss_so_far = running / (i + 1)
-                    progress(f"distil late stages, epoch {epoch}/{config.epochs} (loss {loss_so_far:.3f})",
-                             i + 1, steps_per_epoch)
-            top1 = maps_top1(student, stages, data.val)
-            history.append({"epoch": float(epoch), "train_loss": running / steps_per_epoch, "val_top1": top1,
-                            "seconds": round(time.perf_counter() - start, 1)})
-            log.info("late-stage distillation epoch %d: loss %.4f, val top-1 %.4f", epoch,
-                     running / steps_per_epoch, top1)
-            if top1 > best[0]:
-                best = (top1, epoch, copy.deepcopy(student.state_dict()))
-    finally:
-        student.load_state_dict(best[2])
-        student.to(memory_format=torch.contiguous_format)
-        student.requires_grad_(True)
-        if student.imagenet_head is not None:
-            student.imagenet_head.requires_grad_(False)
-        student.eval()
-    return SuffixStats(config.epochs, step * bs, time.perf_counter() - start, best[1], history)
+    return _Run(student, student_cut.suffix, params, optimizer, steps_per_epoch, total, warm)
+
+
+def _epoch(run: _Run, data: SuffixData, config: SuffixConfig, epoch: int, gen: torch.Generator,
+           progress: Progress | None) -> float:
+    """One pass over train (half the maps mirrored); returns the mean loss."""
+    student, kd, bs = run.student, config.kd, config.batch_size
+    student.train()
+    for module in student.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+    order = torch.randperm(len(data.train), generator=gen)
+    running = 0.0
+    for i in range(run.steps_per_epoch):
+        idx = order[i * bs:(i + 1) * bs]
+        flip = torch.rand(len(idx), generator=gen) < 0.5
+        x = data.train.maps[idx].float()
+        x[flip] = x[flip].flip(-1)
+        t_species, t_inet = _pick(data.targets.plain, idx, data.targets.mirrored, flip)
+        for group in run.optimizer.param_groups:
+            group["lr"] = kd.lr * cosine_lr(run.step, run.total, run.warm)
+        s_species, s_inet = _heads(student, run.suffix(_batch(x)), train=True)
+        loss = distillation_loss(s_species, t_species, data.train.labels[idx], kd, s_inet, t_inet)
+        if not torch.isfinite(loss):
+            raise CompressionError(f"the distillation loss diverged in epoch {epoch}; lower lr")
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(run.params, 5.0)
+        run.optimizer.step()
+        running += float(loss.detach())
+        run.step += 1
+        if progress is not None:
+            progress(f"distil late stages, epoch {epoch}/{config.epochs} (loss {running / (i + 1):.3f})",
+                     i + 1, run.steps_per_epoch)
+    return running / run.steps_per_epoch
+
+
+def _restore(student: ButterflyClassifier, best_state: dict[str, torch.Tensor]) -> None:
+    """The best epoch's weights, the usual memory layout, and the ImageNet head frozen again."""
+    student.load_state_dict(best_state)
+    student.to(memory_format=torch.contiguous_format)
+    student.requires_grad_(True)
+    if student.imagenet_head is not None:
+        student.imagenet_head.requires_grad_(False)
+    student.eval()
 
 
 def _same_prefix(student: ButterflyClassifier, teacher: ButterflyClassifier, stages: int) -> bool:
