@@ -48,3 +48,22 @@ def mlflow_store(butterflyer_home: Path, empty_mlflow_db: Path, monkeypatch: pyt
     uri = f"sqlite:///{db}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():  # noqa: ANN201
+    """``load_benchmark("bench_serve")``: a script from ``benchmarks/`` imported as a module (scripts are no
+    package; registered in ``sys.modules`` so its dataclasses resolve their module)."""
+    import importlib.util
+    import sys
+
+    def load(name: str):  # noqa: ANN202
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -19,16 +18,10 @@ from butterflyer.serve.settings import ServeSettings
 
 from .conftest import make_images, running_server
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_serve.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_serve", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark) -> ModuleType:  # noqa: ANN001
+    return load_benchmark("bench_serve")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ and the table holds every model, shift and the gate on everyday photos."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -16,16 +15,10 @@ from butterflyer.fileio import atomic_write_json, sha256_file
 
 from .conftest import LABELS, imagenet_logits, make_constant_onnx, make_tiny_folder, photo
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_shift.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_shift", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark) -> ModuleType:  # noqa: ANN001
+    return load_benchmark("bench_shift")
 
 
 def _records(root: Path, per_label: int = 2) -> str:

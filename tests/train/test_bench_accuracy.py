@@ -3,7 +3,6 @@ duplicate groups stay together, a model is trained per seed and the spread is pr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -17,16 +16,10 @@ from butterflyer.data.prepare import PrepareConfig, prepare
 
 from .conftest import make_image_folder
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_accuracy.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_accuracy", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark) -> ModuleType:  # noqa: ANN001
+    return load_benchmark("bench_accuracy")
 
 
 @pytest.mark.slow
