@@ -102,10 +102,15 @@ def start_server(model: str, port: int, threads: int, concurrency: int) -> subpr
     cmd = [sys.executable, "-m", "butterflyer.cli.main", "serve", "--model", model, "--port", str(port),
            "--threads", str(threads), "--refresh", "0"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
+    return wait_until_ready(proc, port, 180)
+
+
+def wait_until_ready(proc: subprocess.Popen, port: int, seconds: float) -> subprocess.Popen:
+    """``proc`` once its ``/readyz`` answers 200; raises with its stderr if it exits or times out."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return proc
@@ -113,7 +118,7 @@ def start_server(model: str, port: int, threads: int, concurrency: int) -> subpr
             pass
         time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("server did not become ready in 180 s")
+    raise RuntimeError(f"server did not become ready in {seconds:.0f} s")
 
 
 def in_process(model: str, photo: bytes, n: int = 40) -> dict:

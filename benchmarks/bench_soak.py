@@ -46,7 +46,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve import free_port  # noqa: E402
+from bench_serve import free_port, wait_until_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "soak-admin-token"
@@ -118,18 +118,7 @@ def start_server(live: Path, port: int, chat: bool) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "butterflyer.cli.main", "serve", "--model", str(live), "--port", str(port),
            "--refresh", "0"]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not become ready in 300 s")
+    return wait_until_ready(proc, port, 300)
 
 
 def rss_mb(pid: int) -> float:
