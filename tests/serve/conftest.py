@@ -178,3 +178,26 @@ def running_server(app) -> Iterator[str]:  # noqa: ANN001
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def danaus_catalog() -> Catalog:
+    """Three species, two of one genus: the page tests' field guide."""
+    return Catalog({
+        "MONARCH": SpeciesInfo("MONARCH", "Monarch", "Danaus plexippus", "Danaus", "Nymphalidae",
+                               kind="butterfly", summary="Orange wings with black veins and white dots."),
+        "QUEEN": SpeciesInfo("QUEEN", "Queen", "Danaus gilippus", "Danaus", "Nymphalidae"),
+        "VICEROY": SpeciesInfo("VICEROY", "Viceroy", "Limenitis archippus", "Limenitis", "Nymphalidae"),
+    })
+
+
+def app_serving(folder: Path, catalog: Catalog):  # noqa: ANN201
+    """The real app serving the model ``folder`` with ``catalog`` (no refresh, chat off)."""
+    from butterflyer.serve.app import create_app
+    from butterflyer.serve.holder import ModelHolder
+    from butterflyer.serve.identify import Identifier
+    from butterflyer.serve.session import load_served_model
+
+    settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
+    holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
+                                                                               catalog))
+    return create_app(settings, holder)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from butterflyer.serve.app import create_app
-from butterflyer.serve.catalog import Catalog, SpeciesInfo
-from butterflyer.serve.holder import ModelHolder
-from butterflyer.serve.identify import Identifier
-from butterflyer.serve.session import load_served_model
-from butterflyer.serve.settings import ServeSettings
-
-from .conftest import imagenet_logits, make_constant_onnx, make_images, running_server
+from .conftest import (
+    app_serving,
+    danaus_catalog,
+    imagenet_logits,
+    make_constant_onnx,
+    make_images,
+    running_server,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,19 +28,9 @@ pytestmark = pytest.mark.browser
 def base_url(tmp_path: Path, request: pytest.FixtureRequest):  # noqa: ANN201
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed; run 'make browser'")
-    labels = ["MONARCH", "QUEEN", "VICEROY"]
-    catalog = Catalog({
-        "MONARCH": SpeciesInfo("MONARCH", "Monarch", "Danaus plexippus", "Danaus", "Nymphalidae",
-                               kind="butterfly", summary="Orange wings with black veins and white dots."),
-        "QUEEN": SpeciesInfo("QUEEN", "Queen", "Danaus gilippus", "Danaus", "Nymphalidae"),
-        "VICEROY": SpeciesInfo("VICEROY", "Viceroy", "Limenitis archippus", "Limenitis", "Nymphalidae"),
-    })
-    folder = make_constant_onnx(tmp_path / "m", [4.0, 1.0, 0.5], imagenet_logits(True), labels=labels,
-                                version="7")
-    settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
-    holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
-                                                                               catalog))
-    app = create_app(settings, holder)
+    folder = make_constant_onnx(tmp_path / "m", [4.0, 1.0, 0.5], imagenet_logits(True),
+                                labels=["MONARCH", "QUEEN", "VICEROY"], version="7")
+    app = app_serving(folder, danaus_catalog())
     app.include_router(_stub_chat_router())  # stands in for the chat route to check the panel's contract
     app.state.chat_enabled = request.param
     with running_server(app) as url:

@@ -7,20 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from butterflyer.serve.app import create_app
-from butterflyer.serve.catalog import Catalog, SpeciesInfo
-from butterflyer.serve.holder import ModelHolder
-from butterflyer.serve.identify import Identifier
 from butterflyer.serve.ood_neighbours import NeighbourGate
 from butterflyer.serve.openset import OpenSetRule
-from butterflyer.serve.session import load_served_model
-from butterflyer.serve.settings import ServeSettings
 
-from .conftest import make_constant_onnx, make_images, running_server
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+from .conftest import app_serving, danaus_catalog, make_constant_onnx, make_images, running_server
+from .test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 LABELS = ["MONARCH", "QUEEN", "VICEROY"]
@@ -45,16 +36,7 @@ def _served(tmp_path: Path) -> Path:
 def base_url(tmp_path: Path):  # noqa: ANN201
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed; run 'make browser'")
-    catalog = Catalog({
-        "MONARCH": SpeciesInfo("MONARCH", "Monarch", "Danaus plexippus", "Danaus", "Nymphalidae"),
-        "QUEEN": SpeciesInfo("QUEEN", "Queen", "Danaus gilippus", "Danaus", "Nymphalidae"),
-        "VICEROY": SpeciesInfo("VICEROY", "Viceroy", "Limenitis archippus", "Limenitis", "Nymphalidae"),
-    })
-    folder = _served(tmp_path)
-    settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
-    holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
-                                                                               catalog))
-    app = create_app(settings, holder)
+    app = app_serving(_served(tmp_path), danaus_catalog())
     seen: list[dict] = []
     from fastapi import APIRouter
 

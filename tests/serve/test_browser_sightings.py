@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from butterflyer.serve.app import create_app
-from butterflyer.serve.catalog import Catalog, SpeciesInfo
-from butterflyer.serve.holder import ModelHolder
-from butterflyer.serve.identify import Identifier
-from butterflyer.serve.session import load_served_model
-from butterflyer.serve.settings import ServeSettings
-
-from .conftest import encode, imagenet_logits, make_constant_onnx, photo, running_server
+from .conftest import (
+    app_serving,
+    danaus_catalog,
+    encode,
+    imagenet_logits,
+    make_constant_onnx,
+    photo,
+    running_server,
+)
 from .test_browser import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.browser
@@ -26,18 +27,9 @@ pytestmark = pytest.mark.browser
 def base_url(tmp_path: Path):  # noqa: ANN201
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed; run 'make browser'")
-    labels = ["MONARCH", "QUEEN", "VICEROY"]
-    catalog = Catalog({
-        "MONARCH": SpeciesInfo("MONARCH", "Monarch", "Danaus plexippus", "Danaus", "Nymphalidae"),
-        "QUEEN": SpeciesInfo("QUEEN", "Queen", "Danaus gilippus", "Danaus", "Nymphalidae"),
-        "VICEROY": SpeciesInfo("VICEROY", "Viceroy", "Limenitis archippus", "Limenitis", "Nymphalidae"),
-    })
-    folder = make_constant_onnx(tmp_path / "m", [4.0, 1.0, 0.5], imagenet_logits(True), labels=labels,
-                                version="7")
-    settings = ServeSettings(model_uri=str(folder), refresh_seconds=0, chat=False)
-    holder = ModelHolder(settings, loader=lambda uri, s: Identifier.from_model(load_served_model(uri), s,
-                                                                               catalog))
-    with running_server(create_app(settings, holder)) as url:
+    folder = make_constant_onnx(tmp_path / "m", [4.0, 1.0, 0.5], imagenet_logits(True),
+                                labels=["MONARCH", "QUEEN", "VICEROY"], version="7")
+    with running_server(app_serving(folder, danaus_catalog())) as url:
         yield url
 
 
