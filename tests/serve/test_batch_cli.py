@@ -104,7 +104,11 @@ def test_cli_single_photo_save_and_species_counts(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, n=40, size=(1600, 1200))
+    # the batch state is flushed every FLUSH_SECONDS: enough photos that an idle machine is still busy
+    # well after the first flush, so the kill lands mid-batch
+    photos = 150
+    folder = _folder(tmp_path, n=photos, size=(1600, 1200))
+    files = photos + 1  # and the unreadable notes.jpg
     report = tmp_path / "out.html"
     state = report.with_suffix(".batch") / STATE_FILE
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -119,8 +123,8 @@ def test_kill_9_mid_batch_then_resume(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = len(json.loads(state.read_text())["items"])
-    assert 3 <= done < 41, "the batch finished before it could be killed; use more or larger photos"
+    assert 3 <= done < files, "the batch finished before it could be killed; use more or larger photos"
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert f"({done} done before, {41 - done} now)" in res.stdout
-    assert SightingStore().count() == 40  # nothing saved twice, nothing lost
+    assert f"({done} done before, {files - done} now)" in res.stdout
+    assert SightingStore().count() == photos  # nothing saved twice, nothing lost
