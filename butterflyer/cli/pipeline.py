@@ -73,7 +73,8 @@ def run_cmd(
     min_top1: Annotated[float, typer.Option(help="test top-1 floor for any promotion")] = 0.0,
     latency_budget_ms: Annotated[float, typer.Option(help="batch-1 CPU p50 limit for promotion")] = 250.0,
     train_config: Annotated[str | None, typer.Option(help="JSON of extra TrainConfig fields")] = None,
-    compress_target: Annotated[float, typer.Option(help="prune to this fraction of the MACs (0: no pruning, the teacher's int8 model ships)")]
+    compress_target: Annotated[float, typer.Option(
+        help="prune to this fraction of the MACs (0: no pruning, the teacher's int8 model ships)")]
     = 0.0,
     compress_config: Annotated[str | None, typer.Option(help="JSON of CompressConfig fields")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="skip steps whose inputs are unchanged")]
