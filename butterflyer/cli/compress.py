@@ -48,7 +48,8 @@ def run_cmd(
     finetune_epochs: Annotated[int | None, typer.Option(help="Epochs per round (late-stage mode).")] = None,
     train_resolution: Annotated[int | None, typer.Option(help="Fine-tuning input size.")] = None,
     train_per_class: Annotated[int | None, typer.Option(help="Train images per class for tuning.")] = None,
-    max_top1_drop: Annotated[float | None, typer.Option(help="Max val top-1 loss (points) to ship.")] = None,
+    max_top1_drop: Annotated[float | None, typer.Option(
+        help="Max val top-1 loss to ship, a fraction (0.01 = 1 point).")] = None,
     gate_check: Annotated[bool | None, typer.Option(
         "--gate-check/--no-gate-check",
         help="Ship only a model whose fitted not-a-butterfly gate rejects bundled everyday photos.")] = None,

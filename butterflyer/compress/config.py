@@ -53,8 +53,8 @@ class CompressConfig(BaseModel):
     calibration_method: Literal["minmax", "percentile", "entropy"] = "minmax"
     quantize_teacher: bool = Field(default=True,
                                    description="also build the unpruned int8 model (a fallback)")
-    max_top1_drop: float = Field(default=1.0, ge=0.0, description="largest val top-1 loss (points) a shipped "
-                                 "model may have against the teacher")
+    max_top1_drop: float = Field(default=0.01, ge=0.0, le=1.0, description="largest val top-1 loss (a "
+                                 "fraction: 0.01 = 1 point) a shipped model may have against the teacher")
     gate_check: bool = Field(default=True, description=(
         "fit each candidate's not-a-butterfly gate as it will be served and ship only one that turns "
         "away enough of the bundled everyday photos; False ships on accuracy and speed alone"))

@@ -1,7 +1,7 @@
 """The compression report: which model ships, and the table that justifies it.
 
 ``select_ship`` picks the fastest ONNX variant (batch 1, one thread) whose **val** top-1 is within
-``max_top1_drop`` points of the teacher's (choosing on val keeps the test split an
+``max_top1_drop`` (a fraction) of the teacher's (choosing on val keeps the test split an
 honest final measurement) and, with ``gate_check``, whose not-a-butterfly gate, fitted
 as it will be served, rejects at least ``min_everyday_rejected`` of the bundled
 everyday photos (:mod:`butterflyer.compress.ood_check`; checked lazily, fastest
@@ -50,8 +50,8 @@ def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int,
     else:
         ok = candidates
     ordered = sorted(ok or candidates, key=lambda r: _p50(r, top))
-    rule = (f"fastest ONNX variant at {top} thread(s) with val top-1 within {config.max_top1_drop} point(s) "
-            "of the teacher")
+    rule = (f"fastest ONNX variant at {top} thread(s) with val top-1 within "
+            f"{100 * config.max_top1_drop:g} point(s) of the teacher")
     targets: dict[str, Any] = {}
     if check is None or not config.gate_check:
         ship = ordered[0]
@@ -75,10 +75,10 @@ def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int,
     targets["ship_speedup_ok"] = bool(speedups) and min(speedups) >= 3.0
     if teacher.test_top1 is not None and ship.test_top1 is not None:
         loss = teacher.test_top1 - ship.test_top1
-        targets["ship_test_top1_loss"] = round(loss, 2)
-        targets["ship_accuracy_ok"] = loss <= 1.0
+        targets["ship_test_top1_loss"] = round(loss, 4)
+        targets["ship_accuracy_ok"] = loss <= 0.01
     if ship.imagenet_agreement is not None:
-        targets["ship_imagenet_top1_agreement_val"] = round(ship.imagenet_agreement, 2)
+        targets["ship_imagenet_top1_agreement_val"] = round(ship.imagenet_agreement, 4)
     parity = [r.parity_max_prob_diff for r in rows if r.parity_max_prob_diff is not None]
     if parity:
         targets["onnx_parity_max_prob_diff"] = max(parity)
@@ -89,7 +89,7 @@ def select_ship(rows: list[Row], config: CompressConfig, teacher_index: int,
         targets["vgg16_params_reduction"] = round(base.params / pruned.params, 2)
         targets["vgg16_params_ok"] = base.params / pruned.params >= 10.0
         if base.test_top1 is not None and pruned.test_top1 is not None:
-            targets["vgg16_test_top1_loss"] = round(base.test_top1 - pruned.test_top1, 2)
+            targets["vgg16_test_top1_loss"] = round(base.test_top1 - pruned.test_top1, 4)
     return ship, targets
 
 
@@ -137,9 +137,11 @@ def markdown(rows: list[Row], targets: dict[str, Any], config: CompressConfig, s
         lat = "".join(f" {_fmt(r.latency_ms.get(str(n), {}).get('p50'))} / "
                       f"{_fmt(r.latency_ms.get(str(n), {}).get('p95'))} |" for n in config.threads)
         lines.append(f"| {r.name} | {r.runtime} | {r.params / 1e6:.2f} | {_fmt(r.file_mb, 2)} | "
-                     f"{r.macs / 1e9:.3f} | {_fmt(r.test_top1)} | {_fmt(r.test_top5)} | {_fmt(r.val_top1)} |"
+                     f"{r.macs / 1e9:.3f} | {_fmt(_percent(r.test_top1))} | {_fmt(_percent(r.test_top5))} | "
+                     f"{_fmt(_percent(r.val_top1))} |"
                      f"{lat} {_fmt(r.throughput_b32)} | {_fmt(r.finetune_s)} | "
-                     f"{_fmt(r.imagenet_agreement)} | {r.gate_everyday_rejected or 'not checked'} | "
+                     f"{_fmt(_percent(r.imagenet_agreement))} | "
+                     f"{r.gate_everyday_rejected or 'not checked'} | "
                      f"{_fmt(_percent(r.gate_test_false_reject), 2)} |")
     lines += ["", "## Targets", ""]
     lines += [f"- `{k}`: {v}" for k, v in targets.items() if k not in ("shipped", "selection")]
@@ -170,7 +172,7 @@ def plot(rows: list[Row], path: Path, threads: int) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in points:
-        x, y = r.p50(threads) or 0.0, r.test_top1 or 0.0
+        x, y = r.p50(threads) or 0.0, 100.0 * (r.test_top1 or 0.0)
         ax.scatter(x, y, s=max(20.0, r.file_mb * 8), alpha=0.6)
         ax.annotate(r.name, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xscale("log")

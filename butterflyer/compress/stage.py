@@ -114,7 +114,7 @@ def compress(teacher_dir: str | Path, records_uri: str, out_dir: str | Path,
                                              max(config.threads), reference)
         if variant.model is teacher and variant.runtime == "onnx-fp32":
             reference = imagenet_pred
-            row.imagenet_agreement = None if imagenet_pred is None else 100.0
+            row.imagenet_agreement = None if imagenet_pred is None else 1.0
             _copy_accuracy(row, rows[_teacher_index(rows, arch)])
         rows.append(row)
     say("timing every variant (round-robin)")
@@ -201,7 +201,7 @@ def _finalise_metas(rows: list[Row], ship_dir: Path) -> None:
         for key in ("val_top1", "test_top1", "test_top5"):
             value = getattr(row, key)
             if value is not None:
-                metrics[key] = value / 100.0  # fractions, like the training stage's metrics
+                metrics[key] = value  # fractions, like the training stage's metrics
         update: dict[str, Any] = {"metrics": metrics}
         if row.temperature is not None:
             update["temperature"] = row.temperature

@@ -61,7 +61,7 @@ class Row:
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     throughput_b32: float | None = None
     parity_max_prob_diff: float | None = None
-    imagenet_agreement: float | None = None  # % of val images with the teacher's ImageNet top-1
+    imagenet_agreement: float | None = None  # share of val images with the teacher's ImageNet top-1
     gate_kind: str | None = None  # filled for the variants whose serving gate was checked
     gate_everyday_rejected: str | None = None  # "rejected/total" bundled everyday photos
     gate_test_false_reject: float | None = None  # fraction of test butterflies the gate turned away
@@ -138,14 +138,14 @@ def measure_variant(variant: Variant, val: ImageSet | None, test: ImageSet | Non
     if variant.evaluate and val is not None:
         val_logits, imagenet_pred = _collect(predict, val)
         if imagenet_pred is not None and imagenet_reference is not None:
-            row.imagenet_agreement = float((imagenet_pred == imagenet_reference).mean() * 100.0)
-        row.val_top1 = 100.0 * topk_accuracy(val_logits, val.labels, 1)  # the report's rows are in percent
+            row.imagenet_agreement = float((imagenet_pred == imagenet_reference).mean())
+        row.val_top1 = topk_accuracy(val_logits, val.labels, 1)  # fractions; percent only when displayed
         fitted = fit_temperature(torch.from_numpy(val_logits), torch.from_numpy(val.labels))
         row.temperature = round(fitted, 4)
     if variant.evaluate and test is not None:
         test_logits, _ = _collect(predict, test)
-        row.test_top1 = 100.0 * topk_accuracy(test_logits, test.labels, 1)
-        row.test_top5 = 100.0 * topk_accuracy(test_logits, test.labels, 5)
+        row.test_top1 = topk_accuracy(test_logits, test.labels, 1)
+        row.test_top5 = topk_accuracy(test_logits, test.labels, 5)
         if variant.runtime == "onnx-fp32" and variant.model is not None:
             images = np.concatenate(list(test.arrays()))[:PARITY_IMAGES]
             ref = M.collect_logits(M.torch_predict(variant.model), [images])

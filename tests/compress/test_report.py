@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from butterflyer.compress.config import CompressConfig
 from butterflyer.compress.ood_check import OodCheck
 from butterflyer.compress.report import select_ship, write_report
@@ -12,8 +14,9 @@ from butterflyer.compress.variants import Row
 
 
 def _row(name: str, runtime: str, val: float, test: float, p50: float, mb: float = 10.0) -> Row:
-    return Row(name, runtime, f"/m/{name}", 1_000_000, 2_000_000, mb, 0.0, val_top1=val, test_top1=test,
-               test_top5=99.0, latency_ms={"1": {"p50": p50, "p95": p50 * 1.2},
+    """A row from top-1 figures written in percent (rows store fractions)."""
+    return Row(name, runtime, f"/m/{name}", 1_000_000, 2_000_000, mb, 0.0, val_top1=val / 100,
+               test_top1=test / 100, test_top5=0.99, latency_ms={"1": {"p50": p50, "p95": p50 * 1.2},
                                            "2": {"p50": p50, "p95": p50}},
                throughput_b32=100.0 / p50, parity_max_prob_diff=1e-6 if runtime == "onnx-fp32" else None)
 
@@ -25,11 +28,13 @@ def test_ships_fastest_variant_within_the_val_budget(tmp_path: Path) -> None:
     ship, targets = select_ship(rows, CompressConfig(), 0)
     assert ship.name == "t-int8"  # the faster pruned one loses 3 points on val: not shippable
     assert targets["ship_speedup_vs_pytorch_1t"] == 5.0 and targets["ship_speedup_ok"] is True
-    assert targets["ship_test_top1_loss"] == 0.2 and targets["ship_accuracy_ok"] is True
+    assert targets["ship_test_top1_loss"] == pytest.approx(0.002) and targets["ship_accuracy_ok"] is True
     assert targets["onnx_parity_ok"] is True
     md, js, png = write_report(rows, targets, CompressConfig(), tmp_path, ship)
     text = md.read_text()
     assert "Shipped model: **t-int8**" in text and "| p-int8 | onnx-int8 |" in text
+    assert "| 88.8 | 99.0 | 89.4 |" in text  # fractions stored, percent shown
+    assert "within 1 point(s)" in targets["selection"]
     assert png is not None and png.stat().st_size > 1000 and js.is_file()
 
 
@@ -71,5 +76,5 @@ def test_when_no_gate_passes_the_one_rejecting_most_ships_and_the_targets_say_so
 def test_a_looser_budget_ships_the_pruned_int8_model() -> None:
     rows = [_row("t", "pytorch", 90.0, 89.0, 60.0), _row("t-onnx", "onnx-fp32", 90.0, 89.0, 20.0),
             _row("p-int8", "onnx-int8", 87.0, 86.0, 5.0, 3.0)]
-    ship, targets = select_ship(rows, CompressConfig(max_top1_drop=5.0), 0)
+    ship, targets = select_ship(rows, CompressConfig(max_top1_drop=0.05), 0)
     assert ship.name == "p-int8" and targets["ship_accuracy_ok"] is False

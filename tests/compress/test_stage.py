@@ -36,10 +36,11 @@ def test_compress_end_to_end(tiny_dir: Path, records_uri: str, tmp_path: Path) -
     # shipped: an ONNX folder with meta.json, never worse on val than the rule allows
     ship = rows[result.shipped]
     assert result.ship_dir == Path(ship["model_dir"]) and (result.ship_dir / "model.onnx").is_file()
-    assert ship["val_top1"] >= rows["tiny teacher (PyTorch)"]["val_top1"] - 1.0
+    assert ship["val_top1"] >= rows["tiny teacher (PyTorch)"]["val_top1"] - 0.01
     meta = ModelMeta.load(result.ship_dir)
     assert meta.extra.get("shipped") is True
-    assert meta.metrics["test_top1"] == ship["test_top1"] / 100.0  # fractions, as training writes them
+    assert meta.metrics["test_top1"] == ship["test_top1"]  # fractions in report and model, as training
+    assert 0.0 <= ship["test_top1"] <= 1.0
     assert report["targets"]["onnx_parity_ok"] is True
     # its gate was fitted as it will be served, stamped with the records, and measured
     from butterflyer.data.manifest import manifest_sha256
