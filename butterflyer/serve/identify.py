@@ -164,7 +164,10 @@ class Identifier:
         top_k = [self.guess(int(i), float(species_probs[i])) for i in order]
         ref = ModelRef(name=self.model.name, version=self.model.version)
         gate = None
-        decision = self.gate.decide(imagenet_probs, features)
+        neighbours = self.gate.neighbours
+        # one product with the bank serves both the gate and the open-set rule
+        cosines = neighbours.cosines(features)[0] if neighbours is not None and features is not None else None
+        decision = self.gate.decide(imagenet_probs, features, cosines)
         if decision is not None:
             gate = Gate(score=round(decision.score, 6), threshold=round(decision.threshold, 6))
             if not decision.passed:
@@ -176,7 +179,8 @@ class Identifier:
         relatives: list[SpeciesGuess] = []
         bank = self.labelled_bank
         if self.openset is not None and bank is not None and features is not None:
-            verdict = openset_decide(self.openset, bank, species_probs, features, self.thresholds)
+            verdict = openset_decide(self.openset, bank, species_probs, features, self.thresholds,
+                                     sims=cosines)
             roll, known = verdict.roll, verdict.known_species
             relatives = [self.guess(i, float(species_probs[i])) for i in verdict.relatives]
         else:

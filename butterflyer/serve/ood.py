@@ -141,16 +141,19 @@ class OodGate:
             return self.neighbours.threshold
         return self.profile.threshold if self.profile is not None else self.mass_threshold
 
-    def decide(self, imagenet_probs: np.ndarray | None,
-               features: np.ndarray | None = None) -> OodDecision | None:
+    def decide(self, imagenet_probs: np.ndarray | None, features: np.ndarray | None = None,
+               cosines: np.ndarray | None = None) -> OodDecision | None:
         """Gate one image from its ImageNet probabilities ``(1000,)`` and/or features ``(D,)``.
 
-        ``None`` when the model does not give the output this gate reads (no gate applies).
+        ``cosines``: the features' similarities to the neighbour bank when the caller already has them
+        (the open-set rule reads the same ones). ``None`` when the model does not give the output this
+        gate reads (no gate applies).
         """
         if self.neighbours is not None:
             if features is None:
                 return None
-            score = float(self.neighbours.similarity(features)[0])
+            row = self.neighbours.cosines(features) if cosines is None else cosines
+            score = float(self.neighbours.kth(row)[0])
             return OodDecision(score >= self.threshold, score, self.threshold)
         if imagenet_probs is None:
             return None

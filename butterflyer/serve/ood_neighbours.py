@@ -82,14 +82,22 @@ class NeighbourGate:
     def with_threshold(self, threshold: float) -> NeighbourGate:
         return NeighbourGate(self.bank, float(threshold), self.k, self.labels)
 
-    def similarity(self, features: np.ndarray) -> np.ndarray:
-        """The ``k``-th highest cosine similarity to the bank, per row of ``features``."""
+    def cosines(self, features: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each row of ``features`` to every bank row ``(N, M)``."""
         x = unit_rows(features)
         if x.shape[1] != self.bank.shape[1]:
             raise ModelError(f"the model gives {x.shape[1]} features but the gate's bank holds "
                              f"{self.bank.shape[1]}; re-run 'butterflyer fit-serving' for this model")
+        return x @ self.bank.T
+
+    def kth(self, cosines: np.ndarray) -> np.ndarray:
+        """The ``k``-th highest of each row of :meth:`cosines`: the gate's score."""
         k = min(self.k, len(self.bank))
-        return np.partition(x @ self.bank.T, -k, axis=1)[:, -k].astype(np.float64)
+        return np.partition(np.atleast_2d(cosines), -k, axis=1)[:, -k].astype(np.float64)
+
+    def similarity(self, features: np.ndarray) -> np.ndarray:
+        """The ``k``-th highest cosine similarity to the bank, per row of ``features``."""
+        return self.kth(self.cosines(features))
 
     # -- storage ------------------------------------------------------------------------------------
 

@@ -122,10 +122,13 @@ class LabelledBank:
         k = min(top, len(picked))
         return float(np.partition(picked, -k)[-k:].mean())
 
-    def nearest_labels(self, sims: np.ndarray, count: int) -> tuple[int, ...]:
-        """Distinct labels of the nearest bank rows, closest first, at most ``count``."""
+    def nearest_labels(self, sims: np.ndarray, count: int, look: int = 64) -> tuple[int, ...]:
+        """Distinct labels of the nearest bank rows, closest first, at most ``count`` (among the ``look``
+        nearest rows: sorting the whole bank for every photo is not needed)."""
         out: list[int] = []
-        for row in np.argsort(-sims):
+        look = min(look, len(sims))
+        nearest = np.argpartition(-sims, look - 1)[:look] if look else np.empty(0, dtype=np.int64)
+        for row in nearest[np.argsort(-sims[nearest])]:
             label = int(self.labels[row])
             if label not in out:
                 out.append(label)
@@ -146,15 +149,21 @@ def decide(
     features: np.ndarray,
     thresholds: Thresholds,
     relatives: int = 3,
+    sims: np.ndarray | None = None,
 ) -> OpenSetVerdict:
-    """One photo's answer from calibrated ``probs`` and pooled ``features`` (module docstring)."""
-    x = _unit(features)
-    if x.shape[0] != bank.bank.shape[1]:
-        raise ModelError(
-            f"the model gives {x.shape[0]} features but the bank holds {bank.bank.shape[1]}; "
-            "re-run 'butterflyer fit-serving' for this model"
-        )
-    sims = bank.bank @ x
+    """One photo's answer from calibrated ``probs`` and pooled ``features`` (module docstring).
+
+    ``sims``: the features' cosine similarities to the bank rows, when the caller (the gate) already
+    computed them.
+    """
+    if sims is None:
+        x = _unit(features)
+        if x.shape[0] != bank.bank.shape[1]:
+            raise ModelError(
+                f"the model gives {x.shape[0]} features but the bank holds {bank.bank.shape[1]}; "
+                "re-run 'butterflyer fit-serving' for this model"
+            )
+        sims = bank.bank @ x
     best = int(np.argmax(probs))
     top = float(probs[best])
     species_sim = bank.top_mean(sims, bank.rows_of_label.get(best), rule.top)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from butterflyer.models.meta import ModelMeta
 from butterflyer.serve.catalog import Catalog, SpeciesInfo
 from butterflyer.serve.everyday import everyday_photos
 from butterflyer.serve.fit import fit_serving, measure_gate, write_serving
 from butterflyer.serve.identify import Identifier
-from butterflyer.serve.ood_neighbours import GATE_FILE
+from butterflyer.serve.ood_neighbours import GATE_FILE, NeighbourGate
 from butterflyer.serve.session import load_served_model
 from butterflyer.serve.settings import ServeSettings
 
@@ -31,7 +32,7 @@ def _examples(n_per_label: int, seed: int) -> list[tuple[bytes, str]]:
     return out
 
 
-def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path) -> None:
+def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served = load_served_model(str(tiny_model))
     catalog = Catalog({label: SpeciesInfo(label, label.title(), f"Genus{i} species", f"Genus{i // 2}", "Fam")
                        for i, label in enumerate(LABELS)})
@@ -57,8 +58,12 @@ def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path) -> None:
     assert ident.gate.neighbours is not None and ident.gate.neighbours.labels is not None
     assert sorted(set(ident.gate.neighbours.labels.tolist())) == [0, 1, 2, 3]  # each row keeps its label
     assert ident.openset is not None and ident.labelled_bank is not None
+    products: list[int] = []
+    real = NeighbourGate.cosines
+    monkeypatch.setattr(NeighbourGate, "cosines", lambda self, f: products.append(1) or real(self, f))
     answer = ident.identify_bytes(_examples(1, 7000)[0][0])
     assert answer.known_species is not None and len(answer.relatives) >= 1
+    assert len(products) == 1  # the gate and the open-set rule share one product with the bank
     report = measure_gate(ident, _examples(2, 5000))
     assert report["butterfly_photos"] == 8
     assert set(report["everyday"]) == set(everyday_photos())

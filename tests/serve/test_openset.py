@@ -140,3 +140,19 @@ def test_bank_labels_survive_the_file_round_trip(tmp_path) -> None:  # type: ign
     back = NeighbourGate.from_json(gate.to_json(file_sha256=sha256_bytes(data)), tmp_path)
     assert back.labels is not None and back.labels.tolist() == [0, 0, 1, 1, 2, 3]
     assert NeighbourGate.from_json(NeighbourGate.fit(np.eye(3, DIM)).to_json(), None).labels is None
+
+
+def test_precomputed_similarities_give_the_same_answer_and_nearest_labels_match_a_full_sort(
+        world: dict[str, np.ndarray]) -> None:
+    bank = _bank(world)
+    rng = np.random.default_rng(11)
+    for name, best in (("A1", 0), ("A3", 0), ("D1", 2), ("C1", 3)):
+        photo = _photos(world[name], 1, rng)[0]
+        plain = decide(RULE, bank, _probs(best, 0.9), photo, THRESHOLDS)
+        shared = decide(RULE, bank, _probs(best, 0.9), photo, THRESHOLDS, sims=bank.bank @ photo)
+        assert (plain.roll, plain.known_species, plain.relatives) == \
+            (shared.roll, shared.known_species, shared.relatives)
+        assert plain.species_similarity == pytest.approx(shared.species_similarity, abs=1e-6)
+        sims = bank.bank @ photo
+        full = list(dict.fromkeys(int(bank.labels[r]) for r in np.argsort(-sims)))[:3]
+        assert list(bank.nearest_labels(sims, 3)) == full
