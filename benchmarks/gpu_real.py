@@ -1,10 +1,12 @@
-"""Real-data GPU run: an EfficientNet-Lite0 fine-tune and the VGG16 baseline, trained and pruned.
+"""Real-data GPU run: an EfficientNet-Lite fine-tune and the VGG16 baseline, trained and pruned.
 
     python benchmarks/gpu_real.py --records RECORDS --output OUT            # on the GPU host
+    python benchmarks/gpu_real.py --records R --output O --lite-model efficientnet_lite2 --skip vgg16
     python benchmarks/gpu_real.py --records R --output O --device cpu --tiny  # dry run of every step
 
-1. ``efficientnet_lite0``, full profile (two stages, bf16 autocast, GPU JPEG decode):
-   the run folder's ``report-test/metrics.json`` holds test top-1.
+1. ``efficientnet_lite0`` (or ``--lite-model``), full profile (two stages, bf16 autocast, GPU
+   JPEG decode, the model's own input size): the run folder's ``report-test/metrics.json``
+   holds test top-1.
 2. ``vgg16`` from random weights (none exist offline): full fine-tune of every
    layer at one learning rate, so that it is a trained baseline.
 3. The VGG16 pruning of ``butterflyer compress`` (parameters, iterative, at least
@@ -35,14 +37,14 @@ def _top1(model, meta, records: str, device: str) -> float:
     return float((logits.argmax(1) == labels).float().mean())
 
 
-def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
+def lite(records: str, out: Path, gpus: int, tiny: bool, epochs: int, arch: str) -> dict:
     from butterflyer.train.trainer import train
 
     started = time.perf_counter()
     cfg = TrainConfig(
         input=records,
-        output=str(out / "lite0"),
-        model="tiny" if tiny else "efficientnet_lite0",
+        output=str(out / arch),
+        model="tiny" if tiny else arch,
         profile="full",
         gpu=gpus,
         epochs=epochs,
@@ -55,9 +57,9 @@ def lite0(records: str, out: Path, gpus: int, tiny: bool, epochs: int) -> dict:
         augment="trivial",
         num_workers=8,
     )
-    result = train(cfg)
+    result = train(cfg, on_epoch=lambda record: print("EPOCH " + json.dumps(record), flush=True))
     return {
-        "step": "lite0_full",
+        "step": f"{arch}_full",
         "seconds": round(time.perf_counter() - started, 1),
         **{
             k: result.metrics.get(k)
@@ -140,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     ap.add_argument("--tiny", action="store_true", help="the tiny test model instead (CPU dry run)")
     ap.add_argument("--lite-epochs", type=int, default=16)
+    ap.add_argument("--lite-model", default="efficientnet_lite0", help="efficientnet_lite0|1|2")
     ap.add_argument("--vgg-epochs", type=int, default=24)
     ap.add_argument("--prune-epochs", type=int, default=4)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["lite0", "vgg16"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["lite", "vgg16"])
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: use --device cpu --tiny for a dry run", file=sys.stderr)
@@ -161,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(row), flush=True)
         (args.output / "summary.json").write_text(json.dumps(rows, indent=2))
 
-    if "lite0" not in args.skip:
-        emit(lite0(args.records, args.output, gpus, args.tiny, args.lite_epochs))
+    if "lite" not in args.skip:
+        emit(lite(args.records, args.output, gpus, args.tiny, args.lite_epochs, args.lite_model))
     if "vgg16" not in args.skip:
         for row in vgg16(args.records, args.output, gpus, args.tiny, args.vgg_epochs, args.prune_epochs):
             emit(row)
