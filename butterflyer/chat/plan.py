@@ -108,6 +108,13 @@ STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpil
           "pupa": {"pupa", "pupae", "pupate", "pupates", "chrysalis", "chrysalises", "cocoon", "cocoons"},
           "egg": {"egg", "eggs"}}
 STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": set()}
+# "what does it eat": a sentence outside the food sections answers only if it says what is eaten
+FOOD_ASK = {"eat", "eats", "feed", "feeds", "food", "diet", "nectar", "drink", "drinks"}
+FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding", "food", "foodplant",
+            "nectar", "drink", "drinks", "sip", "sips", "leaves", "plant", "plants", "flowers", "fruit",
+            "sap",
+            "pollen", "diet", "host"}
+FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 
 PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
          "distribution": "habitat", "habitat": "distribution"}
@@ -298,6 +305,9 @@ class Planner:
         if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
                 and chunk.section not in STAGE_SECTIONS[stage]):
             return False  # "what is the caterpillar called": a sentence about the adult does not answer
+        if (FOOD_ASK & set(tokens(q.text)) and chunk.section not in FOOD_SECTIONS
+                and not FOOD_SAY & self._sent_words[chunk.id][j]):
+            return False  # "what does the comet moth caterpillar eat": a sentence about the caterpillar only
         # a "why" is answered by a reason, never by a description of what the question already says
         if WHY.search(q.text.lower()):
             if "name" in q.asks and self.names_itself(chunk, j):
