@@ -30,7 +30,7 @@ eggfly crow pansy jezebel sailer sailor sergeant baron lacewing jay mormon albat
 cruiser rajah pasha charaxes beauty sister cracker lady argus pierrot lineblue cerulean flat awl dart
 skipperling hawkmoth hawk-moth sphinx underwing carpet pug footman ermine prominent eggar lappet looper
 plume burnet forester silkmoth hornworm armyworm cutworm wood-nymph grayling arctic alpine marble
-orangetip dogface yellow comma buckeye cattleheart kite apollo parnassian festoon sootywing cloudywing
+orangetip dogface yellow buckeye cattleheart kite apollo parnassian festoon sootywing cloudywing
 flasher snout patroller leafwing daggerwing bluewing mapwing longwing glasswing clearwing tigerwing
 """
 # "monarch caterpillars" are the monarch's young, not another species
@@ -41,17 +41,19 @@ GENERIC = {"butterfly", "butterflies", "moth", "moths"}
 _WING_PARTS = {"forewing", "hindwing", "forewings", "hindwings", "underwing"}
 # Words that begin common names ("Southern festoon", "Lesser purple emperor", "Common jay").
 _MODIFIER_TEXT = """
-lesser greater great scarce false mock dwarf pygmy royal imperial regal common little northern southern
+lesser greater great scarce false mock dwarf pygmy royal imperial regal common northern southern
 eastern western central african asian american european mexican indian australian chinese japanese
 malayan tropical desert mountain alpine arctic island golden
 """
 NAME_MODIFIERS = set(_MODIFIER_TEXT.split())
 # Before a covered name these qualify a population, not another species ("western monarchs").
-_POPULATION = {"northern", "southern", "eastern", "western", "central", "common", "little", "tropical",
-               "mexican", "american", "african", "asian", "european", "indian", "australian", "golden"}
+_POPULATION = {"northern", "southern", "eastern", "western", "central", "common", "tropical",
+               "mexican", "american", "african", "asian", "european", "indian", "australian",
+               "golden"}
 # Words that describe one butterfly seen, not a species ("my backyard swallowtail", "a huge morpho").
 DESCRIPTIVE = {"big", "bigger", "biggest", "large", "larger", "largest", "small", "smaller", "smallest",
-               "tiny", "huge", "giant", "beautiful", "pretty", "lovely", "gorgeous", "male", "female",
+               "tiny", "little", "huge", "giant", "beautiful", "pretty", "lovely", "gorgeous", "male",
+               "female",
                "adult", "young", "baby", "dead", "live", "living", "wild", "pet", "same", "first", "last",
                "other",
                "another", "backyard", "garden", "yard", "local", "native", "typical", "real", "fresh", "worn",

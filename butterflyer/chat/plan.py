@@ -116,8 +116,12 @@ FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding",
             "pollen", "diet", "host"}
 FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 
-PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
-         "distribution": "habitat", "habitat": "distribution"}
+# "what does it eat" is answered for both stages; "where does it live" only by the range (the
+# habitat answers "what kind of place", and quoting both pads the answer)
+PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants"}
+_WHERE = re.compile(r"\bwhere\b")
+_PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
+                         r"sort of place|what (places|place))\b")
 
 
 @dataclass
@@ -305,9 +309,13 @@ class Planner:
         if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
                 and chunk.section not in STAGE_SECTIONS[stage]):
             return False  # "what is the caterpillar called": a sentence about the adult does not answer
-        if (FOOD_ASK & set(tokens(q.text)) and chunk.section not in FOOD_SECTIONS
+        said = set(tokens(q.text))
+        if (FOOD_ASK & said and chunk.section not in FOOD_SECTIONS
                 and not FOOD_SAY & self._sent_words[chunk.id][j]):
             return False  # "what does the comet moth caterpillar eat": a sentence about the caterpillar only
+        if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
+                and any(s not in FOOD_SECTIONS for s in q.wanted)):
+            return False  # "what does the caterpillar look like": its food plants are no answer
         # a "why" is answered by a reason, never by a description of what the question already says
         if WHY.search(q.text.lower()):
             if "name" in q.asks and self.names_itself(chunk, j):
@@ -431,11 +439,16 @@ class Planner:
     @staticmethod
     def _specific_food(q: Query) -> bool:
         """Whether the question names the life stage whose food it asks about."""
-        words = set(q.text.lower().replace("-", " ").split())
+        words = set(tokens(q.text))
         return bool(words & {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
                              "adult", "adults", "host"})
 
     def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
+        text = q.text.lower()
+        if best[1].section == "habitat" and _WHERE.search(text) and not _PLACE_KIND.search(text):
+            # "where does it live" asks for the range: the best range sentence answers it instead
+            best = next(((s, c, k) for s, c, k in ranked
+                         if c.section == "distribution" and c.entry == best[1].entry), best)
         _, chunk, j = best
         plan = Plan()
         plan.add(single(chunk, j), 1)
@@ -458,7 +471,10 @@ class Planner:
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)
-        runner = next(((s, c, k) for s, c, k in ranked if c.id != chunk.id and self.supported(q, c, k)), None)
+        # a close runner-up from another chunk of the same kind (another entry's range, a second food
+        # passage); a sentence on another topic would only pad the answer
+        runner = next(((s, c, k) for s, c, k in ranked
+                       if c.id != chunk.id and c.section == chunk.section and self.supported(q, c, k)), None)
         if runner and runner[0] >= best[0] - 0.01 and len(plan.parts) < 4:
             plan.add(single(runner[1], runner[2]), 1)
         for extra_label in q.targets[1:]:
