@@ -30,3 +30,14 @@ def test_food_question_is_not_answered_by_a_sentence_that_names_no_food(tiny_eng
 def test_the_caterpillars_looks_are_not_answered_by_its_food(tiny_engine: ChatEngine) -> None:
     reply = tiny_engine.ask("what colour is the monarch chrysalis?")
     assert all(s not in {"larval_host_plants", "adult_food"} for _, s in _sections(reply)), reply.answer
+
+
+def test_name_origin_questions_want_where_the_name_comes_from() -> None:
+    from butterflyer.chat.plan import answers_ask, asks
+
+    assert "origin" in asks("why is the cinnabar moth called that")
+    assert "origin" in asks("which naturalist gave rajah brooke's birdwing its name")
+    assert "origin" not in asks("what is the great eggfly also called")
+    assert "origin" not in asks("who first described the red admiral")  # an authority, not a name's origin
+    assert answers_ask("The cinnabar moth is named after cinnabar, a red mineral.", ["origin"])
+    assert not answers_ask("The Cinnabar moth is also known as Cinnabar.", ["origin"])
