@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import COLOURS, candidates, is_description
+from butterflyer.chat.describe import candidates, is_description
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import GROUP_NOUNS, parse_intent
+from butterflyer.chat.intent import parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
+from butterflyer.chat.names import NameShapes, Span, guide_epithets
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
@@ -63,6 +64,11 @@ class ChatEngine:
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels)
+        self.shapes = NameShapes(
+            {label: e.kind for label, e in self.guide.species.items()},
+            {label: {t for n in e.names() for t in tokens(n)} for label, e in self.guide.species.items()},
+            self.vocabulary, [e.genus for e in self.guide.species.values() if e.genus],
+            guide_epithets(c.text for c in self.index.chunks))
         self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
 
     # --- public -------------------------------------------------------------------------
@@ -100,17 +106,18 @@ class ChatEngine:
         current = species_id or self._species_from_history(history or [])
         message = repair_question_words(message)
         mentions = self.linker.find(message)
-        unknown = find_unknown(message, [(m.start, m.end) for m in mentions])
+        # a species the guide lacks is refused even when a covered one is named beside it ("the
+        # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
+        # A checklist name first, then any phrase shaped like a name that no guide name matches whole
+        unknown = find_unknown(message, [(m.start, m.end) for m in mentions]) or self.shapes.find(
+            message, [Span(m.label, m.start, m.end) for m in mentions])
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
-        # a species the guide lacks is refused even when a covered one is named beside it ("the
-        # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one
-        unknown_name = (unknown.name if unknown is not None
-                        else self._names_unknown_species(words, in_mention, set(name_like)))
+        unknown_name = unknown.name if unknown is not None else None
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
         intent = parse_intent(unnamed, terms(unnamed))
@@ -167,25 +174,6 @@ class ChatEngine:
             return found[0]
         raise ChatError(f"no species called {name!r} in the field guide; use a dataset label such as "
                         "'MONARCH' or a common name such as 'painted lady'")
-
-    def _names_unknown_species(self, words: list[str], in_mention: set[int], capital: set[str]) -> str | None:
-        """"Queen Alexandra's birdwing", "gulf fritillary": a word the guide never uses, just before a
-        group noun that is not part of a known name, names a species the guide lacks; returns that name."""
-        for k, word in enumerate(words):
-            if k in in_mention or not self._unknown(words, k) or word in DESCRIPTIVE or word in COLOURS:
-                continue
-            if word.endswith("ish") or word.endswith("coloured") or word.endswith("colored"):
-                continue  # "blackish moth", "rust-coloured moth" describe one
-            reach = 4 if word in capital else 2  # a capitalised name may have words in between
-            after = range(k + 1, min(k + reach, len(words)))
-            for g in after:
-                if words[g] in GROUP_NOUNS and g not in in_mention:
-                    # "Queen Victoria's birdwing": the word before belongs to the name even when it is
-                    # also a guide name on its own
-                    lead = k > 0 and words[k - 1] not in STOPWORDS
-                    start = k - 1 if lead else k
-                    return " ".join(words[start:g + 1])
-        return None
 
     def _foreign(self, term: str) -> bool:
         """A word the guide never uses and that is no one-letter slip of one it does ("genome")."""

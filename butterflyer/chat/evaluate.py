@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,17 @@ def load_questions(folder: str | Path | None = None, pattern: str = "questions_*
     return out
 
 
-def load_splits(folder: str | Path | None = None) -> dict[str, list[tuple[str, EvalQuestion]]]:
-    """``{split: [(file, question), ...]}`` for every split that has files under ``folder``."""
+def load_splits(folder: str | Path | None = None, only: Sequence[str] | None = None
+                ) -> dict[str, list[tuple[str, EvalQuestion]]]:
+    """``{split: [(file, question), ...]}`` for every split (or only those in ``only``) that has files
+    under ``folder``."""
+    unknown = sorted(set(only or []) - set(SPLITS))
+    if unknown:
+        raise ChatError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
     out: dict[str, list[tuple[str, EvalQuestion]]] = {}
     for split, pattern in SPLITS.items():
+        if only is not None and split not in only:
+            continue
         try:
             sets = load_questions(folder, pattern)
         except ChatError as exc:
@@ -132,11 +140,15 @@ def precision_counts(q: EvalQuestion, reply: ChatReply) -> tuple[int, int]:
 
 
 def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None = None,
-             report_dir: str | Path | None = None, write: bool = True) -> dict[str, Any]:
-    """Ask every question, score the answers and (by default) write ``chat-eval.{md,json}``."""
+             report_dir: str | Path | None = None, write: bool = True,
+             only: Sequence[str] | None = None) -> dict[str, Any]:
+    """Ask every question, score the answers and (by default) write ``chat-eval.{md,json}``.
+
+    ``only`` limits the run to some splits (``["dev", "team"]`` while tuning: the held-out
+    answers are then never computed, so they cannot be looked at)."""
     from butterflyer.chat.answer import default_engine
 
-    splits = load_splits(questions_dir)
+    splits = load_splits(questions_dir, only)
     engine = engine or default_engine()
     rows: list[dict[str, Any]] = []
     for split, questions in splits.items():

@@ -56,7 +56,7 @@ WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point
                  r"\bwhat (are|is)\b[^?]{0,40}\bfor\s*\??\s*$")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
-                                        r"feed|defend)"),
+                                        r"feed|defend|frighten|scare|deter|fool|trick|warn|attract)"),
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
@@ -71,6 +71,11 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
     "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
              re.compile(r"\b(known as|is called|are called|named|its name|is the classic)\b")),
+    # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
+    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
+                          r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
+               re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
+                          r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
@@ -108,9 +113,20 @@ STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpil
           "pupa": {"pupa", "pupae", "pupate", "pupates", "chrysalis", "chrysalises", "cocoon", "cocoons"},
           "egg": {"egg", "eggs"}}
 STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": set()}
+# "what does it eat": a sentence outside the food sections answers only if it says what is eaten
+FOOD_ASK = {"eat", "eats", "feed", "feeds", "food", "diet", "nectar", "drink", "drinks"}
+FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding", "food", "foodplant",
+            "nectar", "drink", "drinks", "sip", "sips", "leaves", "plant", "plants", "flowers", "fruit",
+            "sap",
+            "pollen", "diet", "host"}
+FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 
-PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants",
-         "distribution": "habitat", "habitat": "distribution"}
+# "what does it eat" is answered for both stages; "where does it live" only by the range (the
+# habitat answers "what kind of place", and quoting both pads the answer)
+PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants"}
+_WHERE = re.compile(r"\bwhere\b")
+_PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
+                         r"sort of place|what (places|place))\b")
 
 
 @dataclass
@@ -282,6 +298,8 @@ class Planner:
     def names_itself(self, chunk: Chunk, j: int) -> bool:
         """"Why is it called that?": a sentence that uses a word of the entry's name twice, once as the
         subject and once as a description ("a silvery mark shaped like a question mark")."""
+        if chunk.section == "overview":
+            return False  # "also known as Cinnabar" repeats the name without saying where it comes from
         words = [w for w in tokens(chunk.entry_title) if len(w) >= 4 and w not in NAME_GENERIC]
         said = tokens(chunk.sentences[j])
         return any(sum(1 for t in said if t.startswith(w[:5])) >= 2 for w in words)
@@ -292,12 +310,24 @@ class Planner:
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if "origin" in q.asks:
+            # an alias ("also known as Cinnabar") or the classification says nothing of where a name
+            # comes from; the sentence must say it, or use the name as a description of the insect
+            return chunk.section != "overview" and (
+                answers_ask(chunk.sentences[j], ["origin"]) or self.names_itself(chunk, j))
         if q.quantity and not has_number(chunk.sentences[j]):
             return False
         stage = q.stage
         if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
                 and chunk.section not in STAGE_SECTIONS[stage]):
             return False  # "what is the caterpillar called": a sentence about the adult does not answer
+        said = set(tokens(q.text))
+        if (FOOD_ASK & said and chunk.section not in FOOD_SECTIONS
+                and not FOOD_SAY & self._sent_words[chunk.id][j]):
+            return False  # "what does the comet moth caterpillar eat": a sentence about the caterpillar only
+        if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
+                and any(s not in FOOD_SECTIONS for s in q.wanted)):
+            return False  # "what does the caterpillar look like": its food plants are no answer
         # a "why" is answered by a reason, never by a description of what the question already says
         if WHY.search(q.text.lower()):
             if "name" in q.asks and self.names_itself(chunk, j):
@@ -421,11 +451,18 @@ class Planner:
     @staticmethod
     def _specific_food(q: Query) -> bool:
         """Whether the question names the life stage whose food it asks about."""
-        words = set(q.text.lower().replace("-", " ").split())
+        words = set(tokens(q.text))
         return bool(words & {"caterpillar", "caterpillars", "caterpilar", "caterpilars", "larva", "larvae",
                              "adult", "adults", "host"})
 
     def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
+        text = q.text.lower()
+        if (best[1].section == "habitat" and _WHERE.search(text) and not _PLACE_KIND.search(text)
+                and self.lex(q.content, best[1], best[2]) == 0):
+            # "where does it live" asks for the range: the best range sentence answers it instead
+            # ("where does it spend its time" keeps the habitat sentence that says so)
+            best = next(((s, c, k) for s, c, k in ranked
+                         if c.section == "distribution" and c.entry == best[1].entry), best)
         _, chunk, j = best
         plan = Plan()
         plan.add(single(chunk, j), 1)
@@ -435,7 +472,10 @@ class Planner:
         for k in range(len(chunk.sentences)):
             if k == j or len(plan.parts) >= 3:
                 continue
-            if broad:
+            if broad and "origin" in q.asks:
+                # "why is it called that" does not want every reason the entry gives
+                on_point = answers_ask(chunk.sentences[k], ["origin"])
+            elif broad:
                 on_point = self.lex(q.content, chunk, k) > 0 or (
                     bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))
             else:
@@ -448,7 +488,10 @@ class Planner:
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)
-        runner = next(((s, c, k) for s, c, k in ranked if c.id != chunk.id and self.supported(q, c, k)), None)
+        # a close runner-up from another chunk of the same kind (another entry's range, a second food
+        # passage); a sentence on another topic would only pad the answer
+        runner = next(((s, c, k) for s, c, k in ranked
+                       if c.id != chunk.id and c.section == chunk.section and self.supported(q, c, k)), None)
         if runner and runner[0] >= best[0] - 0.01 and len(plan.parts) < 4:
             plan.add(single(runner[1], runner[2]), 1)
         for extra_label in q.targets[1:]:

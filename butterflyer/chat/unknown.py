@@ -76,6 +76,10 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]]) -> Unknown | 
             if needs_context and not (before_noun or after_the):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
+            # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match
+            # and the rest of it is only a group word
+            covered = covered or any(s <= i < e < i + n and set(toks[e:i + n]) <= _FOLLOW
+                                     for s, e in guide_spans)
             if not covered:
                 found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
                 return Unknown(" ".join(found), i, i + len(found))

@@ -88,11 +88,14 @@ def eval_cmd(
     show_failures: Annotated[int, typer.Option(help="print up to this many failed questions")] = 10,
     show_heldout: Annotated[bool, typer.Option(help="also print held-out failures (they are in the report "
                                                     "either way; don't tune on them)")] = False,
+    split: Annotated[list[str] | None, typer.Option("--split", help="score only this split (dev, held-out, "
+                                                    "team; repeatable): tune with --split dev --split team")
+                     ] = None,
 ) -> None:
     """Score the chatbot on the dev, held-out and team question sets; writes chat-eval.md and .json."""
     from butterflyer.chat.evaluate import run_eval
 
-    result = run_eval(engine=_engine(), report_dir=out)
+    result = run_eval(engine=_engine(), report_dir=out, only=split or None)
     m = result["metrics"]
     console = Console()
     for name, s in result["splits"].items():

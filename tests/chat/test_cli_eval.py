@@ -78,3 +78,15 @@ def test_cli_interactive_follow_up(use_tiny: ChatEngine) -> None:
 def test_cli_unknown_species_is_an_error(use_tiny: ChatEngine) -> None:
     result = CliRunner().invoke(app, ["chat", "--species", "unicorn", "-m", "hi"])
     assert result.exit_code != 0 and "no species" in str(result.exception)
+
+
+def test_eval_of_some_splits_never_asks_the_others(tmp_path: Path, tiny_engine: ChatEngine) -> None:
+    qdir = tmp_path / "q"
+    qdir.mkdir()
+    (qdir / "questions_t.yaml").write_text(yaml.safe_dump(QUESTIONS[:2]))
+    (qdir / "visitors_heldout.yaml").write_text(yaml.safe_dump(QUESTIONS[2:]))
+    result = run_eval(engine=tiny_engine, questions_dir=qdir, write=False, only=["team"])
+    assert set(result["splits"]) == {"team"}
+    assert {r["question"] for r in result["rows"]} == {q["question"] for q in QUESTIONS[:2]}
+    with pytest.raises(ChatError, match="unknown split"):
+        run_eval(engine=tiny_engine, questions_dir=qdir, write=False, only=["heldout"])

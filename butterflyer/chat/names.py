@@ -1,0 +1,272 @@
+"""Species names the guide lacks, recognised by how names are built (not by a list of them).
+
+The checklist (:mod:`butterflyer.chat.unknown`) knows particular names; this module knows
+the *shape* of one: name words before a word that ends common names ("... birdwing",
+"... fritillary", "... bluewing"), a possessive ("Lorquin's admiral"), or a binomial whose
+genus is a known butterfly or moth genus ("Morpho menelaus"). A name phrase is a covered
+species only when a guide name matches it as a whole: "queen" in "Queen Victoria's
+birdwing", "zebra" in "zebra swallowtail", "blue morpho" in "Menelaus blue morpho" and
+"peacock" in "giant peacock moth" (the peacock is a butterfly) are no match.
+
+``find_unnamed(message, mentions, kinds, vocabulary)`` returns the first such phrase as an
+:class:`~butterflyer.chat.unknown.Unknown` (token span and name), or ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from butterflyer.chat.describe import COLOURS
+from butterflyer.chat.intent import GROUP_NOUNS
+from butterflyer.chat.measure import ALIASES, REGIONS
+from butterflyer.chat.text import STOPWORDS, normalize, stem, tokens
+from butterflyer.chat.unknown import Unknown
+
+# Words that end the common names of particular groups (besides intent.GROUP_NOUNS).
+_HEAD_TEXT = """
+eggfly crow pansy jezebel sailer sailor sergeant baron lacewing jay mormon albatross emigrant wanderer
+cruiser rajah pasha charaxes beauty sister cracker lady argus pierrot lineblue cerulean flat awl dart
+skipperling hawkmoth hawk-moth sphinx underwing carpet pug footman ermine prominent eggar lappet looper
+plume burnet forester silkmoth hornworm armyworm cutworm wood-nymph grayling arctic alpine marble
+orangetip dogface yellow buckeye cattleheart kite apollo parnassian festoon sootywing cloudywing
+flasher snout patroller leafwing daggerwing bluewing mapwing longwing glasswing clearwing tigerwing
+"""
+# "monarch caterpillars" are the monarch's young, not another species
+_YOUNG = {"caterpillar", "caterpillars", "larva", "larvae", "egg", "eggs", "pupa", "chrysalis", "cocoon"}
+_ALL_HEADS = GROUP_NOUNS | set(_HEAD_TEXT.split())
+HEADS = (_ALL_HEADS | {stem(w) for w in _ALL_HEADS}) - _YOUNG
+GENERIC = {"butterfly", "butterflies", "moth", "moths"}
+_WING_PARTS = {"forewing", "hindwing", "forewings", "hindwings", "underwing"}
+# Words that begin common names ("Southern festoon", "Lesser purple emperor", "Common jay").
+_MODIFIER_TEXT = """
+lesser greater great scarce false mock dwarf pygmy royal imperial regal common northern southern
+eastern western central african asian american european mexican indian australian chinese japanese
+malayan tropical desert mountain alpine arctic island golden
+"""
+NAME_MODIFIERS = set(_MODIFIER_TEXT.split())
+# Before a covered name these qualify a population, not another species ("western monarchs").
+_POPULATION = {"northern", "southern", "eastern", "western", "central", "common", "tropical",
+               "mexican", "american", "african", "asian", "european", "indian", "australian",
+               "golden"}
+# Words that describe one butterfly seen, not a species ("my backyard swallowtail", "a huge morpho").
+DESCRIPTIVE = {"big", "bigger", "biggest", "large", "larger", "largest", "small", "smaller", "smallest",
+               "tiny", "little", "huge", "giant", "beautiful", "pretty", "lovely", "gorgeous", "male",
+               "female",
+               "adult", "young", "baby", "dead", "live", "living", "wild", "pet", "same", "first", "last",
+               "other",
+               "another", "backyard", "garden", "yard", "local", "native", "typical", "real", "fresh", "worn",
+               "faded", "fluffy", "furry", "hairy", "colourful", "colorful", "rainbow", "shiny", "new",
+               "favourite", "favorite", "rare", "famous", "whole", "entire", "true", "night", "day"}
+PLACES = {w for key in [*REGIONS, *ALIASES] for w in key.split()} | {
+    p for places in REGIONS.values() for place in places for p in place.split()}
+_PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "barred", "washed", "studded",
+               "edged", "tipped", "marked", "winged", "lined", "letter", "bordered", "eyed", "necked")
+_BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see"}
+_FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
+MAX_RUN = 3
+
+_GENERA_TEXT = """
+ornithoptera troides trogonoptera papilio graphium parides battus eurytides protographium iphiclides
+zerynthia parnassius danaus tirumala euploea amauris heliconius dryas agraulis dione speyeria argynnis
+boloria euphydryas melitaea phyciodes chlosyne vanessa aglais nymphalis polygonia junonia precis
+hypolimnas limenitis adelpha apatura charaxes morpho caligo prepona hamadryas marpesia siproeta anartia
+kallima doleschallia ithomia pieris pontia colias gonepteryx anthocharis euchloe delias appias catopsilia
+phoebis eurema lycaena polyommatus celastrina glaucopsyche maculinea phengaris callophrys satyrium thecla
+strymon calycopis atlides eumaeus hesperia erynnis pyrgus thymelicus ochlodes urbanus epargyreus pholisora
+carterocephalus maniola pararge coenonympha erebia melanargia pyronia aphantopus lasiommata hipparchia
+cercyonis megisto satyrodes actias attacus archaeoattacus coscinocera antheraea hyalophora callosamia
+automeris saturnia samia bombyx argema chrysiridia urania manduca acherontia deilephila daphnis hyles
+macroglossum hemaris agrius smerinthus laothoe mimas biston lymantria cydia tineola zygaena tyria arctia
+hypercompe spilosoma utetheisa callimorpha euplagia ascalapha thysania catocala noctua agrotis
+helicoverpa spodoptera yponomeuta malacosoma thaumetopoea dryocampa opodiphthera eacles citheronia
+rothschildia copaxa hemileuca cethosia idea parthenos euthalia lexias cyrestis polyura graphium
+"""
+GENERA = frozenset(_GENERA_TEXT.split())
+_NOT_EPITHET = GENERIC | {"caterpillar", "caterpillars", "species", "genus", "family", "wing", "wings",
+                          "group", "kind", "kinds", "type", "types"}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A covered-species mention: label and token span ``[start, end)``."""
+
+    label: str
+    start: int
+    end: int
+
+
+def _is_head(word: str) -> bool:
+    if word in _WING_PARTS:
+        return False
+    return word in HEADS or word in GENERIC or (word.endswith("wing") and len(word) >= 8)
+
+
+def _capitalised(message: str) -> set[str]:
+    """Words written with a capital inside a sentence ("the Menelaus blue morpho")."""
+    found = re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+)", message.strip())
+    return {normalize(m.group(1)) for m in found}
+
+
+def _hyphen_patterns(message: str) -> set[str]:
+    """Pattern compounds written with a hyphen ("pink-spotted", "silver-studded")."""
+    return {m.group(2) for m in re.finditer(r"\b([a-z]+)-([a-z]+)\b", normalize(message))
+            if m.group(2).startswith(_PATTERN_ED)}
+
+
+class NameShapes:
+    """Knows one guide's vocabulary and species kinds; finds name phrases it does not cover."""
+
+    def __init__(self, kinds: Mapping[str, str], name_words: Mapping[str, Collection[str]],
+                 vocabulary: Collection[str], genera: Collection[str] = (), epithets: Collection[str] = ()
+                 ) -> None:
+        self.kinds = dict(kinds)
+        self.name_words = {k: set(v) for k, v in name_words.items()}
+        self.name_vocab = {w for v in self.name_words.values() for w in v
+                           if w not in STOPWORDS and w not in GENERIC and len(w) >= 4}
+        self.vocabulary = set(vocabulary)
+        self.genera = GENERA | {g.lower() for g in genera}
+        # epithets the guide's prose uses ("Danaus chrysippus"): known words that are still epithets
+        self.epithets = set(epithets)
+
+    def _known(self, word: str) -> bool:
+        return word in self.vocabulary or stem(word) in self.vocabulary
+
+    def _name_like(self, toks: Sequence[str], k: int, capital: set[str], hyphened: set[str]) -> bool:
+        """Whether token ``k`` reads as part of a proper name rather than as a description."""
+        w = toks[k]
+        if w in STOPWORDS or w in DESCRIPTIVE or w.isdigit() or len(w) < 3:
+            return False
+        if w in hyphened:
+            return True  # "pink-spotted swallowtail"
+        if w in COLOURS or w.endswith(("ish", "coloured", "colored")):
+            return False
+        possessive = k + 1 < len(toks) and toks[k + 1] == "s"
+        if w in PLACES:
+            return False  # "a Florida swallowtail" says where it was seen
+        if w in NAME_MODIFIERS or w in capital or possessive:
+            return True
+        return not self._known(w) and not w.endswith(("ing", "ed", "ly"))
+
+    def find(self, message: str, mentions: Sequence[Span]) -> Unknown | None:
+        """The first name phrase in ``message`` that no covered name matches as a whole."""
+        toks = tokens(message)
+        capital = _capitalised(message)
+        hyphened = _hyphen_patterns(message)
+        owner = {k: m for m in mentions for k in range(m.start, m.end)}
+        found = self._binomial(toks, owner)
+        if found is not None:
+            return found
+        for h, word in enumerate(toks):
+            m = owner.get(h)
+            if m is not None:
+                if h == m.end - 1:
+                    found = self._before_covered(toks, m, owner, capital, hyphened)
+                    if found is not None:
+                        return found
+                continue
+            if not _is_head(word) and word not in _YOUNG:
+                continue
+            found = self._before_head(toks, h, owner, capital, hyphened)
+            if found is not None:
+                return found
+        return None
+
+    def _run(self, toks: Sequence[str], end: int, owner: Mapping[int, Span]) -> int:
+        """Start of the run of name words (at most ``MAX_RUN``; "of" and a possessive's "s" free) that
+        ends just before ``end``."""
+        start, words, k = end, 0, end - 1
+        while k >= 0 and words < MAX_RUN:
+            w = toks[k]
+            if w in _FILLER:
+                if k > 0 and toks[k - 1] not in STOPWORDS and k < end - 1 or (w == "s" and k > 0):
+                    k -= 1
+                    continue
+                break
+            if w in STOPWORDS or w in GENERIC or w in _BREAK or (_is_head(w) and k not in owner):
+                break
+            start, words, k = k, words + 1, k - 1
+        return start
+
+    def _before_covered(self, toks: Sequence[str], m: Span, owner: Mapping[int, Span], capital: set[str],
+                        hyphened: set[str]) -> Unknown | None:
+        """"Menelaus blue morpho", "lesser purple emperor" (a longer name ending in a covered one), and
+        "giant peacock moth" (a butterfly's name with "moth")."""
+        start = self._run(toks, m.start, owner)
+        extra = [k for k in range(start, m.start) if k not in owner and toks[k] not in _FILLER]
+        strong = [k for k in extra
+                  if toks[k] not in _POPULATION and self._name_like(toks, k, capital, hyphened)]
+        head_after = m.end < len(toks) and toks[m.end] in GENERIC
+        if strong:
+            first = min(strong)
+            end = m.end + (1 if head_after else 0)
+            return Unknown(" ".join(toks[first:end]), first, end)
+        if head_after:
+            said = "moth" if toks[m.end].startswith("moth") else "butterfly"
+            if self.kinds.get(m.label, said) != said and said not in self.name_words.get(m.label, set()):
+                first = min(extra, default=m.start)
+                return Unknown(" ".join(toks[first:m.end + 1]), first, m.end + 1)
+        return None
+
+    def _before_head(self, toks: Sequence[str], h: int, owner: Mapping[int, Span], capital: set[str],
+                     hyphened: set[str]) -> Unknown | None:
+        """"Mexican bluewing", "Queen Victoria's birdwing", "zebra swallowtail": name words before a
+        group word that is not part of any covered name."""
+        start = self._run(toks, h, owner)
+        if start == h:
+            bare = toks[h - 1] if h > 0 else ""
+            # "buckeye caterpillars": a group word the guide never uses names a species on its own
+            if (toks[h] in GENERIC | _YOUNG and _is_head(bare) and not self._known(bare)
+                    and h - 1 not in owner):
+                return Unknown(f"{bare} {toks[h]}", h - 1, h + 1)
+            return None
+        inside = [k for k in range(start, h) if toks[k] not in _FILLER]
+        covered = [k for k in inside if k in owner]
+        generic = toks[h] in GENERIC or toks[h] in _YOUNG
+        if covered:
+            if generic:
+                return None  # "red postman butterflies", "luna moth" (handled as a covered name)
+            m = owner[covered[-1]]
+            own = self.name_words.get(m.label, set())
+            if toks[h] in own or stem(toks[h]) in own:
+                return None
+            first = min(inside)
+            return Unknown(" ".join(toks[first:h + 1]), first, h + 1)
+        if generic:
+            # "codling moth", "Cecropia moth": a word the guide never uses before butterfly/moth
+            named = [k for k in inside
+                     if not self._known(toks[k]) and self._name_like(toks, k, capital, hyphened)]
+        else:
+            # "zebra blue": a word of a covered name ("Zebra longwing") before another group word
+            named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
+                     or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE)]
+        if not named:
+            return None
+        first = min(named)
+        if first - 1 in inside and toks[first] in hyphened:
+            first -= 1  # "pink-spotted swallowtail", not "spotted swallowtail"
+        return Unknown(" ".join(toks[first:h + 1]), first, h + 1)
+
+    def _binomial(self, toks: Sequence[str], owner: Mapping[int, Span]) -> Unknown | None:
+        """"Morpho menelaus", "Papilio machaon": a known genus and an epithet no covered name has."""
+        for i in range(len(toks) - 1):
+            genus, epithet = toks[i], toks[i + 1]
+            if genus not in self.genera or i in owner or i + 1 in owner:
+                continue
+            if epithet in STOPWORDS or epithet in _NOT_EPITHET or _is_head(epithet) or len(epithet) < 3:
+                continue
+            if not epithet.isalpha() or (self._known(epithet) and epithet not in self.epithets):
+                continue  # "are heliconius poisonous": an ordinary word, not an epithet
+            return Unknown(f"{genus} {epithet}", i, i + 2)
+        return None
+
+
+def guide_epithets(texts: Iterable[str]) -> set[str]:
+    """Epithets of the binomials a guide's prose writes ("Danaus chrysippus" -> chrysippus)."""
+    out = set()
+    for text in texts:
+        for m in re.finditer(r"\b([A-Z][a-z]+) ([a-z]{3,})\b", text):
+            if m.group(1).lower() in GENERA:
+                out.add(m.group(2))
+    return out
