@@ -62,7 +62,6 @@ def pooled_features(records: str, progress: bool = True) -> tuple[list[str], dic
     from butterflyer.data.manifest import read_manifest
     from butterflyer.models import create_model, data_config_for
     from butterflyer.train.config import TrainConfig
-    from butterflyer.train.data import data_sha256
     from butterflyer.train.fastpath import MapBank, _pool, cached_maps
     from butterflyer.train.features import cut_backbone
 
@@ -70,12 +69,9 @@ def pooled_features(records: str, progress: bool = True) -> tuple[list[str], dic
     cfg = TrainConfig(input=records, profile="cpu-fast", tracker="none")
     model = create_model(cfg.model, len(labels), pretrained=True)
     cut = cut_backbone(model, cfg.fast_finetune_blocks)
-    sha = data_sha256(records)
     out: dict[str, Split] = {}
     for split in ("train", "val", "test"):
-        maps, ys = cached_maps(
-            cfg, cut, data_config_for(cfg.model), split, False, sha, labels, torch.device("cpu")
-        )
+        maps, ys = cached_maps(cfg, cut, data_config_for(cfg.model), split, False, labels)
         out[split] = Split(_pool(cut.suffix, maps), ys)
         if split == "train":
             out["train_mirrored"] = Split(_pool(cut.suffix, MapBank(maps, ys, mirrored=True))[len(ys) :], ys)

@@ -40,6 +40,10 @@ class ModelError(ButterflyerError):
     """A model cannot be built, loaded or saved."""
 
 
+class TrainingError(ButterflyerError):
+    """Training cannot go on (no data to train on, a diverging loss)."""
+
+
 class CompressionError(ButterflyerError):
     """A compression target cannot be met without breaking the model."""
 

@@ -52,8 +52,11 @@ def register(app: typer.Typer) -> None:
         augment: Annotated[str, typer.Option(help="trivial | randaugment | none.")] = "trivial",
         patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0 = off).")] = 3,
         finetune_epochs: Annotated[
-            int, typer.Option(help="cpu-fast: epochs fine-tuning conv_head after the head (0 = head only).")
-        ] = 0,
+            int, typer.Option(help="cpu-fast: epochs fine-tuning the late stages after the head (0 = head only).")
+        ] = 2,
+        finetune_blocks: Annotated[
+            int, typer.Option(help="cpu-fast: last stages fine-tuned with conv_head on cached maps.")
+        ] = 1,
         fast_flip: Annotated[
             str, typer.Option(help="cpu-fast cached augmentation: maps (free) | images (2nd pass) | none.")
         ] = "maps",
@@ -87,6 +90,7 @@ def register(app: typer.Typer) -> None:
             augment=augment,
             patience=patience,
             fast_finetune_epochs=finetune_epochs,
+            fast_finetune_blocks=finetune_blocks,
             fast_flip=fast_flip,
             threads=threads,
             num_workers=workers,

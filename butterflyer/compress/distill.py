@@ -23,6 +23,7 @@ from torch import nn
 
 from butterflyer.errors import CompressionError
 from butterflyer.models import ButterflyClassifier
+from butterflyer.train.late_stage import kd_loss
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -47,13 +48,6 @@ class DistillStats:
     seconds: float
     first_loss: float
     last_loss: float
-
-
-def kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL divergence between temperature-softened distributions, scaled by ``T^2``."""
-    t = temperature
-    return F.kl_div(F.log_softmax(student / t, dim=1), F.log_softmax(teacher / t, dim=1),
-                    reduction="batchmean", log_target=True) * (t * t)
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,

@@ -92,7 +92,7 @@ def pooled_features(
     from butterflyer.data.manifest import read_manifest
     from butterflyer.models import create_model, data_config_for
     from butterflyer.train.config import TrainConfig
-    from butterflyer.train.data import data_sha256, read_labels
+    from butterflyer.train.data import read_labels
     from butterflyer.train.fastpath import _pool, cached_maps
     from butterflyer.train.features import cut_backbone
 
@@ -103,13 +103,12 @@ def pooled_features(
     model = create_model(cfg.model, len(labels), pretrained=cfg.pretrained, weights=cfg.weights).eval()
     dc = data_config_for(cfg.model)
     cut = cut_backbone(model, 0)
-    sha = data_sha256(records)
     present = read_manifest(records, check_shards=False)["splits"]
     feats, ys = [], []
     for split in SPLITS:
         if split not in present:
             continue
-        maps, y = cached_maps(cfg, cut, dc, split, False, sha, labels, torch.device("cpu"), progress)
+        maps, y = cached_maps(cfg, cut, dc, split, False, labels, progress)
         feats.append(_pool(cut.suffix, maps).float().numpy())
         ys.append(y.numpy())
     if not feats:

@@ -52,8 +52,9 @@ class TrainConfig(BaseModel):
     gpu_decode: bool = True
     # CPU fast path
     fast_head_epochs: int = 30
-    fast_finetune_epochs: int = 0
-    fast_finetune_blocks: int = 0
+    fast_finetune_epochs: int = 2  # the late-stage fine-tune (0 = head only)
+    fast_finetune_blocks: int = 1  # stages fine-tuned with conv_head; one stays affordable on 2 cores
+    fast_finetune_head_lr_mult: float = 0.1
     fast_flip: Literal["maps", "images", "none"] = "maps"
     lwf_weight: float = 1.0
     max_steps: int | None = None

@@ -1,12 +1,14 @@
-"""The CPU fast path: cached frozen-backbone maps, a head trained in seconds, a brief fine-tune.
+"""The CPU fast path: cached frozen-backbone maps, a head trained in seconds, a late-stage fine-tune.
 
-1. Run the frozen prefix of the backbone once over train (plus a mirrored view of
-   each train image: cached augmentation), val and test; cache the maps.
+1. Run the frozen prefix of the backbone once over train (its mirror images come
+   free: a mirrored map), val and test; cache the maps.
 2. Train the species head on pooled features (AdamW, label smoothing, cosine).
-3. Optionally fine-tune the suffix (``conv_head`` and the last blocks) with the
-   head for a few epochs on the cached maps, with a learning-without-forgetting
-   term that keeps the frozen ImageNet head's predictions close to the original
-   ones (the serving gate reads them). The best epoch on val top-1 is kept.
+3. Fine-tune the last ``fast_finetune_blocks`` stages, ``conv_head`` and the head
+   for ``fast_finetune_epochs`` on the cached maps (:mod:`butterflyer.train.late_stage`,
+   the loop ``butterflyer compress`` distils with), with learning without forgetting:
+   the frozen ImageNet head's outputs stay close to the untouched network's, so the
+   features stay general (the not-a-butterfly gate reads them). The best epoch on
+   val top-1 is kept.
 """
 
 from __future__ import annotations
@@ -26,22 +28,24 @@ from torchvision.transforms import v2
 from butterflyer.models.classifier import ButterflyClassifier
 from butterflyer.models.meta import DataConfig
 from butterflyer.train.config import TrainConfig
-from butterflyer.train.data import eval_transform, open_split, split_size
-from butterflyer.train.features import (
-    Cut,
-    cache_key,
-    cpu_supports_bf16,
-    cut_backbone,
-    extract,
-    load_cached,
-    pick_threads,
-    save_cached,
+from butterflyer.train.data import eval_transform, open_split
+from butterflyer.train.features import Cut, cut_backbone, pick_threads
+from butterflyer.train.late_stage import (
+    LateStageConfig,
+    LateStageData,
+    Maps,
+    fit_late_stages,
+    kd_loss,
+    pooled,
+    reference_logits,
+    split_maps,
 )
 from butterflyer.train.schedule import cosine_lr
 
 log = logging.getLogger(__name__)
 EpochHook = Callable[[dict[str, float]], None]
 ProgressHook = Callable[[str, int, int], None]
+LWF_TEMPERATURE = 2.0
 
 
 @dataclass
@@ -72,45 +76,13 @@ def cached_maps(
     dc: DataConfig,
     split: str,
     flip: bool,
-    data_sha: str,
     labels: list[str],
-    device: torch.device,
     progress: ProgressHook | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The prefix's maps for one split and view, from the cache or computed (then cached)."""
-    key = cache_key(
-        model=cfg.model,
-        weights=cfg.weights,
-        pretrained=cfg.pretrained,
-        data=data_sha,
-        split=split,
-        flip=flip,
-        dc=dc.model_dump(),
-        blocks=cfg.fast_finetune_blocks,
-    )
-    hit = load_cached(key)
-    if hit is not None:
-        log.info("feature cache hit for %s%s", split, " (mirrored)" if flip else "")
-        return hit
-    total = split_size(cfg.input, split)
-    bf16 = device.type == "cuda" or cpu_supports_bf16()
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        if progress is not None:
-            progress(f"features {split}{' mirrored' if flip else ''}", done[0], total)
-
-    maps, ys = extract(
-        cut.prefix,
-        eval_batches(cfg.input, split, dc, flip, 64, cfg.num_workers, labels),
-        total,
-        device,
-        bf16,
-        tick,
-    )
-    save_cached(key, maps, ys)
-    return maps, ys
+    """The prefix's maps for one split and view, from the shared cache or computed (then cached)."""
+    maps = split_maps(cut.prefix, cfg.input, split, dc, labels, flip=flip, progress=progress,
+                      workers=cfg.num_workers)
+    return maps.maps, maps.labels
 
 
 class MapBank:
@@ -138,10 +110,9 @@ class MapBank:
         return out
 
 
-@torch.no_grad()
 def _pool(suffix: nn.Module, maps: torch.Tensor | MapBank, chunk: int = 256) -> torch.Tensor:
-    suffix.eval()
-    return torch.cat([suffix(maps[i : i + chunk].float()) for i in range(0, len(maps), chunk)])
+    """The suffix's pooled features of every map (bfloat16 arithmetic where the CPU has it)."""
+    return pooled(suffix, maps, chunk)
 
 
 @torch.no_grad()
@@ -207,110 +178,28 @@ def train_head(
     return history
 
 
-def finetune_suffix(
-    model: ButterflyClassifier,
-    cut: Cut,
-    maps: MapBank,
-    ys: torch.Tensor,
-    teacher_feats: torch.Tensor | None,
-    val_maps: torch.Tensor,
-    val_ys: torch.Tensor,
-    cfg: TrainConfig,
-    epoch0: int,
-    best_top1: float,
-    on_epoch: EpochHook | None = None,
-    gen: torch.Generator | None = None,
-) -> list[dict[str, float]]:
-    """Fine-tune suffix + head on cached maps; keeps the best val top-1 weights; BN stats frozen."""
-    suffix, head = cut.suffix, model.head
-    imagenet = model.imagenet_head
-    params = [p for p in suffix.parameters() if p.requires_grad]
-    base_backbone, base_head = cfg.lr * cfg.backbone_lr_mult, cfg.lr * 0.1
-    opt = torch.optim.AdamW(
-        [
-            {"params": params, "lr": base_backbone, "base_lr": base_backbone},
-            {"params": list(head.parameters()), "lr": base_head, "base_lr": base_head},
-        ],
-        weight_decay=cfg.weight_decay,
-    )
-    bs = cfg.batch_size
-    steps_per_epoch = math.ceil(len(maps) / bs)
-    total = cfg.fast_finetune_epochs * steps_per_epoch
-    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
-    bf16 = cpu_supports_bf16()
-    best_state = {k: v.clone() for k, v in _trainable_state(model, cut).items()}
-    history: list[dict[str, float]] = []
-    step = 0
-    for epoch in range(cfg.fast_finetune_epochs):
-        suffix.eval()  # BatchNorm statistics stay as pretrained; only weights move
-        head.train()
-        model.dropout.train()
-        perm = torch.randperm(len(maps), generator=gen)
-        seen_loss, t0 = 0.0, time.perf_counter()
-        for i in range(0, len(maps), bs):
-            idx = perm[i : i + bs]
-            _set_lr(opt, cosine_lr(step, total, warm))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                feats = suffix(maps[idx])
-            feats = feats.float()
-            loss = F.cross_entropy(head(model.dropout(feats)), ys[idx], label_smoothing=cfg.label_smoothing)
-            if imagenet is not None and teacher_feats is not None and cfg.lwf_weight > 0:
-                loss = loss + cfg.lwf_weight * lwf_loss(imagenet(feats), imagenet(teacher_feats[idx]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            seen_loss += loss.item() * len(idx)
-            step += 1
-            if cfg.max_steps is not None and step >= cfg.max_steps:
-                break
-        val_feats = _pool(suffix, val_maps)
-        val_top1, val_loss = _accuracy(head, val_feats, val_ys)
-        record = {
-            "epoch": float(epoch0 + epoch + 1),
-            "stage": 2.0,
-            "train_loss": seen_loss / len(maps),
-            "val_top1": val_top1,
-            "val_loss": val_loss,
-            "epoch_seconds": time.perf_counter() - t0,
-        }
-        history.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-        if val_top1 > best_top1:
-            best_top1 = val_top1
-            best_state = {k: v.clone() for k, v in _trainable_state(model, cut).items()}
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            break
-    _load_trainable_state(model, cut, best_state)
-    return history
-
-
 def lwf_loss(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 2.0
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = LWF_TEMPERATURE
 ) -> torch.Tensor:
     """KL(teacher || student) on softened ImageNet logits (learning without forgetting)."""
-    t = temperature
-    return (
-        F.kl_div(
-            F.log_softmax(student_logits / t, 1),
-            F.log_softmax(teacher_logits.detach() / t, 1),
-            log_target=True,
-            reduction="batchmean",
-        )
-        * t
-        * t
+    return kd_loss(student_logits, teacher_logits, temperature)
+
+
+def late_stage_plan(cfg: TrainConfig) -> LateStageConfig:
+    """The late-stage fine-tune of ``cfg``: labels (label smoothing) plus learning without forgetting."""
+    return LateStageConfig(
+        epochs=cfg.fast_finetune_epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr * cfg.backbone_lr_mult,
+        head_lr=cfg.lr * cfg.fast_finetune_head_lr_mult,
+        weight_decay=cfg.weight_decay,
+        temperature=LWF_TEMPERATURE,
+        alpha=0.0,  # no species teacher: the labels
+        imagenet_weight=cfg.lwf_weight,
+        label_smoothing=cfg.label_smoothing,
+        mirror=cfg.fast_flip != "none",
+        max_steps=cfg.max_steps,
     )
-
-
-def _trainable_state(model: ButterflyClassifier, cut: Cut) -> dict[str, torch.Tensor]:
-    state = {f"suffix.{k}": v for k, v in cut.suffix.state_dict().items()}
-    state.update({f"head.{k}": v for k, v in model.head.state_dict().items()})
-    return state
-
-
-def _load_trainable_state(model: ButterflyClassifier, cut: Cut, state: dict[str, torch.Tensor]) -> None:
-    cut.suffix.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("suffix.")})
-    model.head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
 
 
 @torch.no_grad()
@@ -327,7 +216,6 @@ def train_fast(
     model: ButterflyClassifier,
     labels: list[str],
     dc: DataConfig,
-    data_sha: str,
     on_epoch: EpochHook | None = None,
     progress: ProgressHook | None = None,
 ) -> FastResult:
@@ -335,7 +223,7 @@ def train_fast(
     threads_before = torch.get_num_threads()
     torch.set_num_threads(pick_threads(cfg.threads))
     try:
-        return _train_fast(cfg, model, labels, dc, data_sha, on_epoch, progress)
+        return _train_fast(cfg, model, labels, dc, on_epoch, progress)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -345,11 +233,9 @@ def _train_fast(
     model: ButterflyClassifier,
     labels: list[str],
     dc: DataConfig,
-    data_sha: str,
     on_epoch: EpochHook | None,
     progress: ProgressHook | None,
 ) -> FastResult:
-    device = torch.device("cpu")
     gen = torch.Generator().manual_seed(cfg.seed)
     result = FastResult()
     result.metrics["threads"] = float(torch.get_num_threads())
@@ -360,7 +246,7 @@ def _train_fast(
         finetune = False
 
     def maps_for(split: str, flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        return cached_maps(cfg, cut, dc, split, flip, data_sha, labels, device, progress)
+        return cached_maps(cfg, cut, dc, split, flip, labels, progress)
 
     maps, ys = maps_for("train")
     if cfg.fast_flip == "images":  # exact mirrored photos: a second backbone pass over train
@@ -381,24 +267,22 @@ def _train_fast(
     result.metrics["val_top1_head_only"] = history[-1]["val_top1"] if history else float("nan")
     if finetune:
         t2 = time.perf_counter()
-        for p in cut.suffix.parameters():
-            p.requires_grad_(True)
-        best = history[-1]["val_top1"] if history else 0.0
-        history += finetune_suffix(
+        train, val = Maps(maps, ys), Maps(val_maps, val_ys)
+        # the untouched network's ImageNet logits: the targets that keep the features general
+        targets = reference_logits(model, cut.suffix, train, species=False, imagenet=cfg.lwf_weight > 0)
+        stats = fit_late_stages(
             model,
-            cut,
-            train_maps,
-            train_ys,
-            train_feats,
-            val_maps,
-            val_ys,
-            cfg,
-            len(history),
-            best,
+            cut.suffix,
+            LateStageData(train, val, targets),
+            late_stage_plan(cfg),
+            progress,
             on_epoch,
-            gen,
+            seed=cfg.seed,
+            epoch0=len(history),
         )
+        history += stats.history
         result.timings["finetune_s"] = time.perf_counter() - t2
+        result.metrics["finetune_best_epoch"] = float(stats.best_epoch)
         new_val_feats = _pool(cut.suffix, val_maps)
         result.metrics["imagenet_agreement_val"] = imagenet_agreement(model, new_val_feats, val_feats)
         val_feats = new_val_feats

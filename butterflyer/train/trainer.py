@@ -146,7 +146,7 @@ def run_here(
         if cfg.profile == "cpu-fast":
             from butterflyer.train.fastpath import train_fast
 
-            fast = train_fast(cfg, model, labels, dc, sha, epoch_hook, progress)
+            fast = train_fast(cfg, model, labels, dc, epoch_hook, progress)
             metrics.update(fast.metrics)
             metrics.update({f"time_{k}": v for k, v in fast.timings.items()})
             val_logits = (fast.val_logits, fast.val_labels) if fast.val_logits is not None else None

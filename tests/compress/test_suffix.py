@@ -18,6 +18,7 @@ from butterflyer.compress.prune import count_cost, prunable_layers, prune_to
 from butterflyer.compress.stage import compress
 from butterflyer.errors import CompressionError
 from butterflyer.models import ButterflyClassifier, ModelMeta, create_model, data_config_for, save_model
+from butterflyer.train import late_stage
 
 from .conftest import LABELS
 
@@ -101,7 +102,7 @@ def test_maps_are_cached_and_distillation_moves_the_student(records_uri: str,
     def no_extract(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("the maps should come from the cache")
 
-    monkeypatch.setattr(S, "extract", no_extract)
+    monkeypatch.setattr(late_stage, "extract", no_extract)
     again = S.split_maps(teacher, STAGES, records_uri, "train", dc, list(LABELS))
     assert torch.equal(again.maps, data.train.maps)
 
