@@ -30,6 +30,7 @@ import itertools
 import json
 import random
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from butterflyer.serve.openset import (
     openset_similarities,
     rule_from_similarities,
 )
+from butterflyer.serve.openset_learn import SIGNAL_SETS, fit_combiner
 from butterflyer.serve.openset_scores import SCORE_NAMES, candidate_scores
 from butterflyer.serve.rollup import Thresholds, fit_thresholds, group_probabilities
 
@@ -320,8 +322,9 @@ class Prepared:
     similarities: dict[str, list[float]]
     sig: dict[str, Signals]
     knownness: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # set -> candidate -> score
-    served: OpenSetRule | None = None  # the learned rule exactly as fit-serving fits it
-    served_unknown: dict[str, np.ndarray] = field(default_factory=dict)  # set -> flagged by ``served``
+    served: dict[str, OpenSetRule] = field(default_factory=dict)  # signal set -> rule as fit-serving fits it
+    # signal set -> photo set -> flagged as unknown
+    served_unknown: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def prepare(fold: Fold, tuning: list[int], evaluation: list[int], learned: bool = True) -> Prepared:
@@ -334,16 +337,53 @@ def prepare(fold: Fold, tuning: list[int], evaluation: list[int], learned: bool 
     out = Prepared(fold, tuning, evaluation, sims, sig)
     if not learned:
         return out
-    out.served = fit_learned_openset(fold.bank, fold.probs["val"], fold.feats["val"],
-                                     _known_index(fold, fold.truth["val"]), fold.thresholds.species)
-    assert out.served.combiner is not None
+    scores = {}
     for name, f in sets.items():
         key = "unknown" if name in ("tuning", "evaluation") else name
-        scores = candidate_scores(fold.bank.scores, f.probs[key], f.feats[key] @ fold.bank.bank.T)
-        logit = out.served.combiner.logit(scores)
-        out.knownness[name] = {**scores, "learned": -logit}
-        out.served_unknown[name] = logit >= out.served.combiner.threshold
+        scores[name] = candidate_scores(fold.bank.scores, f.probs[key], f.feats[key] @ fold.bank.bank.T)
+        out.knownness[name] = dict(scores[name])
+    val_truth = _known_index(fold, fold.truth["val"])
+    for set_name, names in SIGNAL_SETS.items():
+        rule = fit_learned_openset(fold.bank, fold.probs["val"], fold.feats["val"], val_truth,
+                                   fold.thresholds.species, signals=names)
+        assert rule.combiner is not None
+        out.served[set_name] = rule
+        out.served_unknown[set_name] = {}
+        for name in sets:
+            logit = rule.combiner.logit(scores[name])
+            out.knownness[name][f"learned[{set_name}]"] = -logit
+            out.served_unknown[set_name][name] = logit >= rule.combiner.threshold
+    maha = mahalanobis(fold.bank)
+    for name, f in sets.items():
+        key = "unknown" if name in ("tuning", "evaluation") else name
+        out.knownness[name]["neg_mahalanobis"] = maha(f.feats[key])
+    # the ceiling of a linear combination: weights fitted on the tuning group's truly unknown photos
+    x = np.concatenate([np.stack([scores[n][k] for k in SCORE_NAMES], axis=1) for n in ("val", "tuning")])
+    y = np.concatenate([np.zeros(len(sig["val"].top), bool), np.ones(len(sig["tuning"].top), bool)])
+    ceiling = fit_combiner(x, y)
+    for name in sets:
+        out.knownness[name]["tuning-fitted LR (ceiling)"] = -ceiling.logit(scores[name])
     return out
+
+
+def mahalanobis(bank: LabelledBank) -> Callable[[np.ndarray], np.ndarray]:
+    """Minus the smallest class-conditional Mahalanobis distance (class means of the bank, one shared
+    Ledoit-Wolf covariance): a benchmark-only candidate, serving does not compute it."""
+    from sklearn.covariance import LedoitWolf
+
+    labels = np.unique(bank.labels)
+    means = np.stack([bank.bank[bank.labels == c].mean(axis=0) for c in labels]).astype(np.float64)
+    centred = bank.bank - means[np.searchsorted(labels, bank.labels)]
+    precision = LedoitWolf().fit(centred).precision_
+    mp = means @ precision
+    const = (mp * means).sum(axis=1)
+
+    def score(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        d = ((x @ precision) * x).sum(axis=1)[:, None] - 2 * x @ mp.T + const[None]
+        return -d.min(axis=1)
+
+    return score
 
 
 def sweep(prepared: list[Prepared], genera: list[str | None], families: list[str | None]) -> list[dict]:
@@ -374,7 +414,8 @@ def sweep(prepared: list[Prepared], genera: list[str | None], families: list[str
     return rows
 
 
-CANDIDATES = (*SCORE_NAMES, "learned")
+CANDIDATES = (*SCORE_NAMES, "neg_mahalanobis", *(f"learned[{k}]" for k in SIGNAL_SETS),
+              "tuning-fitted LR (ceiling)")
 FLAG_LEVELS = [0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]
 
 
@@ -464,15 +505,17 @@ def curve(rows: list[dict]) -> list[dict]:
             for level in sorted({r["level"] for r in rows})]
 
 
-def served_shares(prepared: list[Prepared], genera: list[str | None],
-                  families: list[str | None]) -> dict[str, dict[str, float]]:
-    """The learned rule as fit-serving stores it (its own threshold and bars), macro-averaged."""
-    out: dict[str, list[dict[str, float]]] = {"evaluation_unknown": [], "known_test": []}
+def served_shares(prepared: list[Prepared], genera: list[str | None], families: list[str | None],
+                  signal_set: str) -> dict[str, dict[str, float]]:
+    """A learned rule as fit-serving stores it (its own threshold and bars), macro-averaged."""
+    keys = {"evaluation": "evaluation_unknown", "test": "known_test", "val": "known_val",
+            "tuning": "tuning_unknown"}
+    out: dict[str, list[dict[str, float]]] = {k: [] for k in keys.values()}
     for p in prepared:
-        assert p.served is not None
-        for s, key in (("evaluation", "evaluation_unknown"), ("test", "known_test")):
-            v = flag_verdicts(p.sig[s], p.served_unknown[s], p.served.genus_similarity,
-                              p.served.family_similarity, p.fold.thresholds)
+        rule = p.served[signal_set]
+        for s, key in keys.items():
+            v = flag_verdicts(p.sig[s], p.served_unknown[signal_set][s], rule.genus_similarity,
+                              rule.family_similarity, p.fold.thresholds)
             out[key].append(fast_shares(v, truth_of(p.fold, p.sig[s], genera, families)))
     return {k: _mean(v) for k, v in out.items()}
 
@@ -547,8 +590,16 @@ def main(argv: list[str] | None = None) -> int:
         best = choose(sweeps[cand], args.max_val_drop)
         candidates[cand] = best
         table[f"{cand} (level {best['level']}, bars g{best['genus']}/f{best['family']})"] = best
-    table["learned, as fit-serving stores it"] = served_shares(prepared, genera, families)
-    winner = max(CANDIDATES, key=lambda c: (candidates[c]["tune_honest"], -candidates[c]["val_drop"]))
+    softmax_val = _mean([fast_shares(verdicts(p.sig["val"], None, p.fold.thresholds),
+                                     truth_of(p.fold, p.sig["val"], genera, families)) for p in prepared])
+    print("\nlearned rules as fit-serving fits them (threshold from the known-val budget), tuning group:")
+    for set_name in SIGNAL_SETS:
+        table[f"learned[{set_name}] as served"] = served = served_shares(prepared, genera, families, set_name)
+        print(f"  {set_name:26} honest {served['tuning_unknown']['honest']:.1%}, wrong species "
+              f"{served['tuning_unknown']['wrong_species']:.1%}, known-val species answers "
+              f"-{softmax_val['species_right'] - served['known_val']['species_right']:.1%}")
+    servable = [c for c in CANDIDATES if "ceiling" not in c]
+    winner = max(servable, key=lambda c: (candidates[c]["tune_honest"], -candidates[c]["val_drop"]))
     print("\nknown-val species answers lost at most", f"{args.max_val_drop:.0%};",
           "choices on the tuning group, figures on the evaluation group and known test (macro over folds)")
     print(f"\n{'':44} | unknown species (evaluation group)           | known species (test)")
@@ -566,10 +617,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r['level']:5} | {r['tune_honest']:13.1%} / {r['tune_wrong_species']:8.1%} | "
               f"{r['val_drop']:8.1%} | {e['honest']:17.1%} / {e['wrong_species']:8.1%} | "
               f"{r['test_drop']:9.1%}")
-    served = [p.served.fitted for p in prepared if p.served is not None]
-    print("\nlearned rule as served, per fold: simulated unknowns flagged",
-          [round(f["simulated_unknown_flagged"], 3) for f in served], "simulated knowns flagged",
-          [round(f["simulated_known_flagged"], 3) for f in served])
+    served = {k: [p.served[k].fitted for p in prepared] for k in SIGNAL_SETS}
+    for k, fits in served.items():
+        print(f"learned[{k}] as served, per fold: simulated unknowns flagged",
+              [round(f["simulated_unknown_flagged"], 3) for f in fits], "simulated knowns flagged",
+              [round(f["simulated_known_flagged"], 3) for f in fits])
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "openset.json").write_text(json.dumps(

@@ -46,7 +46,13 @@ from typing import Any
 import numpy as np
 
 from butterflyer.errors import ModelError
-from butterflyer.serve.openset_learn import DEFAULT_GROUPS, DEFAULT_MAX_SPECIES_LOSS, Combiner, fit_learned
+from butterflyer.serve.openset_learn import (
+    DEFAULT_GROUPS,
+    DEFAULT_MAX_SPECIES_LOSS,
+    DEFAULT_SIGNALS,
+    Combiner,
+    fit_learned,
+)
 from butterflyer.serve.openset_scores import ScoreBank, candidate_scores
 from butterflyer.serve.rollup import RollUp, Thresholds, group_probabilities
 
@@ -191,7 +197,8 @@ def decide(
     species_sim = bank.top_mean(sims, bank.rows_of_label.get(best), rule.top)
     known = species_sim >= rule.species_similarity
     if rule.combiner is not None:
-        scores = candidate_scores(bank.scores, np.asarray(probs)[None], np.asarray(sims)[None], rule.top)
+        scores = candidate_scores(bank.scores, np.asarray(probs)[None], np.asarray(sims)[None], rule.top,
+                                  names=rule.combiner.names)
         known = known and bool(rule.combiner.logit(scores)[0] < rule.combiner.threshold)
     near = bank.nearest_labels(sims, relatives)
     if top >= thresholds.species and known:
@@ -214,6 +221,8 @@ def decide(
 
 # the levels chosen by benchmarks/bench_openset.py on the tuning group of held-out labels
 DEFAULT_QUANTILES = {"species": 0.02, "genus": 0.10, "family": 0.50}
+# the genus and family bar levels of the learned rule, chosen likewise
+LEARNED_QUANTILES = {"genus": 0.60, "family": 0.50}
 
 
 def held_out_similarity(
@@ -290,7 +299,7 @@ def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
 def fit_learned_openset(bank: LabelledBank, probs: np.ndarray, features: np.ndarray, targets: np.ndarray,
                         species_threshold: float, quantiles: dict[str, float] | None = None,
                         max_species_loss: float = DEFAULT_MAX_SPECIES_LOSS, groups: int = DEFAULT_GROUPS,
-                        top: int = DEFAULT_TOP) -> OpenSetRule:
+                        top: int = DEFAULT_TOP, signals: Sequence[str] = DEFAULT_SIGNALS) -> OpenSetRule:
     """The ``learned_unknown`` rule from validation photos of known labels only.
 
     The combiner learns from simulated unknowns (:mod:`~butterflyer.serve.openset_learn`); its
@@ -302,9 +311,9 @@ def fit_learned_openset(bank: LabelledBank, probs: np.ndarray, features: np.ndar
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     sims = x @ bank.bank.T
     combiner, report = fit_learned(bank.scores, np.asarray(probs), sims, np.asarray(targets),
-                                   species_threshold, max_species_loss, groups)
+                                   species_threshold, max_species_loss, groups, names=signals)
     bars = rule_from_similarities(openset_similarities(bank, features, targets, top),
-                                  {**(quantiles or {}), "species": -1.0}, top)
+                                  {**LEARNED_QUANTILES, **(quantiles or {}), "species": -1.0}, top)
     fitted = {**bars.fitted, **report}
     return OpenSetRule(species_similarity=-1.0, genus_similarity=bars.genus_similarity,
                        family_similarity=bars.family_similarity, top=top, fitted=fitted, combiner=combiner)

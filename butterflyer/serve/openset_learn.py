@@ -31,7 +31,17 @@ from butterflyer.errors import ModelError
 from butterflyer.serve.openset_scores import SCORE_NAMES, ScoreBank, candidate_scores, hide
 
 DEFAULT_GROUPS = 5
-DEFAULT_MAX_SPECIES_LOSS = 0.02
+# the served threshold is set on validation photos; test photos lost about a point more on the benchmark
+DEFAULT_MAX_SPECIES_LOSS = 0.015
+# the signals the served rule combines, chosen on the benchmark's tuning group (benchmarks/bench_openset.py)
+SIGNAL_SETS: dict[str, tuple[str, ...]] = {
+    "all": SCORE_NAMES,
+    "probabilities": ("top_prob", "margin", "neg_entropy", "genus_mass"),
+    "probabilities+neighbours": ("top_prob", "margin", "neg_entropy", "genus_mass", "species_sim",
+                                 "sim_margin", "knn_agree", "knn_genus_agree"),
+    "genus_mass": ("genus_mass",),
+}
+DEFAULT_SIGNALS = SIGNAL_SETS["all"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ def simulated_unknowns(sbank: ScoreBank, probs: np.ndarray, sims: np.ndarray, ta
     xs, ys = [], []
     for hidden in label_groups(probs.shape[1], groups, seed):
         p, s = hide(probs, sims, sbank.labels, hidden)
-        scores = candidate_scores(sbank, p, s)
+        scores = candidate_scores(sbank, p, s, names=names)
         xs.append(np.stack([scores[n] for n in names], axis=1))
         ys.append(np.isin(targets, hidden))
     return np.concatenate(xs), np.concatenate(ys)
@@ -129,7 +139,7 @@ def fit_learned(sbank: ScoreBank, probs: np.ndarray, sims: np.ndarray, targets: 
     ``max_species_loss``; returns it and a small report."""
     x, unknown = simulated_unknowns(sbank, probs, sims, targets, groups, seed, names)
     combiner = fit_combiner(x, unknown, names)
-    scores = candidate_scores(sbank, probs, sims)
+    scores = candidate_scores(sbank, probs, sims, names=names)
     logits = combiner.logit(scores)
     right = (np.argmax(probs, axis=1) == np.asarray(targets)) & (scores["top_prob"] >= species_threshold)
     threshold = threshold_for_loss(logits, right, max_species_loss)

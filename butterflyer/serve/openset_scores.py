@@ -68,10 +68,10 @@ def class_top_means(sbank: ScoreBank, sims: np.ndarray, top: int) -> np.ndarray:
 
 
 def candidate_scores(sbank: ScoreBank, probs: np.ndarray, sims: np.ndarray, top: int = 3,
-                     k: int = DEFAULT_K) -> dict[str, np.ndarray]:
-    """Every signal of :data:`SCORE_NAMES` for photos with ``probs (N, C)`` and ``sims (N, R)``."""
+                     k: int = DEFAULT_K, names: Sequence[str] = SCORE_NAMES) -> dict[str, np.ndarray]:
+    """The signals ``names`` (default: all of :data:`SCORE_NAMES`) for photos with ``probs (N, C)``
+    and ``sims (N, R)``; the similarity signals are skipped when none of them is asked for."""
     probs = np.asarray(probs, dtype=np.float64)
-    sims = np.asarray(sims, dtype=np.float64)
     n = len(probs)
     rows = np.arange(n)
     order = np.argsort(-probs, axis=1)
@@ -79,33 +79,33 @@ def candidate_scores(sbank: ScoreBank, probs: np.ndarray, sims: np.ndarray, top:
     p1 = probs[rows, best]
     p2 = probs[rows, order[:, 1]] if probs.shape[1] > 1 else np.zeros(n)
     entropy = -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
-    genus_mass = (probs * sbank.same_genus[best]).sum(axis=1)
-    means = class_top_means(sbank, sims, top)
-    species_sim = means[rows, best]
-    others = means.copy()
-    others[rows, best] = -np.inf
-    other_best = others.max(axis=1) if means.shape[1] > 1 else np.full(n, -1.0)
-    other_best = np.where(np.isfinite(other_best), other_best, -1.0)
-    kk = max(1, min(k, sims.shape[1]))
-    nearest = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-    near_sims = np.take_along_axis(sims, nearest, axis=1)
-    valid = np.isfinite(near_sims)
-    near_labels = sbank.labels[nearest]
-    agree = ((near_labels == best[:, None]) & valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
-    genus_agree = ((sbank.genus_of_label[near_labels] == sbank.genus_of_label[best][:, None]) & valid).sum(
-        axis=1) / np.maximum(valid.sum(axis=1), 1)
-    nearest_sim = np.where(valid.any(axis=1), np.where(valid, near_sims, -np.inf).max(axis=1), -1.0)
-    return {
-        "top_prob": p1,
-        "margin": p1 - p2,
-        "neg_entropy": -entropy,
-        "genus_mass": genus_mass,
-        "species_sim": species_sim,
-        "nearest_sim": nearest_sim,
-        "sim_margin": species_sim - other_best,
-        "knn_agree": agree,
-        "knn_genus_agree": genus_agree,
-    }
+    out = {"top_prob": p1, "margin": p1 - p2, "neg_entropy": -entropy,
+           "genus_mass": (probs * sbank.same_genus[best]).sum(axis=1)}
+    wanted = set(names)
+    if wanted & {"species_sim", "sim_margin"}:
+        sims = np.asarray(sims, dtype=np.float64)
+        means = class_top_means(sbank, sims, top)
+        species_sim = means[rows, best]
+        others = means.copy()
+        others[rows, best] = -np.inf
+        other_best = others.max(axis=1) if means.shape[1] > 1 else np.full(n, -1.0)
+        other_best = np.where(np.isfinite(other_best), other_best, -1.0)
+        out.update(species_sim=species_sim, sim_margin=species_sim - other_best)
+    if wanted & {"nearest_sim", "knn_agree", "knn_genus_agree"}:
+        sims = np.asarray(sims, dtype=np.float64)
+        kk = max(1, min(k, sims.shape[1]))
+        nearest = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+        near_sims = np.take_along_axis(sims, nearest, axis=1)
+        valid = np.isfinite(near_sims)
+        seen = np.maximum(valid.sum(axis=1), 1)
+        near_labels = sbank.labels[nearest]
+        same_genus = sbank.genus_of_label[near_labels] == sbank.genus_of_label[best][:, None]
+        out.update(
+            nearest_sim=np.where(valid.any(axis=1), np.where(valid, near_sims, -np.inf).max(axis=1), -1.0),
+            knn_agree=((near_labels == best[:, None]) & valid).sum(axis=1) / seen,
+            knn_genus_agree=(same_genus & valid).sum(axis=1) / seen,
+        )
+    return {name: out[name] for name in names}
 
 
 def hide(probs: np.ndarray, sims: np.ndarray, bank_labels: np.ndarray,

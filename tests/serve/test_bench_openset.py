@@ -92,24 +92,24 @@ def test_the_learned_rule_in_the_benchmark_is_the_served_decision(bench: ModuleT
     labels = [f"L{i}" for i in range(n_labels)]
     fold = bench.train_fold(labels, data, tuning + evaluation, GENERA, FAMILIES, 0)
     prepared = bench.prepare(fold, tuning, evaluation)
-    rule = prepared.served
-    assert rule is not None and rule.kind == "learned_unknown"
+    rule = prepared.served["all"]
+    assert rule.kind == "learned_unknown"
     from butterflyer.serve.openset import decide
 
     for name in ("test", "evaluation"):
         sig = prepared.sig[name]
-        fast = bench.flag_verdicts(sig, prepared.served_unknown[name], rule.genus_similarity,
+        fast = bench.flag_verdicts(sig, prepared.served_unknown["all"][name], rule.genus_similarity,
                                    rule.family_similarity, fold.thresholds)
         key = "unknown" if name == "evaluation" else name
         mask = np.isin(fold.truth[key], evaluation) if name == "evaluation" else np.ones(len(sig.top), bool)
         for i, (probs, feats) in enumerate(zip(fold.probs[key][mask], fold.feats[key][mask], strict=True)):
             served = decide(rule, fold.bank, probs, feats, fold.thresholds)
             assert fast[i] == ("not_a_butterfly" if not sig.passed[i] else served.roll.verdict)
-            assert served.known_species == (not prepared.served_unknown[name][i])
+            assert served.known_species == (not prepared.served_unknown["all"][name][i])
         truth = bench.truth_of(fold, sig, GENERA, FAMILIES)
         assert bench.fast_shares(fast, truth) == pytest.approx(
             bench.shares(bench.grade_verdicts(fold, sig, fast, GENERA, FAMILIES)))
-    rows = bench.candidate_sweep([prepared], GENERA, FAMILIES, "learned")
+    rows = bench.candidate_sweep([prepared], GENERA, FAMILIES, "learned[all]")
     assert {r["level"] for r in rows} == set(bench.FLAG_LEVELS)
     off = [r for r in rows if r["level"] == 0.0]
     assert all(r["val_drop"] == 0.0 and r["test_drop"] == 0.0 for r in off)  # flagging nothing costs nothing
