@@ -9,14 +9,23 @@ printed). They are split, again by seed, into a tuning group and an evaluation g
 10 labels each. The main job's head is trained on the known labels only (the same
 ``train_head`` and temperature fit as ``butterflyer train``'s CPU profile, on the same
 cached features), the serving fit runs as ``fit-serving`` does (roll-up thresholds and
-the not-a-butterfly gate on validation photos of known labels), and the open-set rule's
-quantile levels are swept.
+the not-a-butterfly gate on validation photos of known labels).
 
-The levels are chosen on the tuning group only (most honest answers on it, with at
-most 2 points fewer correct species answers on known *validation* photos than without
-the rule); the printed figures are for the evaluation group's photos (all their
-train/val/test photos: the model never saw these species) and the known labels' test
-photos. Macro-averaged over folds.
+Compared side by side on the same folds: the softmax roll-up alone, the similarity-bar
+rule (its quantile levels swept), every single signal of
+:mod:`butterflyer.serve.openset_scores` plus a class-conditional Mahalanobis distance
+(photos under a quantile of the signal on known val are called unknown, with every
+genus/family bar level), the learned rule of :mod:`butterflyer.serve.openset_learn` for
+four signal sets (its score swept the same way, and exactly as ``fit-serving`` fits it,
+threshold included), and a regression fitted on the tuning group's real unknowns (a
+ceiling for a linear combination; not servable).
+
+Each candidate's level is chosen on the tuning group only (most honest answers on it,
+with at most 2 points fewer correct species answers on known *validation* photos than
+the softmax roll-up); the printed figures are for the evaluation group's photos (all
+their train/val/test photos: the model never saw these species) and the known labels'
+test photos. Macro-averaged over folds. The trade-off curve of the best servable
+candidate is printed; ``openset.png`` plots every candidate's curve.
 
 Features: the head-only CPU profile (frozen pretrained backbone) in PyTorch float32.
 A late-stage fine-tune would have to be redone per fold without the unknown labels.

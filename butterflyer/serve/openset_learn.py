@@ -141,7 +141,7 @@ def fit_learned(sbank: ScoreBank, probs: np.ndarray, sims: np.ndarray, targets: 
     combiner = fit_combiner(x, unknown, names)
     scores = candidate_scores(sbank, probs, sims, names=names)
     logits = combiner.logit(scores)
-    right = (np.argmax(probs, axis=1) == np.asarray(targets)) & (scores["top_prob"] >= species_threshold)
+    right = (np.argmax(probs, axis=1) == np.asarray(targets)) & (np.max(probs, axis=1) >= species_threshold)
     threshold = threshold_for_loss(logits, right, max_species_loss)
     sim_logits = combiner.logit(dict(zip(names, x.T, strict=True)))
     report = {"groups": groups, "simulated_photos": int(len(unknown)),

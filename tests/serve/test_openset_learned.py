@@ -167,3 +167,15 @@ def test_stored_forms_of_both_kinds_load_and_broken_ones_say_how_to_fix() -> Non
 def test_score_bank_genus_agreement_falls_back_to_the_label_without_a_genus() -> None:
     sb = ScoreBank(np.array([0, 0, 1, 1, 2, 2]), ["a", None, None])
     assert sb.same_genus[1, 1] and not sb.same_genus[1, 2] and not sb.same_genus[0, 1]
+
+
+def test_asking_for_some_signals_gives_the_same_values_as_all(world: World) -> None:
+    bank = world.bank()
+    feats, _ = world.split(world.known + world.unknown, 2)
+    probs, sims = world.probs(feats), feats @ bank.bank.T
+    full = candidate_scores(bank.scores, probs, sims)
+    for names in (("genus_mass",), ("knn_agree", "top_prob"), ("sim_margin",)):
+        part = candidate_scores(bank.scores, probs, sims, names=names)
+        assert list(part) == list(names)
+        for name in names:
+            assert np.array_equal(part[name], full[name])
