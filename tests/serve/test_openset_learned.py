@@ -27,7 +27,7 @@ class World:
 
     def __init__(self, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
-        fam = {f: _unit(rng.normal(size=DIM)) for f in set(FAMILIES)}
+        fam = {f: _unit(rng.normal(size=DIM)) for f in sorted(set(FAMILIES))}
         gen = {g: fam[f] + 0.7 * _unit(rng.normal(size=DIM)) for g, f in zip(GENERA, FAMILIES, strict=True)}
         self.centres = np.stack([gen[g] + 0.8 * _unit(rng.normal(size=DIM)) for g in GENERA])
         self.known = [i for i in range(len(GENERA)) if i % 3 != 2]
@@ -119,7 +119,7 @@ def test_threshold_for_loss_counts_the_lost_answers() -> None:
 
 def test_the_learned_rule_flags_unknowns_keeps_known_answers_and_round_trips(world: World) -> None:
     bank = world.bank()
-    val, val_species = world.split(world.known, 10)
+    val, val_species = world.split(world.known, 15)
     targets = np.array([world.known.index(int(s)) for s in val_species])
     rule = fit_learned_openset(bank, world.probs(val), val, targets, THRESHOLDS.species,
                                max_species_loss=0.05, groups=4)
@@ -132,8 +132,8 @@ def test_the_learned_rule_flags_unknowns_keeps_known_answers_and_round_trips(wor
         probs = world.probs(feats)
         return [decide(rule, bank, p, f, THRESHOLDS).roll.verdict for p, f in zip(probs, feats, strict=True)]
 
-    test_known, _ = world.split(world.known, 5)
-    test_unknown, _ = world.split(world.unknown, 5)
+    test_known, _ = world.split(world.known, 15)
+    test_unknown, _ = world.split(world.unknown, 15)
     known_answers, unknown_answers = answers(test_known), answers(test_unknown)
     assert np.mean([a == "species" for a in known_answers]) >= 0.85
     # the same head names nearly every unknown as a (wrong) species; the learned rule mostly does not
@@ -141,8 +141,8 @@ def test_the_learned_rule_flags_unknowns_keeps_known_answers_and_round_trips(wor
                         family_similarity=rule.family_similarity)
     plain_species = np.mean([decide(plain, bank, p, f, THRESHOLDS).roll.verdict == "species"
                              for p, f in zip(world.probs(test_unknown), test_unknown, strict=True)])
-    assert plain_species >= 0.6
-    assert np.mean([a == "species" for a in unknown_answers]) <= 0.6 * plain_species
+    assert plain_species >= 0.5
+    assert np.mean([a == "species" for a in unknown_answers]) <= plain_species - 0.2
     assert set(unknown_answers) <= {"species", "genus", "family", "unknown_species", "uncertain"}
 
 
@@ -179,3 +179,24 @@ def test_asking_for_some_signals_gives_the_same_values_as_all(world: World) -> N
         assert list(part) == list(names)
         for name in names:
             assert np.array_equal(part[name], full[name])
+
+
+def test_a_flagged_photo_rolls_up_only_to_groups_its_labels_can_claim() -> None:
+    rng = np.random.default_rng(3)
+    rows = _unit(rng.normal(size=(4, DIM)))
+    bank = LabelledBank(np.repeat(rows, 3, axis=0), np.repeat(np.arange(4), 3), ["a", "a", None, None],
+                        ["f", "f", "f", None])
+    always = Combiner(("top_prob",), (0.0,), (1.0,), (0.0,), 1.0, 0.0)  # log-odds 1 >= 0: every photo unknown
+    rule = OpenSetRule(species_similarity=-1.0, combiner=always)
+    sure = Thresholds(species=0.5, genus=0.5, family=0.5)
+
+    def verdict(probs: list[float], photo: int) -> tuple[str, str | None, bool]:
+        out = decide(rule, bank, np.array(probs), rows[photo], sure)
+        return out.roll.verdict, out.roll.name, out.known_species
+
+    assert verdict([0.9, 0.05, 0.03, 0.02], 0) == ("genus", "a", False)  # confident, yet rolled up
+    assert verdict([0.02, 0.03, 0.9, 0.05], 2) == ("family", "f", False)  # no genus: its family
+    assert verdict([0.01, 0.01, 0.03, 0.95], 3) == ("unknown_species", None, False)  # neither: no group
+    never = OpenSetRule(species_similarity=-1.0, combiner=always.with_threshold(2.0))  # log-odds 1 < 2
+    out = decide(never, bank, np.array([0.01, 0.01, 0.03, 0.95]), rows[3], sure)
+    assert (out.roll.verdict, out.roll.species_index, out.known_species) == ("species", 3, True)
