@@ -24,10 +24,11 @@ The decision (:meth:`OpenSetRule.decide`), after the not-a-butterfly gate:
    (species similarity under the bar), or ``uncertain`` when it is close to a known
    species that the model cannot pick.
 
-``known_species`` in the answer is ``species similarity >= species_similarity``.
+``known_species`` in the answer is ``species similarity >= species_similarity`` (and, for
+the learned rule below, its score under the threshold).
 Since a genus holds its species' photos, the genus similarity is never below the
 species one (nor the family's below the genus'): the bars roll an answer up, never
-sideways. The bars are fitted by :func:`butterflyer.serve.openset_fit.fit_openset`
+sideways. The bars are fitted by :func:`fit_openset`
 on held-out *labels* (leave-species-out), never on the photos they are measured on.
 
 A rule of kind ``learned_unknown`` (:data:`LEARNED_KIND`) replaces the species bar by a
@@ -80,9 +81,9 @@ class OpenSetRule:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["kind"] = self.kind
-        out["combiner"] = None if self.combiner is None else self.combiner.to_json()
-        if self.combiner is None:
-            del out["combiner"]  # the older kind's stored form stays as it was
+        del out["combiner"]  # asdict would flatten it; the older kind's stored form stays as it was
+        if self.combiner is not None:
+            out["combiner"] = self.combiner.to_json()
         return out
 
     @classmethod
