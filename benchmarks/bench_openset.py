@@ -9,14 +9,23 @@ printed). They are split, again by seed, into a tuning group and an evaluation g
 10 labels each. The main job's head is trained on the known labels only (the same
 ``train_head`` and temperature fit as ``butterflyer train``'s CPU profile, on the same
 cached features), the serving fit runs as ``fit-serving`` does (roll-up thresholds and
-the not-a-butterfly gate on validation photos of known labels), and the open-set rule's
-quantile levels are swept.
+the not-a-butterfly gate on validation photos of known labels).
 
-The levels are chosen on the tuning group only (most honest answers on it, with at
-most 2 points fewer correct species answers on known *validation* photos than without
-the rule); the printed figures are for the evaluation group's photos (all their
-train/val/test photos: the model never saw these species) and the known labels' test
-photos. Macro-averaged over folds.
+Compared side by side on the same folds: the softmax roll-up alone, the similarity-bar
+rule (its quantile levels swept), every single signal of
+:mod:`butterflyer.serve.openset_scores` plus a class-conditional Mahalanobis distance
+(photos under a quantile of the signal on known val are called unknown, with every
+genus/family bar level), the learned rule of :mod:`butterflyer.serve.openset_learn` for
+four signal sets (its score swept the same way, and exactly as ``fit-serving`` fits it,
+threshold included), and a regression fitted on the tuning group's real unknowns (a
+ceiling for a linear combination; not servable).
+
+Each candidate's level is chosen on the tuning group only (most honest answers on it,
+with at most 2 points fewer correct species answers on known *validation* photos than
+the softmax roll-up); the printed figures are for the evaluation group's photos (all
+their train/val/test photos: the model never saw these species) and the known labels'
+test photos. Macro-averaged over folds. The trade-off curve of the best servable
+candidate is printed; ``openset.png`` plots every candidate's curve.
 
 Features: the head-only CPU profile (frozen pretrained backbone) in PyTorch float32.
 A late-stage fine-tune would have to be redone per fold without the unknown labels.
@@ -30,17 +39,27 @@ import itertools
 import json
 import random
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from butterflyer.data.manifest import read_manifest
 from butterflyer.serve.catalog import load_catalog
 from butterflyer.serve.ood import choose_threshold
 from butterflyer.serve.ood_neighbours import NeighbourGate
-from butterflyer.serve.openset import LabelledBank, OpenSetRule, openset_similarities, rule_from_similarities
+from butterflyer.serve.openset import (
+    LabelledBank,
+    OpenSetRule,
+    fit_learned_openset,
+    openset_similarities,
+    rule_from_similarities,
+)
+from butterflyer.serve.openset_learn import SIGNAL_SETS, fit_combiner
+from butterflyer.serve.openset_scores import SCORE_NAMES, candidate_scores
 from butterflyer.serve.rollup import Thresholds, fit_thresholds, group_probabilities
 
 BANK_PER_CLASS = 30
@@ -238,19 +257,23 @@ def signals(fold: Fold, name: str, top: int = 3) -> Signals:
 
 def verdicts(sig: Signals, rule: OpenSetRule | None, t: Thresholds) -> np.ndarray:
     """Each photo's verdict under ``rule`` (``None``: today's softmax roll-up), vectorised."""
-    off = rule is None
-    known = np.ones_like(sig.top, dtype=bool) if off else sig.species_sim >= rule.species_similarity
-    genus_ok = sig.genus_mass >= t.genus
-    family_ok = sig.family_mass >= t.family
-    if not off:
-        genus_ok &= sig.genus_sim >= rule.genus_similarity
-        family_ok &= sig.family_sim >= rule.family_similarity
-    genus_ok &= np.array([g is not None for g in sig.genus])
-    family_ok &= np.array([f is not None for f in sig.family])
-    out = np.where(known, "uncertain", "unknown_species").astype(object)
+    if rule is None:
+        return flag_verdicts(sig, np.zeros(len(sig.top), dtype=bool), -np.inf, -np.inf, t)
+    return flag_verdicts(sig, sig.species_sim < rule.species_similarity, rule.genus_similarity,
+                         rule.family_similarity, t)
+
+
+def flag_verdicts(sig: Signals, unknown: np.ndarray, genus_bar: float, family_bar: float,
+                  t: Thresholds) -> np.ndarray:
+    """Verdicts when ``unknown`` says which photos look like an unknown species (the served decision)."""
+    genus_ok = (sig.genus_mass >= t.genus) & (sig.genus_sim >= genus_bar)
+    family_ok = (sig.family_mass >= t.family) & (sig.family_sim >= family_bar)
+    genus_ok &= np.array([g is not None for g in sig.genus], dtype=bool)
+    family_ok &= np.array([f is not None for f in sig.family], dtype=bool)
+    out = np.where(unknown, "unknown_species", "uncertain").astype(object)
     out[family_ok] = "family"
     out[genus_ok] = "genus"
-    out[(sig.top >= t.species) & known] = "species"
+    out[(sig.top >= t.species) & ~unknown] = "species"
     out[~sig.passed] = "not_a_butterfly"
     return out
 
@@ -259,8 +282,16 @@ def grade(
     fold: Fold, sig: Signals, rule: OpenSetRule | None, genera: list[str | None], families: list[str | None]
 ) -> collections.Counter[str]:
     """Count answers by kind for one set of photos."""
+    return grade_verdicts(fold, sig, verdicts(sig, rule, fold.thresholds), genera, families)
+
+
+def grade_verdicts(
+    fold: Fold, sig: Signals, said_verdicts: np.ndarray, genera: list[str | None], families: list[str | None]
+) -> collections.Counter[str]:
+    """Count answers by kind for given verdicts, photo by photo (the reference :func:`fast_shares` is
+    checked against)."""
     counts: collections.Counter[str] = collections.Counter()
-    for i, verdict in enumerate(verdicts(sig, rule, fold.thresholds)):
+    for i, verdict in enumerate(said_verdicts):
         truth = int(sig.truth[i])
         if verdict == "not_a_butterfly":
             counts["rejected"] += 1
@@ -295,14 +326,69 @@ class Prepared:
     evaluation: list[int]
     similarities: dict[str, list[float]]
     sig: dict[str, Signals]
+    knownness: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # set -> candidate -> score
+    served: dict[str, OpenSetRule] = field(default_factory=dict)  # signal set -> rule as fit-serving fits it
+    # signal set -> photo set -> flagged as unknown
+    served_unknown: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
-def prepare(fold: Fold, tuning: list[int], evaluation: list[int]) -> Prepared:
+def prepare(fold: Fold, tuning: list[int], evaluation: list[int], learned: bool = True) -> Prepared:
     sims = openset_similarities(fold.bank, fold.feats["val"], _known_index(fold, fold.truth["val"]))
-    sig = {name: signals(fold, name) for name in ("val", "test")}
+    sets = {name: fold for name in ("val", "test")}
     for group, labels_ in (("tuning", tuning), ("evaluation", evaluation)):
-        sig[group] = signals(_subset(fold, "unknown", np.isin(fold.truth["unknown"], labels_)), "unknown")
-    return Prepared(fold, tuning, evaluation, sims, sig)
+        sets[group] = _subset(fold, "unknown", np.isin(fold.truth["unknown"], labels_))
+    sig = {name: signals(f, "unknown" if name in ("tuning", "evaluation") else name)
+           for name, f in sets.items()}
+    out = Prepared(fold, tuning, evaluation, sims, sig)
+    if not learned:
+        return out
+    scores = {}
+    for name, f in sets.items():
+        key = "unknown" if name in ("tuning", "evaluation") else name
+        scores[name] = candidate_scores(fold.bank.scores, f.probs[key], f.feats[key] @ fold.bank.bank.T)
+        out.knownness[name] = dict(scores[name])
+    val_truth = _known_index(fold, fold.truth["val"])
+    for set_name, names in SIGNAL_SETS.items():
+        rule = fit_learned_openset(fold.bank, fold.probs["val"], fold.feats["val"], val_truth,
+                                   fold.thresholds.species, signals=names)
+        assert rule.combiner is not None
+        out.served[set_name] = rule
+        out.served_unknown[set_name] = {}
+        for name in sets:
+            logit = rule.combiner.logit(scores[name])
+            out.knownness[name][f"learned[{set_name}]"] = -logit
+            out.served_unknown[set_name][name] = logit >= rule.combiner.threshold
+    maha = mahalanobis(fold.bank)
+    for name, f in sets.items():
+        key = "unknown" if name in ("tuning", "evaluation") else name
+        out.knownness[name]["neg_mahalanobis"] = maha(f.feats[key])
+    # the ceiling of a linear combination: weights fitted on the tuning group's truly unknown photos
+    x = np.concatenate([np.stack([scores[n][k] for k in SCORE_NAMES], axis=1) for n in ("val", "tuning")])
+    y = np.concatenate([np.zeros(len(sig["val"].top), bool), np.ones(len(sig["tuning"].top), bool)])
+    ceiling = fit_combiner(x, y)
+    for name in sets:
+        out.knownness[name]["tuning-fitted LR (ceiling)"] = -ceiling.logit(scores[name])
+    return out
+
+
+def mahalanobis(bank: LabelledBank) -> Callable[[np.ndarray], np.ndarray]:
+    """Minus the smallest class-conditional Mahalanobis distance (class means of the bank, one shared
+    Ledoit-Wolf covariance): a benchmark-only candidate, serving does not compute it."""
+    from sklearn.covariance import LedoitWolf
+
+    labels = np.unique(bank.labels)
+    means = np.stack([bank.bank[bank.labels == c].mean(axis=0) for c in labels]).astype(np.float64)
+    centred = bank.bank - means[np.searchsorted(labels, bank.labels)]
+    precision = LedoitWolf().fit(centred).precision_
+    mp = means @ precision
+    const = (mp * means).sum(axis=1)
+
+    def score(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        d = ((x @ precision) * x).sum(axis=1)[:, None] - 2 * x @ mp.T + const[None]
+        return -d.min(axis=1)
+
+    return score
 
 
 def sweep(prepared: list[Prepared], genera: list[str | None], families: list[str | None]) -> list[dict]:
@@ -333,6 +419,112 @@ def sweep(prepared: list[Prepared], genera: list[str | None], families: list[str
     return rows
 
 
+CANDIDATES = (*SCORE_NAMES, "neg_mahalanobis", *(f"learned[{k}]" for k in SIGNAL_SETS),
+              "tuning-fitted LR (ceiling)")
+FLAG_LEVELS = [0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5]
+
+
+@dataclass
+class Truth:
+    """Per photo: is the top species, the top genus, the top family the true one."""
+
+    species: np.ndarray
+    genus: np.ndarray
+    family: np.ndarray
+
+
+def truth_of(fold: Fold, sig: Signals, genera: list[str | None], families: list[str | None]) -> Truth:
+    true = sig.truth.astype(int)
+    return Truth(
+        np.array([fold.known[b] == t for b, t in zip(sig.best, true, strict=True)], dtype=bool),
+        np.array([g == genera[t] for g, t in zip(sig.genus, true, strict=True)], dtype=bool),
+        np.array([f == families[t] for f, t in zip(sig.family, true, strict=True)], dtype=bool),
+    )
+
+
+def fast_shares(v: np.ndarray, tr: Truth) -> dict[str, float]:
+    """:func:`shares` of :func:`grade`, vectorised over verdicts ``v``."""
+    n = max(len(v), 1)
+    sp, ge, fa = v == "species", v == "genus", v == "family"
+    rollup_right = (ge & tr.genus) | (fa & tr.family)
+    other = (v == "uncertain") | (v == "unknown_species")
+    return {
+        "wrong_species": float((sp & ~tr.species).sum() / n),
+        "honest": float((rollup_right.sum() + other.sum()) / n),
+        "wrong_rollup": float(((ge | fa) & ~rollup_right).sum() / n),
+        "rejected": float((v == "not_a_butterfly").sum() / n),
+        "species_right": float((sp & tr.species).sum() / n),
+        "coverage": float(sp.sum() / n),
+    }
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def candidate_sweep(prepared: list[Prepared], genera: list[str | None], families: list[str | None],
+                    candidate: str) -> list[dict]:
+    """Flag photos whose ``candidate`` score is under its ``level`` quantile on known val, with every
+    genus/family bar level; all four photo sets graded, macro-averaged over folds."""
+    sets = ("val", "test", "tuning", "evaluation")
+    truths = [{s: truth_of(p.fold, p.sig[s], genera, families) for s in sets} for p in prepared]
+    base = [{s: fast_shares(verdicts(p.sig[s], None, p.fold.thresholds), truths[i][s])
+             for s in ("val", "test")} for i, p in enumerate(prepared)]
+    bars = [{(g, f): rule_from_similarities(p.similarities, {"species": -1.0, "genus": g, "family": f})
+             for g, f in itertools.product(LEVELS["genus"], LEVELS["family"])} for p in prepared]
+    rows = []
+    for level in FLAG_LEVELS:
+        flags = []
+        for p in prepared:
+            k = p.knownness
+            cut = np.quantile(k["val"][candidate], level) if level > 0 else -np.inf
+            flags.append({s: k[s][candidate] < cut for s in sets})
+        for g, f in itertools.product(LEVELS["genus"], LEVELS["family"]):
+            per_set: dict[str, list[dict[str, float]]] = {s: [] for s in sets}
+            drops: dict[str, list[float]] = {"val": [], "test": []}
+            for i, p in enumerate(prepared):
+                rule = bars[i][(g, f)]
+                for s in sets:
+                    v = flag_verdicts(p.sig[s], flags[i][s], rule.genus_similarity, rule.family_similarity,
+                                      p.fold.thresholds)
+                    per_set[s].append(fast_shares(v, truths[i][s]))
+                for s in drops:
+                    drops[s].append(base[i][s]["species_right"] - per_set[s][-1]["species_right"])
+            tune, ev, te = _mean(per_set["tuning"]), _mean(per_set["evaluation"]), _mean(per_set["test"])
+            rows.append({"candidate": candidate, "level": level, "genus": g, "family": f,
+                         "tune_honest": tune["honest"], "tune_wrong_species": tune["wrong_species"],
+                         "val_drop": float(np.mean(drops["val"])), "test_drop": float(np.mean(drops["test"])),
+                         "evaluation_unknown": ev, "known_test": te})
+    return rows
+
+
+def choose(rows: list[dict], max_val_drop: float) -> dict:
+    """Most honest on the tuning group within the known-val budget (ties: fewer answers lost)."""
+    allowed = [r for r in rows if r["val_drop"] <= max_val_drop + 1e-9]
+    return max(allowed, key=lambda r: (r["tune_honest"], -r["val_drop"]))
+
+
+def curve(rows: list[dict]) -> list[dict]:
+    """Per flag level, the bar levels most honest on the tuning group."""
+    return [max((r for r in rows if r["level"] == level), key=lambda r: r["tune_honest"])
+            for level in sorted({r["level"] for r in rows})]
+
+
+def served_shares(prepared: list[Prepared], genera: list[str | None], families: list[str | None],
+                  signal_set: str) -> dict[str, dict[str, float]]:
+    """A learned rule as fit-serving stores it (its own threshold and bars), macro-averaged."""
+    keys = {"evaluation": "evaluation_unknown", "test": "known_test", "val": "known_val",
+            "tuning": "tuning_unknown"}
+    out: dict[str, list[dict[str, float]]] = {k: [] for k in keys.values()}
+    for p in prepared:
+        rule = p.served[signal_set]
+        for s, key in keys.items():
+            v = flag_verdicts(p.sig[s], p.served_unknown[signal_set][s], rule.genus_similarity,
+                              rule.family_similarity, p.fold.thresholds)
+            out[key].append(fast_shares(v, truth_of(p.fold, p.sig[s], genera, families)))
+    return {k: _mean(v) for k, v in out.items()}
+
+
 def _known_index(fold: Fold, truth: np.ndarray) -> np.ndarray:
     index = {old: new for new, old in enumerate(fold.known)}
     return np.array([index[int(t)] for t in truth])
@@ -359,77 +551,128 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=None, help="folder for openset.json and openset.png")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (small matrices: one is fastest)")
+    ap.add_argument("--fold-cache", type=Path, default=None,
+                    help="pickle of the trained folds, reused when the records and fold count match")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     catalog = load_catalog()
-    labels, data = pooled_features(args.records)
+    labels = list(read_manifest(args.records)["labels"])
     genera, families = [catalog.genus(x) for x in labels], [catalog.family(x) for x in labels]
+    folds = _load_folds(args.fold_cache, args.records, args.folds) if args.fold_cache else None
+    if folds is None:
+        labels, data = pooled_features(args.records)
+        folds = []
+        for seed in range(args.folds):
+            tuning, evaluation = choose_unknown(genera, families, seed)
+            fold = train_fold(labels, data, tuning + evaluation, genera, families, seed)
+            folds.append((fold, tuning, evaluation))
+        if args.fold_cache:
+            _save_folds(args.fold_cache, args.records, args.folds, folds)
     prepared = []
-    for seed in range(args.folds):
-        tuning, evaluation = choose_unknown(genera, families, seed)
+    for seed, (fold, tuning, evaluation) in enumerate(folds):
         print(f"fold {seed}: tuning {[labels[i] for i in tuning]}")
         print(f"        evaluation {[labels[i] for i in evaluation]}", flush=True)
-        fold = train_fold(labels, data, tuning + evaluation, genera, families, seed)
         prepared.append(prepare(fold, tuning, evaluation))
     rows = sweep(prepared, genera, families)
     allowed = [r for r in rows if r["val_drop"] <= args.max_val_drop + 1e-9]
-    chosen = max(allowed, key=lambda r: (r["tune_honest"], -r["val_drop"]))
-    print(
-        f"\nchosen on the tuning group: levels {chosen['levels']} "
-        f"(tuning honest {chosen['tune_honest']:.1%}, "
-        f"known-val species answers -{chosen['val_drop']:.1%})"
-    )
-    table = {}
-    for name, levels in (
-        ("softmax roll-up only (today)", None),
-        ("open-set rule (chosen)", chosen["levels"]),
-    ):
+    bars_chosen = max(allowed, key=lambda r: (r["tune_honest"], -r["val_drop"]))
+    print(f"\nsimilarity bars chosen on the tuning group: levels {bars_chosen['levels']} "
+          f"(tuning honest {bars_chosen['tune_honest']:.1%}, "
+          f"known-val species answers -{bars_chosen['val_drop']:.1%})")
+    table: dict[str, dict] = {}
+    for name, levels in (("softmax roll-up only (before #13)", None), ("similarity bars (previous rule)",
+                                                                      bars_chosen["levels"])):
         ev, te = [], []
         for p in prepared:
             rule = None if levels is None else rule_from_similarities(p.similarities, levels)
             ev.append(shares(grade(p.fold, p.sig["evaluation"], rule, genera, families)))
             te.append(shares(grade(p.fold, p.sig["test"], rule, genera, families)))
-        table[name] = {
-            "evaluation_unknown": {k: float(np.mean([e[k] for e in ev])) for k in ev[0]},
-            "known_test": {k: float(np.mean([t[k] for t in te])) for k in te[0]},
-        }
-    print(f"\n{'':32} | unknown species (evaluation group)           | known species (test)")
-    print(f"{'rule':32} | wrong sp. | honest | wrong roll-up | rejected | right sp. | coverage | rejected")
+        table[name] = {"evaluation_unknown": _mean(ev), "known_test": _mean(te)}
+    candidates: dict[str, dict] = {}
+    sweeps: dict[str, list[dict]] = {}
+    for cand in CANDIDATES:
+        sweeps[cand] = candidate_sweep(prepared, genera, families, cand)
+        best = choose(sweeps[cand], args.max_val_drop)
+        candidates[cand] = best
+        table[f"{cand} (level {best['level']}, bars g{best['genus']}/f{best['family']})"] = best
+    softmax_val = _mean([fast_shares(verdicts(p.sig["val"], None, p.fold.thresholds),
+                                     truth_of(p.fold, p.sig["val"], genera, families)) for p in prepared])
+    print("\nlearned rules as fit-serving fits them (threshold from the known-val budget), tuning group:")
+    for set_name in SIGNAL_SETS:
+        table[f"learned[{set_name}] as served"] = served = served_shares(prepared, genera, families, set_name)
+        print(f"  {set_name:26} honest {served['tuning_unknown']['honest']:.1%}, wrong species "
+              f"{served['tuning_unknown']['wrong_species']:.1%}, known-val species answers "
+              f"-{softmax_val['species_right'] - served['known_val']['species_right']:.1%}")
+    servable = [c for c in CANDIDATES if "ceiling" not in c]
+    winner = max(servable, key=lambda c: (candidates[c]["tune_honest"], -candidates[c]["val_drop"]))
+    print("\nknown-val species answers lost at most", f"{args.max_val_drop:.0%};",
+          "choices on the tuning group, figures on the evaluation group and known test (macro over folds)")
+    print(f"\n{'':44} | unknown species (evaluation group)           | known species (test)")
+    print(f"{'rule':44} | wrong sp. | honest | wrong roll-up | rejected | right sp. | coverage | rejected")
     for name, r in table.items():
         u, k = r["evaluation_unknown"], r["known_test"]
         print(
-            f"{name:32} | {u['wrong_species']:9.1%} | {u['honest']:6.1%} | {u['wrong_rollup']:13.1%} | "
+            f"{name[:44]:44} | {u['wrong_species']:9.1%} | {u['honest']:6.1%} | {u['wrong_rollup']:13.1%} | "
             f"{u['rejected']:8.1%} | {k['species_right']:9.1%} | {k['coverage']:8.1%} | {k['rejected']:8.1%}"
         )
-    print("\ntrade-off (tuning group honest vs known-val species answers lost), best per species level:")
-    for level in LEVELS["species"]:
-        best = max((r for r in rows if r["levels"]["species"] == level), key=lambda r: r["tune_honest"])
-        print(
-            f"  species level {level:5}: honest {best['tune_honest']:.1%}, wrong species "
-            f"{best['tune_wrong_species']:.1%}, known-val species answers -{best['val_drop']:.1%}"
-            f"  ({best['levels']})"
-        )
+    print(f"\ntrade-off of the best candidate ({winner}); per flag level the bars most honest on tuning:")
+    print("  level | tuning honest / wrong sp. | val lost | evaluation honest / wrong sp. | test lost")
+    for r in curve(sweeps[winner]):
+        e = r["evaluation_unknown"]
+        print(f"  {r['level']:5} | {r['tune_honest']:13.1%} / {r['tune_wrong_species']:8.1%} | "
+              f"{r['val_drop']:8.1%} | {e['honest']:17.1%} / {e['wrong_species']:8.1%} | "
+              f"{r['test_drop']:9.1%}")
+    served = {k: [p.served[k].fitted for p in prepared] for k in SIGNAL_SETS}
+    for k, fits in served.items():
+        print(f"learned[{k}] as served, per fold: simulated unknowns flagged",
+              [round(f["simulated_unknown_flagged"], 3) for f in fits], "simulated knowns flagged",
+              [round(f["simulated_known_flagged"], 3) for f in fits])
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "openset.json").write_text(
-            json.dumps({"chosen": chosen, "table": table, "sweep": rows}, indent=2)
-        )
-        _plot(rows, chosen, args.out / "openset.png")
+        (args.out / "openset.json").write_text(json.dumps(
+            {"similarity_bars_chosen": bars_chosen, "table": table, "winner": winner,
+             "curves": {c: curve(v) for c, v in sweeps.items()}, "similarity_bar_sweep": rows,
+             "served_fits": served}, indent=2))
+        _plot({c: curve(v) for c, v in sweeps.items()}, winner, args.out / "openset.png")
     return 0
 
 
-def _plot(rows: list[dict], chosen: dict, path: Path) -> None:
+def _save_folds(path: Path, records: str, n: int, folds: list) -> None:
+    import pickle
+
+    from butterflyer.train.data import data_sha256
+
+    path.write_bytes(pickle.dumps({"records": data_sha256(records), "folds": n, "data": folds}))
+
+
+def _load_folds(path: Path, records: str, n: int) -> list | None:
+    """Folds trained by an earlier run on the same records (a developer's cache; ``None`` when stale)."""
+    import pickle
+
+    from butterflyer.train.data import data_sha256
+
+    if not path.is_file():
+        return None
+    stored = pickle.loads(path.read_bytes())  # noqa: S301 - the user's own cache file
+    if stored["records"] != data_sha256(records) or stored["folds"] != n:
+        return None
+    return list(stored["data"])
+
+
+def _plot(curves: dict[str, list[dict]], winner: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter([r["val_drop"] * 100 for r in rows], [r["tune_honest"] * 100 for r in rows], s=8, alpha=0.5)
-    ax.scatter([chosen["val_drop"] * 100], [chosen["tune_honest"] * 100], color="red", label="chosen")
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for cand, rows in curves.items():
+        ax.plot([r["val_drop"] * 100 for r in rows], [r["tune_honest"] * 100 for r in rows], marker=".",
+                lw=2.5 if cand == winner else 0.8, label=cand)
+    ax.axvline(2.0, color="grey", ls=":")
     ax.set_xlabel("known species: correct species answers lost on val (points)")
     ax.set_ylabel("unknown species (tuning group): honest answers (%)")
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

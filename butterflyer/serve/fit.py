@@ -37,7 +37,8 @@ from butterflyer.serve.everyday import everyday_photos
 from butterflyer.serve.identify import SERVING_KEY, Identifier
 from butterflyer.serve.ood import GateProfile, choose_threshold, fit_profile
 from butterflyer.serve.ood_neighbours import GATE_FILE, KIND, NeighbourGate
-from butterflyer.serve.openset import LabelledBank, fit_openset
+from butterflyer.serve.openset import LabelledBank, fit_learned_openset, fit_openset
+from butterflyer.serve.openset_learn import DEFAULT_GROUPS
 from butterflyer.serve.preprocess import decode, preprocess
 from butterflyer.serve.rollup import fit_thresholds
 from butterflyer.serve.session import ServedModel
@@ -125,8 +126,10 @@ def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examp
     """Choose gate, roll-up thresholds and the open-set rule; returns ``meta.extra["serving"]``.
 
     The open-set rule (:mod:`~butterflyer.serve.openset`) needs the feature bank, so only
-    exports with a ``features`` output get one; its quantile levels default to the ones
-    chosen by ``benchmarks/bench_openset.py`` on held-out labels.
+    exports with a ``features`` output get one: the learned rule (a score fitted on unknowns
+    simulated by hiding known labels, :mod:`~butterflyer.serve.openset_learn`) whenever the
+    validation photos hold two labels or more, else the similarity bars; the bars' quantile
+    levels default to the ones chosen by ``benchmarks/bench_openset.py`` on held-out labels.
     """
     catalog = catalog if catalog is not None else load_catalog()
     started = time.time()
@@ -145,12 +148,21 @@ def fit_serving(model: ServedModel, gate_examples: Iterable[Example], tune_examp
             serving["gate"] = bank.with_threshold(threshold).to_json()
             taxa = [_taxonomy(catalog)(label) for label in model.meta.labels]
             genera, families = [t[0] for t in taxa], [t[1] for t in taxa]
-            rule = fit_openset(LabelledBank(bank.bank, fit.targets, genera, families), tune.features,
-                               tune.targets, openset_quantiles)
+            labelled = LabelledBank(bank.bank, fit.targets, genera, families)
+            if len(np.unique(tune.targets)) >= 2:  # unknowns are simulated by hiding known labels
+                rule = fit_learned_openset(labelled, tune.species, tune.features, tune.targets,
+                                           thresholds.species, openset_quantiles,
+                                           groups=min(DEFAULT_GROUPS, len(model.meta.labels)))
+            else:
+                rule = fit_openset(labelled, tune.features, tune.targets, openset_quantiles)
             serving["openset"] = rule.to_json()
-            report["openset"] = {"species_similarity": round(rule.species_similarity, 4),
+            report["openset"] = {"kind": rule.kind, "species_similarity": round(rule.species_similarity, 4),
                                  "genus_similarity": round(rule.genus_similarity, 4),
                                  "family_similarity": round(rule.family_similarity, 4)}
+            if rule.combiner is not None:
+                report["openset"]["threshold"] = round(rule.combiner.threshold, 4)
+                for key in ("simulated_unknown_flagged", "simulated_known_flagged"):
+                    report["openset"][key] = round(rule.fitted[key], 4)
         elif tune.imagenet is not None and fit.imagenet is not None:
             cents = fit_profile(fit.imagenet, fit.targets)
             sims = GateProfile(cents, 0.0).similarity(tune.imagenet)

@@ -24,11 +24,18 @@ The decision (:meth:`OpenSetRule.decide`), after the not-a-butterfly gate:
    (species similarity under the bar), or ``uncertain`` when it is close to a known
    species that the model cannot pick.
 
-``known_species`` in the answer is ``species similarity >= species_similarity``.
+``known_species`` in the answer is ``species similarity >= species_similarity`` (and, for
+the learned rule below, its score under the threshold).
 Since a genus holds its species' photos, the genus similarity is never below the
 species one (nor the family's below the genus'): the bars roll an answer up, never
-sideways. The bars are fitted by :func:`butterflyer.serve.openset_fit.fit_openset`
+sideways. The bars are fitted by :func:`fit_openset`
 on held-out *labels* (leave-species-out), never on the photos they are measured on.
+
+A rule of kind ``learned_unknown`` (:data:`LEARNED_KIND`) replaces the species bar by a
+learned score (:mod:`~butterflyer.serve.openset_learn`): a logistic regression over
+several signals (:mod:`~butterflyer.serve.openset_scores`) calls the photo "known" or
+"unknown"; an unknown photo rolls up through the same genus and family bars, else gets
+``unknown_species``. Rules of the older kind still load and decide as before.
 """
 
 from __future__ import annotations
@@ -40,39 +47,60 @@ from typing import Any
 import numpy as np
 
 from butterflyer.errors import ModelError
+from butterflyer.serve.openset_learn import (
+    DEFAULT_GROUPS,
+    DEFAULT_MAX_SPECIES_LOSS,
+    DEFAULT_SIGNALS,
+    Combiner,
+    fit_learned,
+)
+from butterflyer.serve.openset_scores import ScoreBank, candidate_scores
 from butterflyer.serve.rollup import RollUp, Thresholds, group_probabilities
 
 KIND = "class_neighbours"
+LEARNED_KIND = "learned_unknown"
 DEFAULT_TOP = 3
 
 
 @dataclass(frozen=True)
 class OpenSetRule:
-    """Similarity bars for naming a species, a genus and a family (``-1`` turns a bar off)."""
+    """Similarity bars for naming a species, a genus and a family (``-1`` turns a bar off), and
+    optionally the learned unknown-species score that decides "known" instead of the species bar."""
 
     species_similarity: float
     genus_similarity: float = -1.0
     family_similarity: float = -1.0
     top: int = DEFAULT_TOP
     fitted: dict[str, Any] = field(default_factory=dict, compare=False)
+    combiner: Combiner | None = None
+
+    @property
+    def kind(self) -> str:
+        return KIND if self.combiner is None else LEARNED_KIND
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["kind"] = KIND
+        out["kind"] = self.kind
+        del out["combiner"]  # asdict would flatten it; the older kind's stored form stays as it was
+        if self.combiner is not None:
+            out["combiner"] = self.combiner.to_json()
         return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> OpenSetRule:
-        if obj.get("kind") != KIND:
-            raise ModelError(
-                f"unknown open-set rule kind {obj.get('kind')!r}; re-run 'butterflyer fit-serving'"
-            )
+        kind = obj.get("kind")
+        if kind not in (KIND, LEARNED_KIND):
+            raise ModelError(f"unknown open-set rule kind {kind!r}; re-run 'butterflyer fit-serving'")
+        if kind == LEARNED_KIND and not obj.get("combiner"):
+            raise ModelError("the learned open-set rule has no stored weights; "
+                             "re-run 'butterflyer fit-serving'")
         return cls(
             species_similarity=float(obj["species_similarity"]),
             genus_similarity=float(obj.get("genus_similarity", -1.0)),
             family_similarity=float(obj.get("family_similarity", -1.0)),
             top=int(obj.get("top", DEFAULT_TOP)),
             fitted=dict(obj.get("fitted") or {}),
+            combiner=Combiner.from_json(obj["combiner"]) if kind == LEARNED_KIND else None,
         )
 
 
@@ -113,6 +141,7 @@ class LabelledBank:
             for name in {n for n in names if n}:
                 members = [i for i, n in enumerate(names) if n == name]
                 self.rows_of_group[(rank, name)] = np.flatnonzero(np.isin(self.labels, members))
+        self.scores = ScoreBank(self.labels, self.genera)
 
     def top_mean(self, sims: np.ndarray, rows: np.ndarray | None, top: int) -> float:
         """Mean of the ``top`` highest similarities among ``rows`` (-1 when there are none)."""
@@ -168,6 +197,10 @@ def decide(
     top = float(probs[best])
     species_sim = bank.top_mean(sims, bank.rows_of_label.get(best), rule.top)
     known = species_sim >= rule.species_similarity
+    if rule.combiner is not None:
+        scores = candidate_scores(bank.scores, np.asarray(probs)[None], np.asarray(sims)[None], rule.top,
+                                  names=rule.combiner.names)
+        known = known and bool(rule.combiner.logit(scores)[0] < rule.combiner.threshold)
     near = bank.nearest_labels(sims, relatives)
     if top >= thresholds.species and known:
         return OpenSetVerdict(RollUp("species", best, "species", None, top), True, species_sim, near)
@@ -189,6 +222,8 @@ def decide(
 
 # the levels chosen by benchmarks/bench_openset.py on the tuning group of held-out labels
 DEFAULT_QUANTILES = {"species": 0.02, "genus": 0.10, "family": 0.50}
+# the genus and family bar levels of the learned rule, chosen likewise
+LEARNED_QUANTILES = {"genus": 0.60, "family": 0.50}
 
 
 def held_out_similarity(
@@ -260,3 +295,26 @@ def fit_openset(bank: LabelledBank, features: np.ndarray, targets: np.ndarray,
     The levels are chosen on held-out labels by ``benchmarks/bench_openset.py``.
     """
     return rule_from_similarities(openset_similarities(bank, features, targets, top), quantiles, top)
+
+
+def fit_learned_openset(bank: LabelledBank, probs: np.ndarray, features: np.ndarray, targets: np.ndarray,
+                        species_threshold: float, quantiles: dict[str, float] | None = None,
+                        max_species_loss: float = DEFAULT_MAX_SPECIES_LOSS, groups: int = DEFAULT_GROUPS,
+                        top: int = DEFAULT_TOP, signals: Sequence[str] = DEFAULT_SIGNALS) -> OpenSetRule:
+    """The ``learned_unknown`` rule from validation photos of known labels only.
+
+    The combiner learns from simulated unknowns (:mod:`~butterflyer.serve.openset_learn`); its
+    threshold costs at most ``max_species_loss`` of the validation photos a correct species answer;
+    the genus and family bars are the quantile bars of :func:`fit_openset` (the species bar is off:
+    the combiner reads the species similarity itself).
+    """
+    x = np.asarray(features, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    sims = x @ bank.bank.T
+    combiner, report = fit_learned(bank.scores, np.asarray(probs), sims, np.asarray(targets),
+                                   species_threshold, max_species_loss, groups, names=signals)
+    bars = rule_from_similarities(openset_similarities(bank, features, targets, top),
+                                  {**LEARNED_QUANTILES, **(quantiles or {}), "species": -1.0}, top)
+    fitted = {**bars.fitted, **report}
+    return OpenSetRule(species_similarity=-1.0, genus_similarity=bars.genus_similarity,
+                       family_similarity=bars.family_similarity, top=top, fitted=fitted, combiner=combiner)

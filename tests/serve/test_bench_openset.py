@@ -75,3 +75,45 @@ def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: Module
                 sub = ([GENERA[k] for k in fold.known], [FAMILIES[k] for k in fold.known])
                 assert plain_fast[i] == plain_decide(probs, *sub, fold.thresholds).verdict
     assert set(bench.verdicts(unknown_sig, rule, fold.thresholds)) - {"species"}  # the rule changed answers
+
+
+def test_the_learned_rule_in_the_benchmark_is_the_served_decision(bench: ModuleType) -> None:
+    rng = np.random.default_rng(1)
+    n_labels, dim = len(GENERA), 32
+    centres = rng.normal(size=(n_labels, dim))
+
+    def split(per_class: int) -> object:
+        ys = torch.arange(n_labels).repeat_interleave(per_class)
+        x = torch.tensor(centres[ys.numpy()] + 0.6 * rng.normal(size=(len(ys), dim)), dtype=torch.float32)
+        return bench.Split(x, ys)
+
+    data = {"train": split(20), "train_mirrored": split(20), "val": split(8), "test": split(6)}
+    tuning, evaluation = bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
+    labels = [f"L{i}" for i in range(n_labels)]
+    fold = bench.train_fold(labels, data, tuning + evaluation, GENERA, FAMILIES, 0)
+    prepared = bench.prepare(fold, tuning, evaluation)
+    rule = prepared.served["all"]
+    assert rule.kind == "learned_unknown"
+    from butterflyer.serve.openset import decide
+
+    for name in ("test", "evaluation"):
+        sig = prepared.sig[name]
+        fast = bench.flag_verdicts(sig, prepared.served_unknown["all"][name], rule.genus_similarity,
+                                   rule.family_similarity, fold.thresholds)
+        key = "unknown" if name == "evaluation" else name
+        mask = np.isin(fold.truth[key], evaluation) if name == "evaluation" else np.ones(len(sig.top), bool)
+        for i, (probs, feats) in enumerate(zip(fold.probs[key][mask], fold.feats[key][mask], strict=True)):
+            served = decide(rule, fold.bank, probs, feats, fold.thresholds)
+            assert fast[i] == ("not_a_butterfly" if not sig.passed[i] else served.roll.verdict)
+            assert served.known_species == (not prepared.served_unknown["all"][name][i])
+        truth = bench.truth_of(fold, sig, GENERA, FAMILIES)
+        assert bench.fast_shares(fast, truth) == pytest.approx(
+            bench.shares(bench.grade_verdicts(fold, sig, fast, GENERA, FAMILIES)))
+    rows = bench.candidate_sweep([prepared], GENERA, FAMILIES, "learned[all]")
+    assert {r["level"] for r in rows} == set(bench.FLAG_LEVELS)
+    off = [r for r in rows if r["level"] == 0.0]
+    assert all(r["val_drop"] == 0.0 and r["test_drop"] == 0.0 for r in off)  # flagging nothing costs nothing
+    most = max(rows, key=lambda r: r["level"])
+    assert most["val_drop"] > 0.0  # flagging half of known val costs species answers
+    chosen = bench.choose(rows, 0.02)
+    assert chosen["val_drop"] <= 0.02 + 1e-9

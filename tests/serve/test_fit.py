@@ -40,7 +40,8 @@ def test_fit_write_and_serve_with_the_feature_gate(tiny_model: Path, monkeypatch
                           catalog=catalog)
     assert set(serving) == {"thresholds", "gate", "openset", "fitted"}
     rule = serving["openset"]
-    assert rule["kind"] == "class_neighbours" and -1.0 <= rule["species_similarity"] <= 1.0
+    assert rule["kind"] == "learned_unknown" and rule["combiner"]["names"]
+    assert -1.0 <= rule["genus_similarity"] <= 1.0 and rule["fitted"]["simulated_unknown"] == 12
     assert rule["fitted"]["photos"] == 12
     assert serving["fitted"]["tune_images"] == 12  # the junk and the unknown label are skipped
     assert serving["gate"]["kind"] == "feature_neighbours"
