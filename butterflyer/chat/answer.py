@@ -24,7 +24,7 @@ from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.names import NameShapes, Span, guide_epithets
+from butterflyer.chat.names import NameShapes, Span, guide_epithets, names_an_insect
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
@@ -142,7 +142,7 @@ class ChatEngine:
         off_topic = False
         if unknown_name:
             plan = None
-            off_topic = not (intent.on_domain or intent.sections)
+            off_topic = not (intent.on_domain or intent.sections or names_an_insect(unknown_name))
         elif targets:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
@@ -238,7 +238,7 @@ class ChatEngine:
         if len(found) > 1:
             text += f" It could also be the {found[1].entry_title}: {citations[1].text} [2]"
         text += " To be sure, send a photo and I can identify it."
-        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry)
+        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry, candidates=True)
 
     # --- output -------------------------------------------------------------------------
     def _compose(self, plan: Plan, focus: str | None) -> ChatReply:
