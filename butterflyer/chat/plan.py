@@ -60,7 +60,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
-                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
+                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"by \w{2,}ing)\b|, so\b")),
