@@ -238,7 +238,8 @@ class ChatEngine:
         if len(found) > 1:
             text += f" It could also be the {found[1].entry_title}: {citations[1].text} [2]"
         text += " To be sure, send a photo and I can identify it."
-        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry, candidates=True)
+        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry,
+                         candidates=True)
 
     # --- output -------------------------------------------------------------------------
     def _compose(self, plan: Plan, focus: str | None) -> ChatReply:

@@ -92,8 +92,9 @@ def _build(folder: Path, chunks: list[Chunk], encoder: Encoder, guide: FieldGuid
     rows = [{"id": c.id, "entry": c.entry, "section": c.section, "text": c.search_text,
              "chunk": json.dumps(asdict(c)), "vector": vectors[i].tolist()} for i, c in enumerate(chunks)]
     db.create_table(TABLE, data=rows, mode="overwrite")
-    db.create_table(SENTENCE_TABLE, data=[{"row": i, "chunk": cid, "j": j, "vector": sentence_vectors[i].tolist()}
-                                          for i, (cid, j, _) in enumerate(sentences)], mode="overwrite")
+    sentence_rows = [{"row": i, "chunk": cid, "j": j, "vector": sentence_vectors[i].tolist()}
+                     for i, (cid, j, _) in enumerate(sentences)]
+    db.create_table(SENTENCE_TABLE, data=sentence_rows, mode="overwrite")
     atomic_write_json(folder / "meta.json", {"format": FORMAT, "guide_hash": guide.content_hash,
                                              "encoder": encoder.name, "dim": int(vectors.shape[1]),
                                              "chunks": len(chunks), "sentences": len(sentences)})

@@ -60,7 +60,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
-                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|when (threatened|disturbed|attacked)|"
+                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
+                          r"when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"by \w{2,}ing)\b|, so\b")),
@@ -78,8 +79,10 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
     # who described or discovered it (and when): only a sentence naming the describer or the year answers
     "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
-                          r"\b(first|originally|formally) described\b|\bwhen was\b.*\b(described|discovered)\b"),
-               re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|\b(1[6-9]\d\d|20[0-2]\d)\b")),
+                          r"\b(first|originally|formally) described\b|"
+                          r"\bwhen was\b.*\b(described|discovered)\b"),
+               re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
+                          r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
@@ -304,7 +307,8 @@ class Planner:
         for h in hits:
             chunk = self.index.chunks[h.idx]
             for j, sentence in enumerate(chunk.sentences):
-                score = h.score + LEX_WEIGHT * self.lex(residual, chunk, j) + SEM_WEIGHT * self.sem(q, chunk, j)
+                score = (h.score + LEX_WEIGHT * self.lex(residual, chunk, j)
+                         + SEM_WEIGHT * self.sem(q, chunk, j))
                 if specific and chunk.section not in specific and self.cue_hit(chunk, j, specific):
                     score += CUE_WEIGHT
                 if q.quantity and has_number(sentence):
