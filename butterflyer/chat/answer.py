@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import candidates, is_description
+from butterflyer.chat.describe import candidates, is_description, tells_looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
@@ -111,6 +111,8 @@ class ChatEngine:
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
         unknown = find_unknown(message, [(m.start, m.end) for m in mentions]) or self.shapes.find(
             message, [Span(m.label, m.start, m.end) for m in mentions])
+        if unknown is not None and _described(message, unknown.end):
+            unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         named = list(dict.fromkeys(m.label for m in mentions))
@@ -276,6 +278,14 @@ class ChatEngine:
             if found:
                 return found[0] if turn.get("role") == "assistant" else found[-1]
         return None
+
+
+def _described(message: str, end: int) -> bool:
+    """Whether a name phrase ending at token ``end`` is the start of a description ("a black
+    swallowtail with shiny blue hindwings"), not a species asked about by name."""
+    words = tokens(message)
+    return (end < len(words) and words[end] == "with" and tells_looks(" ".join(words[end + 1:]))
+            and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"}))
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,8 @@ _LOOKS = COLOURS | {"striped", "stripes", "spots", "spotted", "spot", "bands", "
                     "eyes", "tails", "tailed", "see-through", "furry", "fluffy", "hovering", "hovers", "leaf",
                     "rainbow", "88", "huge", "tiny", "rings", "veins", "comma", "zigzag", "colourful",
                     "colorful", "border", "stripe", "band"}
-_KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?)\b")
+_KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?|swallowtails?|birdwings?|skippers?|hairstreaks?|"
+                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?)\b")
 _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 # words that say nothing about which species it is
 _IGNORE = {"butterfly", "butterflies", "moth", "moths", "saw", "see", "seen", "found", "spotted", "think",
@@ -56,6 +57,11 @@ def is_description(text: str) -> bool:
     norm = normalize(text)
     words = set(re.findall(r"[a-z0-9-]+", norm))
     return bool(_KIND.search(norm)) and bool(words & _LOOKS) and not _NOT.search(norm)
+
+
+def tells_looks(text: str) -> bool:
+    """Whether ``text`` says what something looks like (a colour, pattern or shape word)."""
+    return bool(set(re.findall(r"[a-z0-9-]+", normalize(text))) & _LOOKS)
 
 
 def _prefix(word: str) -> str:

@@ -81,3 +81,21 @@ def test_candidates_are_not_cross_species_but_still_graded() -> None:
     assert cross_species(q, bare) == ["HERCULES MOTH"]
     plain = worded.model_copy(update={"candidates": False})
     assert cross_species(q, plain) == ["HERCULES MOTH"]
+
+
+def test_description_words_match_colours_and_compounds() -> None:
+    from butterflyer.chat.describe import _base, _found, tells_looks
+
+    assert _base("reddish") == "red" and _base("greenish") == "green" and _base("red") == "red"
+    assert _found("eye", {"eyesp", "wing"}) and _found("reddish", {"red"})
+    assert not _found("eye", {"wing"}) and not _found("ragwort", {"nettl"})
+    assert tells_looks("shiny blue hindwings") and not tells_looks("its caterpillars")
+
+
+def test_a_name_followed_by_looks_is_a_description(tiny_engine: ChatEngine) -> None:
+    from butterflyer.chat.answer import _described
+
+    assert _described("black swallowtail with shiny blue hindwings", 2)
+    assert not _described("what do black swallowtail caterpillars eat", 4)
+    assert not _described("where does the black swallowtail with blue spots live", 5)
+    assert not _described("black swallowtail with its caterpillars", 2)
