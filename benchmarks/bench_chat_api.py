@@ -19,6 +19,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="passes over the question set")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="time only the dev questions (visitors_dev + visitors_extra_dev), so that a "
+                             "tuning session never computes the bot's answers to the held-out ones")
     args = parser.parse_args()
 
     import numpy as np
@@ -34,7 +37,8 @@ def main() -> None:
     app = FastAPI()
     app.include_router(chat.router)
     client = TestClient(app)
-    questions = [q for pattern in ("visitors_dev.yaml", "visitors_heldout.yaml")
+    patterns = ("visitors_*dev.yaml",) if args.dev_only else ("visitors_dev.yaml", "visitors_heldout.yaml")
+    questions = [q for pattern in patterns
                  for qs in load_questions(EVAL_DIR, pattern).values() for q in qs]
     client.post("/v1/chat", json={"message": "warm up: what does a monarch eat?"})
     ms = []

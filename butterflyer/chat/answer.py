@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import candidates, is_description
+from butterflyer.chat.describe import candidates, is_description, tells_looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.names import NameShapes, Span, guide_epithets
+from butterflyer.chat.names import NameShapes, Span, guide_epithets, names_an_insect
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
@@ -111,6 +111,8 @@ class ChatEngine:
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
         unknown = find_unknown(message, [(m.start, m.end) for m in mentions]) or self.shapes.find(
             message, [Span(m.label, m.start, m.end) for m in mentions])
+        if unknown is not None and _described(message, unknown.end):
+            unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         named = list(dict.fromkeys(m.label for m in mentions))
@@ -142,7 +144,7 @@ class ChatEngine:
         off_topic = False
         if unknown_name:
             plan = None
-            off_topic = not (intent.on_domain or intent.sections)
+            off_topic = not (intent.on_domain or intent.sections or names_an_insect(unknown_name))
         elif targets:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
@@ -238,7 +240,8 @@ class ChatEngine:
         if len(found) > 1:
             text += f" It could also be the {found[1].entry_title}: {citations[1].text} [2]"
         text += " To be sure, send a photo and I can identify it."
-        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry)
+        return ChatReply(answer=text, citations=citations, species_id=focus or found[0].entry,
+                         candidates=True)
 
     # --- output -------------------------------------------------------------------------
     def _compose(self, plan: Plan, focus: str | None) -> ChatReply:
@@ -275,6 +278,14 @@ class ChatEngine:
             if found:
                 return found[0] if turn.get("role") == "assistant" else found[-1]
         return None
+
+
+def _described(message: str, end: int) -> bool:
+    """Whether a name phrase ending at token ``end`` is the start of a description ("a black
+    swallowtail with shiny blue hindwings"), not a species asked about by name."""
+    words = tokens(message)
+    return (end < len(words) and words[end] == "with" and tells_looks(" ".join(words[end + 1:]))
+            and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"}))
 
 
 @lru_cache(maxsize=1)

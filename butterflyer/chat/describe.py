@@ -30,7 +30,8 @@ _LOOKS = COLOURS | {"striped", "stripes", "spots", "spotted", "spot", "bands", "
                     "eyes", "tails", "tailed", "see-through", "furry", "fluffy", "hovering", "hovers", "leaf",
                     "rainbow", "88", "huge", "tiny", "rings", "veins", "comma", "zigzag", "colourful",
                     "colorful", "border", "stripe", "band"}
-_KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?)\b")
+_KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?|swallowtails?|birdwings?|skippers?|hairstreaks?|"
+                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?)\b")
 _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 # words that say nothing about which species it is
 _IGNORE = {"butterfly", "butterflies", "moth", "moths", "saw", "see", "seen", "found", "spotted", "think",
@@ -45,9 +46,10 @@ SECTION_GROUPS = {"look": ("identification", "facts", "overview"), "young": ("li
 WIDER = {"britain": ("europe", "ireland")}
 PAIR_WEIGHT = 1.5      # a colour found next to the part it colours counts 1.5 times more
 DENSE_WEIGHT = 0.7     # meaning-level similarity of the question to the identification passage
-SECOND_RATIO = 0.99    # a second candidate only when it scores nearly as well as the first
+SECOND_RATIO = 0.94    # a second candidate only when it scores nearly as well as the first
 SECOND_SHARE_GAP = 0.0
 MIN_SHARE = 0.25       # at least a quarter of the description (by weight) must be found in the entry
+PLANT_WEIGHT = 0.5     # a plant it was seen on that is the entry's food plant is strong evidence
 
 
 def is_description(text: str) -> bool:
@@ -57,8 +59,30 @@ def is_description(text: str) -> bool:
     return bool(_KIND.search(norm)) and bool(words & _LOOKS) and not _NOT.search(norm)
 
 
+def tells_looks(text: str) -> bool:
+    """Whether ``text`` says what something looks like (a colour, pattern or shape word)."""
+    return bool(set(re.findall(r"[a-z0-9-]+", normalize(text))) & _LOOKS)
+
+
 def _prefix(word: str) -> str:
     return stem(word)[:5]
+
+
+def _base(word: str) -> str:
+    """A colour word without "-ish" ("reddish" -> "red", "greenish" -> "green")."""
+    if word.endswith("ish") and len(word) > 5:
+        base = word[:-3]
+        return base[:-1] if len(base) > 3 and base[-1] == base[-2] else base
+    return word
+
+
+def _found(word: str, group: set[str]) -> bool:
+    """Whether a description word is in a group of guide word prefixes; a short word also matches
+    the compounds it begins ("eye" -> "eyespot")."""
+    key = _prefix(_base(word))
+    if key in group:
+        return True
+    return 3 <= len(key) < 5 and any(g.startswith(key) for g in group)
 
 
 @dataclass
@@ -151,10 +175,12 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
         places = REGIONS[region] + WIDER.get(region, ()) if region else ()
         in_region = any(r in prof.place for r in places)
         found = sum(weight(w) for w in words
-                    if any(_prefix(w) in g for g in groups) or (in_region and w in region_words))
+                    if any(_found(w, g) for g in groups) or (in_region and w in region_words))
         found += PAIR_WEIGHT * sum(weight(p) for c, p in pairs if _has_pair(prof.sentences, c, p))
         shares[label] = found / total
-        scores[label] = shares[label] + DENSE_WEIGHT * float(dense[ident[label]])
+        on_plant = sum(weight(w) for w in words if w not in _LOOKS and _found(w, prof.words["plant"]))
+        scores[label] = (shares[label] + DENSE_WEIGHT * float(dense[ident[label]])
+                         + PLANT_WEIGHT * on_plant / total)
     ranked = sorted(scores, key=lambda e: -scores[e])[:k]
     ranked = [e for e in ranked if shares[e] >= MIN_SHARE]
     # a second candidate only when it is nearly as likely and states as much of the description

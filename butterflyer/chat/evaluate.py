@@ -113,9 +113,20 @@ def is_correct(q: EvalQuestion, reply: ChatReply) -> bool:
     return not reply.refused and has_fact(q, reply.answer)
 
 
+CANDIDATE_WORDING = re.compile(r"\bprobably the\b.*\bto be sure, send a photo\b", re.IGNORECASE | re.DOTALL)
+
+
+def offered_as_candidates(reply: ChatReply) -> bool:
+    """A reply that offers species for a description, each named with its own sentence and worded as
+    a guess to be checked with a photo (issue 17 allows this): a wrong candidate is a wrong answer,
+    not another species' facts given for the one asked about."""
+    return reply.candidates and bool(CANDIDATE_WORDING.search(reply.answer))
+
+
 def cross_species(q: EvalQuestion, reply: ChatReply) -> list[str]:
-    """Species entries an answered reply cites although the question is not about them."""
-    if reply.refused:
+    """Species entries an answered reply cites although the question is not about them (candidates
+    offered for a description are not counted: they attribute nothing to another species)."""
+    if reply.refused or offered_as_candidates(reply):
         return []
     allowed = set(q.about or [])
     if q.about is None and not q.refuse:
@@ -165,7 +176,8 @@ def run_eval(engine: ChatEngine | None = None, questions_dir: str | Path | None 
                          "species": q.species, "refuse": q.refuse, "expect_any": q.expect_any,
                          "status": reply.status, "answer": reply.answer, "refused": reply.refused,
                          "grounded": fully_grounded(reply), "correct": is_correct(q, reply),
-                         "cross_species": cross_species(q, reply), "relevant": relevant, "counted": counted,
+                         "cross_species": cross_species(q, reply), "candidates": offered_as_candidates(reply),
+                         "relevant": relevant, "counted": counted,
                          "ms": round(ms, 1),
                          "citations": [f"{c.entry}/{c.section}" for c in reply.citations]})
     result = summarize(rows)

@@ -1,7 +1,9 @@
 """The persistent chat index: chunk embeddings in an embedded LanceDB table, plus BM25 in memory.
 
-Layout: ``<root>/<hash16>/`` holds the LanceDB table ``chunks`` and ``meta.json``
-(guide hash, encoder, counts), written last. ``root`` defaults to
+Layout: ``<root>/<hash16>/`` holds the LanceDB tables ``chunks`` and ``sentences`` (one
+vector per citable sentence, so the planner can tell which sentence of a section means what
+the question asks even when no word is shared) and ``meta.json`` (guide hash, encoder,
+counts), written last. ``root`` defaults to
 ``paths.cache_dir()/chat-index``. The index is built on first use and rebuilt
 whenever the guide's content hash (or the encoder) changes; a build goes to a temp
 folder that is renamed into place, so concurrent processes never see half an index.
@@ -26,7 +28,8 @@ from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json
 
 TABLE = "chunks"
-FORMAT = 1
+SENTENCE_TABLE = "sentences"
+FORMAT = 2
 
 
 def default_root() -> Path:
@@ -37,11 +40,23 @@ def default_root() -> Path:
 class ChatIndex:
     """Chunks, their embeddings (row-aligned) and a BM25 index over the same chunks."""
 
-    def __init__(self, chunks: list[Chunk], vectors: np.ndarray, folder: Path, rebuilt: bool) -> None:
+    def __init__(self, chunks: list[Chunk], vectors: np.ndarray, folder: Path, rebuilt: bool,
+                 sentence_vectors: np.ndarray | None = None) -> None:
         if len(chunks) != len(vectors):
             raise ChatError(f"chat index at {folder} is inconsistent; delete it and it will be rebuilt")
+        n_sentences = sum(len(c.sentences) for c in chunks)
+        if sentence_vectors is not None and len(sentence_vectors) != n_sentences:
+            raise ChatError(f"chat index at {folder} has {len(sentence_vectors)} sentence vectors for "
+                            f"{n_sentences} sentences; delete it and it will be rebuilt")
         self.chunks = chunks
         self.vectors = vectors
+        # row of each chunk's first sentence in ``sentence_vectors`` (chunk order, then sentence order)
+        self.sentence_start: dict[str, int] = {}
+        row = 0
+        for c in chunks:
+            self.sentence_start[c.id] = row
+            row += len(c.sentences)
+        self.sentence_vectors = sentence_vectors
         self.folder = folder
         self.rebuilt = rebuilt
         self.bm25 = BM25([c.search_text for c in chunks])
@@ -53,6 +68,12 @@ class ChatIndex:
         """Cosine similarity of the query to every chunk."""
         return self.vectors @ query_vec.astype(np.float32)
 
+    def sentence_sims(self, query_vec: np.ndarray) -> np.ndarray | None:
+        """Cosine similarity of the query to every sentence (``None`` for an index without them)."""
+        if self.sentence_vectors is None:
+            return None
+        return self.sentence_vectors @ query_vec.astype(np.float32)
+
 
 def _key(guide: FieldGuide, encoder: Encoder) -> str:
     import hashlib
@@ -60,24 +81,31 @@ def _key(guide: FieldGuide, encoder: Encoder) -> str:
     return hashlib.sha256(f"{FORMAT}:{encoder.name}:{guide.content_hash}".encode()).hexdigest()[:16]
 
 
-def _build(folder: Path, chunks: list[Chunk], encoder: Encoder, guide: FieldGuide) -> np.ndarray:
+def _build(folder: Path, chunks: list[Chunk], encoder: Encoder, guide: FieldGuide
+           ) -> tuple[np.ndarray, np.ndarray]:
     import lancedb
 
     vectors = encoder.encode([c.search_text for c in chunks])
+    sentences = [(c.id, j, s) for c in chunks for j, s in enumerate(c.sentences)]
+    sentence_vectors = encoder.encode([s for _, _, s in sentences])
     db = lancedb.connect(str(folder))
     rows = [{"id": c.id, "entry": c.entry, "section": c.section, "text": c.search_text,
              "chunk": json.dumps(asdict(c)), "vector": vectors[i].tolist()} for i, c in enumerate(chunks)]
     db.create_table(TABLE, data=rows, mode="overwrite")
+    sentence_rows = [{"row": i, "chunk": cid, "j": j, "vector": sentence_vectors[i].tolist()}
+                     for i, (cid, j, _) in enumerate(sentences)]
+    db.create_table(SENTENCE_TABLE, data=sentence_rows, mode="overwrite")
     atomic_write_json(folder / "meta.json", {"format": FORMAT, "guide_hash": guide.content_hash,
                                              "encoder": encoder.name, "dim": int(vectors.shape[1]),
-                                             "chunks": len(chunks)})
-    return vectors
+                                             "chunks": len(chunks), "sentences": len(sentences)})
+    return vectors, sentence_vectors
 
 
-def _load(folder: Path) -> tuple[list[Chunk], np.ndarray]:
+def _load(folder: Path) -> tuple[list[Chunk], np.ndarray, np.ndarray]:
     import lancedb
 
-    table = lancedb.connect(str(folder)).open_table(TABLE)
+    db = lancedb.connect(str(folder))
+    table = db.open_table(TABLE)
     arrow = table.to_arrow()
     chunks = []
     for raw in arrow.column("chunk").to_pylist():
@@ -85,7 +113,9 @@ def _load(folder: Path) -> tuple[list[Chunk], np.ndarray]:
         data["sentences"] = tuple(data["sentences"])
         chunks.append(Chunk(**data))
     vectors = np.asarray(arrow.column("vector").to_pylist(), dtype=np.float32)
-    return chunks, vectors
+    sent = db.open_table(SENTENCE_TABLE).to_arrow().sort_by("row")
+    sentence_vectors = np.asarray(sent.column("vector").to_pylist(), dtype=np.float32)
+    return chunks, vectors, sentence_vectors
 
 
 def open_index(guide: FieldGuide, encoder: Encoder, root: str | Path | None = None) -> ChatIndex:
@@ -96,9 +126,9 @@ def open_index(guide: FieldGuide, encoder: Encoder, root: str | Path | None = No
     folder = base / key
     if (folder / "meta.json").is_file():
         try:
-            chunks, vectors = _load(folder)
+            chunks, vectors, sentence_vectors = _load(folder)
             if chunks == build_chunks(guide):
-                return ChatIndex(chunks, vectors, folder, rebuilt=False)
+                return ChatIndex(chunks, vectors, folder, rebuilt=False, sentence_vectors=sentence_vectors)
         except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
             pass
         shutil.rmtree(folder, ignore_errors=True)
@@ -107,7 +137,7 @@ def open_index(guide: FieldGuide, encoder: Encoder, root: str | Path | None = No
         raise ChatError("the field guide is empty; add species/*.yaml entries under butterflyer/chat/guide")
     tmp = base / f".build-{uuid.uuid4().hex[:8]}"
     try:
-        vectors = _build(tmp, chunks, encoder, guide)
+        vectors, sentence_vectors = _build(tmp, chunks, encoder, guide)
         try:
             tmp.rename(folder)
         except OSError:  # another process won the race; its index is equivalent
@@ -118,4 +148,4 @@ def open_index(guide: FieldGuide, encoder: Encoder, root: str | Path | None = No
     for stale in base.iterdir():
         if stale.is_dir() and stale.name != key and not stale.name.startswith(".build-"):
             shutil.rmtree(stale, ignore_errors=True)
-    return ChatIndex(chunks, vectors, folder, rebuilt=True)
+    return ChatIndex(chunks, vectors, folder, rebuilt=True, sentence_vectors=sentence_vectors)

@@ -60,7 +60,8 @@ PREFIX_CUES = {"recogni", "hibernat", "metamorphosi", "classif", "declin", "pudd
 # Words that make a message clearly about butterflies and moths.
 _DOMAIN_TEXT = """
 butterfly butterflies moth moths caterpillar caterpillars larva larvae pupa chrysalis cocoon wing wings
-wingspan nectar lepidoptera insect insects milkweed metamorphosis migration migrate mimicry swallowtail
+wingspan nectar lepidoptera insect insects milkweed metamorphosis migration migrate migrant migrants
+migratory mimicry swallowtail hornworm hornworms
 skipper hairstreak birdwing admiral sulphur white blue copper fritillary host plant eggs antenna antennae
 proboscis scales pollinator garden photograph photo photographing camera species entomology
 """

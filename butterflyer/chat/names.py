@@ -97,6 +97,13 @@ class Span:
     end: int
 
 
+def names_an_insect(name: str) -> bool:
+    """Whether a name phrase ends in a word that only butterfly and moth names end in ("clouded
+    *yellow*", "purple *emperor*"): a question about it is on topic even with no other cue."""
+    toks = tokens(name)
+    return bool(toks) and _is_head(toks[-1])
+
+
 def _is_head(word: str) -> bool:
     if word in _WING_PARTS:
         return False

@@ -28,8 +28,8 @@ NUMBER_WEIGHT = 0.03
 MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
 QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
-COMMERCE = {"buy", "price", "cost", "sell", "purchase", "shop", "dollar", "money", "pay", "cheap",
-            "expensive", "euro", "pound", "store"}
+COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar", "money", "pay", "cheap",
+            "expensive", "euro", "pound", "store", "worth", "value", "valuable"}
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
@@ -61,6 +61,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
                           r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
+                          r"when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"by \w{2,}ing)\b|, so\b")),
@@ -76,11 +77,26 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
                re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
                           r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
+    # who described or discovered it (and when): only a sentence naming the describer or the year answers
+    "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
+                          r"\b(first|originally|formally) described\b|"
+                          r"\bwhen was\b.*\b(described|discovered)\b"),
+               re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
+                          r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
 ASK_WEIGHT = 0.06
 WHY_MARGIN = 0.03
+# Meaning-level match of the question to each sentence (MiniLM): a rewording shares no words with
+# the sentence that answers it ("what noise does it make" / "a hissing sound"). It steers the
+# ranking, and the one sentence of the asked-about entries that stands clearly above all others
+# (by SEM_MARGIN) answers even without shared words, once the hard checks below have passed.
+SEM_WEIGHT = 0.05
+SEM_MARGIN = 0.08
+# generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
+# lexical rules answer those, so they never stand out by meaning alone
+SEM_SKIP = ("overview", "wingspan")
 
 
 def asks(text: str) -> list[str]:
@@ -149,6 +165,8 @@ class Query:
     targets: list[str]
     residual: list[str]
     foreign: set[str] = field(default_factory=set)  # content words the guide never uses ("genome")
+    sims: np.ndarray | None = None  # the question's similarity to every guide sentence
+    pick: tuple[str, int] | None = None  # (chunk id, sentence) that stands out by meaning
 
     @property
     def content(self) -> set[str]:
@@ -266,6 +284,22 @@ class Planner:
         cues = set().union(*(STRONG_CUES.get(s, set()) for s in sections)) if sections else set()
         return bool(cues & self._sent_words[chunk.id][j])
 
+    def sem(self, q: Query, chunk: Chunk, j: int) -> float:
+        """Cosine similarity of the question to sentence ``j`` of ``chunk`` (0 without sentence vectors)."""
+        if q.sims is None:
+            return 0.0
+        return float(q.sims[self.index.sentence_start[chunk.id] + j])
+
+    def semantic_pick(self, q: Query, hits) -> tuple[str, int] | None:  # noqa: ANN001
+        """The sentence of the hit chunks whose meaning is clearly closest to the question, if one is."""
+        if q.sims is None:
+            return None
+        scored = sorted(((self.sem(q, c, j), c.id, j) for c in (self.index.chunks[h.idx] for h in hits)
+                         if c.section not in SEM_SKIP for j in range(len(c.sentences))), reverse=True)
+        if len(scored) < 2 or scored[0][0] - scored[1][0] < SEM_MARGIN:
+            return None
+        return scored[0][1], scored[0][2]
+
     def rank_sentences(self, q: Query, hits) -> list[tuple[float, Chunk, int]]:  # noqa: ANN001
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         residual = set(q.residual)
@@ -273,7 +307,8 @@ class Planner:
         for h in hits:
             chunk = self.index.chunks[h.idx]
             for j, sentence in enumerate(chunk.sentences):
-                score = h.score + LEX_WEIGHT * self.lex(residual, chunk, j)
+                score = (h.score + LEX_WEIGHT * self.lex(residual, chunk, j)
+                         + SEM_WEIGHT * self.sem(q, chunk, j))
                 if specific and chunk.section not in specific and self.cue_hit(chunk, j, specific):
                     score += CUE_WEIGHT
                 if q.quantity and has_number(sentence):
@@ -310,6 +345,8 @@ class Planner:
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if "author" in q.asks:
+            return answers_ask(chunk.sentences[j], ["author"])
         if "origin" in q.asks:
             # an alias ("also known as Cinnabar") or the classification says nothing of where a name
             # comes from; the sentence must say it, or use the name as a description of the insect
@@ -344,13 +381,19 @@ class Planner:
             return False  # "how many eggs does it lay": a number must count the eggs
         # "the genome size": a word the guide never uses is what is asked about; a sentence that shares
         # none of the question's own words only matches its section ("size"), not the question
-        if q.foreign and self.lex(q.content, chunk, j) == 0 and not (
+        # (unless the sentence clearly means what is asked: "noise" is no guide word, "hissing sound" is)
+        picked = q.pick == (chunk.id, j)
+        if q.foreign and not picked and self.lex(q.content, chunk, j) == 0 and not (
                 q.asks and answers_ask(chunk.sentences[j], q.asks)):
             return False
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
             return False
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
+        # the sentence that clearly means what is asked, unless the question names a section it is not
+        # from ("when does it fly" is not answered by a description of its flight)
+        if picked and (not specific or chunk.section in specific or self.cue_hit(chunk, j, specific)):
+            return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
                 not q.content or self.lex(q.content, chunk, j) > 0 or set(q.asks) & {"relation", "defence"}):
             return True
@@ -407,6 +450,8 @@ class Planner:
         hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
         if not hits:
             return None
+        q.sims = self.index.sentence_sims(vec)
+        q.pick = self.semantic_pick(q, hits)
         if q.intent.compare and not (set(q.residual) & {"male", "female"}):
             plan = Plan()
             for h in hits:

@@ -55,6 +55,8 @@ class ChatReply(BaseModel):
                                         description="references of every entry the answer cites")
     species_id: str | None = None
     status: Status = "answered"
+    candidates: bool = Field(default=False, description="the cited entries are possible species for a "
+                             "described insect, each named, never facts given for another species")
     backend: Literal["guide", "llm"] = "guide"
 
     @property
