@@ -8,8 +8,8 @@ import torch
 from butterflyer.models import create_model
 from butterflyer.train.config import TrainConfig
 from butterflyer.train.fastpath import imagenet_agreement, late_stage_plan, lwf_loss
-from butterflyer.train.late_stage import LateStageData, Maps, fit_late_stages, reference_logits
 from butterflyer.train.features import cache_key, cut_backbone, load_cached, pick_threads, save_cached
+from butterflyer.train.late_stage import LateStageData, Maps, fit_late_stages, reference_logits
 
 
 @pytest.fixture(scope="module")
