@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 from torchvision.transforms import v2
 
 from butterflyer.data.images import decode_image
@@ -283,3 +283,16 @@ def split_size(uri: str, split: str) -> int:
             raise DataError(f"split '{split}' is not in {uri}")
         return int(info.get("count") or sum(int(s.get("records", 0)) for s in info["shards"]))
     return len(FolderSplit(uri, split))
+
+
+def eval_batches(
+    uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, workers: int, labels: list[str]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``(images, labels)`` batches of one split in record order, evaluation preprocessing (or mirrored)."""
+    tf = eval_transform(dc)
+    if flip:
+        tf = v2.Compose([v2.RandomHorizontalFlip(p=1.0), tf])
+    ds = open_split(uri, split, tf, shuffle=False, labels=labels)
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)
+    for images, ys, _ in loader:
+        yield images, ys

@@ -16,19 +16,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
-from torchvision.transforms import v2
 
 from butterflyer.models.classifier import ButterflyClassifier
 from butterflyer.models.meta import DataConfig
 from butterflyer.train.config import TrainConfig
-from butterflyer.train.data import eval_transform, open_split
 from butterflyer.train.features import Cut, cut_backbone, pick_threads
 from butterflyer.train.late_stage import (
     LateStageConfig,
@@ -55,19 +52,6 @@ class FastResult:
     timings: dict[str, float] = field(default_factory=dict)
     val_logits: torch.Tensor | None = None
     val_labels: torch.Tensor | None = None
-
-
-def eval_batches(
-    uri: str, split: str, dc: DataConfig, flip: bool, batch_size: int, workers: int, labels: list[str]
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(images, labels)`` batches of one split in record order, evaluation preprocessing (or mirrored)."""
-    tf = eval_transform(dc)
-    if flip:
-        tf = v2.Compose([v2.RandomHorizontalFlip(p=1.0), tf])
-    ds = open_split(uri, split, tf, shuffle=False, labels=labels)
-    loader = DataLoader(ds, batch_size=batch_size, num_workers=workers)
-    for images, ys, _ in loader:
-        yield images, ys
 
 
 def cached_maps(

@@ -139,8 +139,7 @@ def split_maps(prefix: nn.Module, records_uri: str, split: str, config: DataConf
     Cached under ``cache/features``, keyed by the prefix's weights, the records, the split, the view
     and the preprocessing, so training and compression share one cache.
     """
-    from butterflyer.train.data import split_size
-    from butterflyer.train.fastpath import eval_batches
+    from butterflyer.train.data import eval_batches, split_size
 
     device = device or torch.device("cpu")
     bf16 = device.type == "cuda" or cpu_supports_bf16()  # twice as fast where the CPU has native bf16
