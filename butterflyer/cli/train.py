@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0 = off).")] = 3,
         finetune_epochs: Annotated[
             int, typer.Option(help="cpu-fast: late-stage fine-tune epochs (0 = head only).")
-        ] = 2,
+        ] = 0,
         finetune_blocks: Annotated[
             int, typer.Option(help="cpu-fast: last stages fine-tuned with conv_head on cached maps.")
         ] = 1,

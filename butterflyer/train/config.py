@@ -52,7 +52,9 @@ class TrainConfig(BaseModel):
     gpu_decode: bool = True
     # CPU fast path
     fast_head_epochs: int = 30
-    fast_finetune_epochs: int = 2  # the late-stage fine-tune (0 = head only)
+    # the late-stage fine-tune (0 = head only, the default: 2 epochs raised clean test top-1 but lowered the
+    # shift benchmark's mean, so it does not ship; README "Measured")
+    fast_finetune_epochs: int = 0
     fast_finetune_blocks: int = 1  # stages fine-tuned with conv_head; one stays affordable on 2 cores
     fast_finetune_head_lr_mult: float = 0.1
     fast_flip: Literal["maps", "images", "none"] = "maps"
