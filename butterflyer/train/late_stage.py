@@ -308,7 +308,7 @@ def fit_late_stages(model: ButterflyClassifier, suffix: nn.Module, data: LateSta
             if config.max_steps is not None and run.step >= config.max_steps:
                 break
     finally:
-        _restore(model, suffix, best[2])
+        _restore(model, best[2])
     return LateStageStats(len(history), run.step * config.batch_size, time.perf_counter() - start, best[1],
                           start_top1, best[0], history)
 
@@ -394,11 +394,10 @@ def _epoch(run: _Run, data: LateStageData, config: LateStageConfig, epoch: int, 
     return running / max(seen, 1)
 
 
-def _restore(model: ButterflyClassifier, suffix: nn.Module, best_state: dict[str, torch.Tensor]) -> None:
+def _restore(model: ButterflyClassifier, best_state: dict[str, torch.Tensor]) -> None:
     """The best weights, the usual memory layout, and the ImageNet head frozen again."""
     model.load_state_dict(best_state)
-    suffix.to(memory_format=torch.contiguous_format)
-    model.to(memory_format=torch.contiguous_format)
+    model.to(memory_format=torch.contiguous_format)  # the suffix is part of the model
     model.requires_grad_(True)
     if model.imagenet_head is not None:
         model.imagenet_head.requires_grad_(False)

@@ -32,17 +32,23 @@ def test_unknown_labels_are_fixed_by_the_seed_and_split_without_overlap(bench: M
     assert bench.choose_unknown(GENERA, FAMILIES, seed=1, siblings=4, total=10) != (tuning, evaluation)
 
 
-def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: ModuleType) -> None:
-    rng = np.random.default_rng(0)
+def clustered_splits(bench: ModuleType, seed: int, spread: float, val: int) -> dict[str, object]:
+    """Pooled features around one centre per label: train, its mirror, val and test splits."""
+    rng = np.random.default_rng(seed)
     n_labels, dim = len(GENERA), 32
     centres = rng.normal(size=(n_labels, dim))
 
     def split(per_class: int) -> object:
         ys = torch.arange(n_labels).repeat_interleave(per_class)
-        x = torch.tensor(centres[ys.numpy()] + 0.3 * rng.normal(size=(len(ys), dim)), dtype=torch.float32)
+        x = torch.tensor(centres[ys.numpy()] + spread * rng.normal(size=(len(ys), dim)), dtype=torch.float32)
         return bench.Split(x, ys)
 
-    data = {"train": split(20), "train_mirrored": split(20), "val": split(6), "test": split(6)}
+    return {"train": split(20), "train_mirrored": split(20), "val": split(val), "test": split(6)}
+
+
+def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: ModuleType) -> None:
+    n_labels = len(GENERA)
+    data = clustered_splits(bench, seed=0, spread=0.3, val=6)
     tuning, evaluation = bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
     unknown = tuning + evaluation
     fold = bench.train_fold([f"L{i}" for i in range(n_labels)], data, unknown, GENERA, FAMILIES, seed=0)
@@ -78,16 +84,8 @@ def test_a_fold_trains_on_known_labels_only_and_grades_every_photo(bench: Module
 
 
 def test_the_learned_rule_in_the_benchmark_is_the_served_decision(bench: ModuleType) -> None:
-    rng = np.random.default_rng(1)
-    n_labels, dim = len(GENERA), 32
-    centres = rng.normal(size=(n_labels, dim))
-
-    def split(per_class: int) -> object:
-        ys = torch.arange(n_labels).repeat_interleave(per_class)
-        x = torch.tensor(centres[ys.numpy()] + 0.6 * rng.normal(size=(len(ys), dim)), dtype=torch.float32)
-        return bench.Split(x, ys)
-
-    data = {"train": split(20), "train_mirrored": split(20), "val": split(8), "test": split(6)}
+    n_labels = len(GENERA)
+    data = clustered_splits(bench, seed=1, spread=0.6, val=8)
     tuning, evaluation = bench.choose_unknown(GENERA, FAMILIES, seed=0, siblings=4, total=10)
     labels = [f"L{i}" for i in range(n_labels)]
     fold = bench.train_fold(labels, data, tuning + evaluation, GENERA, FAMILIES, 0)
