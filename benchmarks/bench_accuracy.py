@@ -119,7 +119,7 @@ def table(per_seed: dict[int, dict[str, float]], summary: dict[str, dict[str, fl
     return "\n".join(lines)
 
 
-def _overrides(items: list[str], profile: str | None, finetune_epochs: int | None) -> dict[str, Any]:
+def training_overrides(items: list[str], profile: str | None, finetune_epochs: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="interim folder whose split sizes to copy (default: the home's interim/)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    overrides = _overrides(args.set, args.profile, args.finetune_epochs)
+    overrides = training_overrides(args.set, args.profile, args.finetune_epochs)
     work = args.work or paths.home() / "bench-accuracy"
     ratios = source_ratios(args.sizes_from)
     print(f"split ratios {tuple(round(r, 4) for r in ratios)}, seeds {seeds}, training overrides {overrides}")

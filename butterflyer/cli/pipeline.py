@@ -65,7 +65,7 @@ def run_cmd(
     data: DataOpt = "../shared/datasets/butterflies-100.zip",
     model: Annotated[str, typer.Option(help="architecture")] = "efficientnet_lite0",
     epochs: Annotated[int, typer.Option(help="epochs (0: the training profile's default)")] = 0,
-    profile: Annotated[str, typer.Option(help="training profile: auto, cpu-fast, full")] = "auto",
+    profile: Annotated[str, typer.Option(help="training profile: auto, cpu-fast, full, best")] = "auto",
     seed: Annotated[int, typer.Option()] = 0,
     compress: Annotated[bool, typer.Option("--compress/--no-compress", help="prune+int8 the shipped model")]
     = True,

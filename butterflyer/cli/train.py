@@ -37,12 +37,16 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[
             str | None, typer.Option(help="Backbone weights (.safetensors/.pth path or URI).")
         ] = None,
-        epochs: Annotated[int, typer.Option(help="Epochs of the full profile (head stage included).")] = 10,
+        epochs: Annotated[
+            int | None, typer.Option(help="Epochs of the full profile, head stage included (default 10).")
+        ] = None,
         head_epochs: Annotated[int, typer.Option(help="Epochs with the backbone frozen.")] = 1,
         batch_size: Annotated[int, typer.Option(help="Per-process batch size.")] = 64,
         lr: Annotated[float, typer.Option(help="Peak learning rate of the head.")] = 1e-3,
         resume: Annotated[bool, typer.Option(help="Continue from the run folder's last checkpoint.")] = False,
-        profile: Annotated[str, typer.Option(help="auto | cpu-fast | full.")] = "auto",
+        profile: Annotated[
+            str, typer.Option(help="auto | cpu-fast | full | best (longest schedule; see README).")
+        ] = "auto",
         seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
         compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model.")] = False,
         tracker: Annotated[str, typer.Option(help="mlflow | wandb | none.")] = "mlflow",
@@ -52,11 +56,12 @@ def register(app: typer.Typer) -> None:
         augment: Annotated[str, typer.Option(help="trivial | randaugment | none.")] = "trivial",
         patience: Annotated[int, typer.Option(help="Early-stopping patience in epochs (0 = off).")] = 3,
         finetune_epochs: Annotated[
-            int, typer.Option(help="cpu-fast: late-stage fine-tune epochs (0 = head only).")
-        ] = 0,
+            int | None, typer.Option(help="cpu-fast: late-stage fine-tune epochs (default 0 = head only).")
+        ] = None,
         finetune_blocks: Annotated[
-            int, typer.Option(help="cpu-fast: last stages fine-tuned with conv_head on cached maps.")
-        ] = 1,
+            int | None,
+            typer.Option(help="cpu-fast: last stages fine-tuned with conv_head on cached maps (default 1)."),
+        ] = None,
         fast_flip: Annotated[
             str, typer.Option(help="cpu-fast cached augmentation: maps (free) | images (2nd pass) | none.")
         ] = "maps",
@@ -96,7 +101,8 @@ def register(app: typer.Typer) -> None:
             num_workers=workers,
             run_name=run_name,
         )
-        result = _train_with_progress(TrainConfig(**options))
+        # options left unset keep TrainConfig's defaults (and let --profile best choose them)
+        result = _train_with_progress(TrainConfig(**{k: v for k, v in options.items() if v is not None}))
         _print_result(result)
         typer.echo(str(result.model_dir))
 

@@ -39,7 +39,7 @@ def up_cmd(
     port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     model: Annotated[str, typer.Option(help="architecture to train")] = "efficientnet_lite0",
     epochs: Annotated[int, typer.Option(help="epochs (0: the training profile's default)")] = 0,
-    profile: Annotated[str, typer.Option(help="training profile: auto, cpu-fast, full")] = "auto",
+    profile: Annotated[str, typer.Option(help="training profile: auto, cpu-fast, full, best")] = "auto",
     compress: Annotated[bool, typer.Option("--compress/--no-compress", help="ship the pruned int8 model")]
     = True,
     min_top1: Annotated[float, typer.Option(help="test top-1 floor for promotion")] = 0.0,

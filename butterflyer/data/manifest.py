@@ -52,6 +52,12 @@ def remove_manifest(uri: str) -> None:
         fs.rm(path)
 
 
+def has_manifest(uri: str) -> bool:
+    """Whether ``uri`` holds a manifest file at all, readable or not."""
+    fs, path = fsspec.core.url_to_fs(join(uri, MANIFEST_NAME))
+    return bool(fs.exists(path))
+
+
 def load_raw_manifest(uri: str) -> dict[str, Any] | None:
     """The manifest as stored, or ``None`` when there is none (no checks)."""
     fs, path = fsspec.core.url_to_fs(join(uri, MANIFEST_NAME))

@@ -15,7 +15,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from butterflyer.errors import ConfigError
 
-Profile = Literal["auto", "cpu-fast", "full"]
+Profile = Literal["auto", "cpu-fast", "full", "best"]
+# ``--profile best``: the longest schedule the budget allows (README "Profiles"); a field the user set wins.
+# On CPU: the last three stages fine-tuned on cached maps (bench_minutes.py chose the point on val).
+BEST_CPU: dict[str, int] = {"fast_finetune_blocks": 3, "fast_finetune_epochs": 6}
+# On GPUs: the whole network (18 epochs reached val 97.0 % on one H200, README "GPU").
+BEST_GPU: dict[str, int] = {"epochs": 18}
 Tracker = Literal["mlflow", "wandb", "none"]
 
 
@@ -58,6 +63,7 @@ class TrainConfig(BaseModel):
     fast_finetune_blocks: int = 1  # stages fine-tuned with conv_head; one stays affordable on 2 cores
     fast_finetune_head_lr_mult: float = 0.1
     fast_flip: Literal["maps", "images", "none"] = "maps"
+    fast_map_jitter: float = 0.0  # share of fine-tune maps zoomed/shifted/turned in map space
     lwf_weight: float = 1.0
     max_steps: int | None = None
 
@@ -103,8 +109,13 @@ class TrainConfig(BaseModel):
                 f"--gpu {self.gpu} but only {torch.cuda.device_count()} CUDA devices are visible"
             )
         profile = self.profile
-        if profile == "auto":
-            profile = "cpu-fast" if self.gpu == 0 and self.world_size == 1 else "full"
+        on_cpu = self.gpu == 0 and self.world_size == 1
+        best: dict[str, int] = {}
+        if profile == "best":
+            preset = BEST_CPU if on_cpu else BEST_GPU
+            best = {k: v for k, v in preset.items() if k not in self.model_fields_set}
+        if profile in ("auto", "best"):
+            profile = "cpu-fast" if on_cpu else "full"
         if profile == "cpu-fast" and self.world_size > 1:
             raise ConfigError(
                 "--profile cpu-fast runs in one process; drop --nproc/--gpu or use --profile full"
@@ -116,7 +127,7 @@ class TrainConfig(BaseModel):
             output = str(runs_dir() / (self.run_name or f"{self.model}-seed{self.seed}"))
         elif "://" not in output:
             output = str(Path(output).expanduser().resolve())
-        return self.model_copy(update={"profile": profile, "output": output})
+        return self.model_copy(update={**best, "profile": profile, "output": output})
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

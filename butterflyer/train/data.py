@@ -75,13 +75,14 @@ def decode_to_tensor(data: bytes) -> torch.Tensor:
 
 
 def is_records(uri: str) -> bool:
-    """True when ``uri`` holds a records manifest (complete or not)."""
-    from butterflyer.data.manifest import load_raw_manifest
+    """True when ``uri`` holds a records manifest (complete, partial or unreadable).
 
-    try:
-        return load_raw_manifest(uri) is not None
-    except (OSError, ValueError):
-        return False
+    An unreadable manifest still marks a records folder, so reading it raises a
+    :class:`DataError` that says how to rebuild it instead of passing as an image folder.
+    """
+    from butterflyer.data.manifest import has_manifest
+
+    return has_manifest(uri)
 
 
 def _split_dir(root: Path, split: str) -> Path:
@@ -274,15 +275,24 @@ def open_split(
 
 def split_size(uri: str, split: str) -> int:
     """Number of examples in ``split``."""
+    if not has_split(uri, split):
+        raise DataError(f"split '{split}' is not in {uri}")
+    if is_records(uri):
+        from butterflyer.data.manifest import read_manifest
+
+        info = read_manifest(uri, check_shards=False)["splits"][split]
+        return int(info.get("count") or sum(int(s.get("records", 0)) for s in info["shards"]))
+    return len(FolderSplit(uri, split))
+
+
+def has_split(uri: str, split: str) -> bool:
+    """Whether the records or image folder at ``uri`` has ``split``; an unreadable store raises."""
     _check_input(uri)
     if is_records(uri):
         from butterflyer.data.manifest import read_manifest
 
-        info = read_manifest(uri, check_shards=False)["splits"].get(split)
-        if info is None:
-            raise DataError(f"split '{split}' is not in {uri}")
-        return int(info.get("count") or sum(int(s.get("records", 0)) for s in info["shards"]))
-    return len(FolderSplit(uri, split))
+        return split in read_manifest(uri, check_shards=False)["splits"]
+    return any((Path(uri) / name).is_dir() for name in SPLIT_ALIASES.get(split, (split,)))
 
 
 def eval_batches(

@@ -182,6 +182,7 @@ def late_stage_plan(cfg: TrainConfig) -> LateStageConfig:
         imagenet_weight=cfg.lwf_weight,
         label_smoothing=cfg.label_smoothing,
         mirror=cfg.fast_flip != "none",
+        map_jitter=cfg.fast_map_jitter,
         max_steps=cfg.max_steps,
     )
 

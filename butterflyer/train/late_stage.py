@@ -96,6 +96,9 @@ class LateStageConfig:
     imagenet_weight: float = 0.5
     label_smoothing: float = 0.0
     mirror: bool = True  # half of every batch's maps mirrored (with the mirrored view's targets)
+    # share of every batch's maps zoomed, shifted and turned in map space (:func:`jitter_maps`); their
+    # targets stay the clean view's, so the late stages learn to answer the same under those changes
+    map_jitter: float = 0.0
     max_steps: int | None = None  # a cap for tests and smoke runs
 
 
@@ -194,6 +197,30 @@ def as_batch(maps: torch.Tensor, flip: bool = False) -> torch.Tensor:
     x = maps.float()
     x = x.flip(-1) if flip else x
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x  # pooled vectors stay
+
+
+def jitter_maps(maps: torch.Tensor, share: float, gen: torch.Generator) -> torch.Tensor:
+    """A random ``share`` of ``maps`` (float ``N, C, H, W``) zoomed in or out, shifted and turned.
+
+    The maps' own view of a tighter or looser crop and a tilted camera: zoom 0.6-1.3 (above 1 the
+    frame is filled out by reflection), shift up to 15 % of the frame, rotation up to 15 degrees.
+    """
+    n = len(maps)
+    pick = torch.rand(n, generator=gen) < share
+    k = int(pick.sum())
+    if k == 0:
+        return maps
+    zoom = 0.6 + 0.7 * torch.rand(k, generator=gen)
+    angle = (torch.rand(k, generator=gen) * 2 - 1) * (15 * torch.pi / 180)
+    shift = (torch.rand(k, 2, generator=gen) * 2 - 1) * 0.3  # grid units span 2: 15 % of the frame
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    rows = (torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1))
+    theta = torch.stack(rows, 1)
+    sel = maps[pick]
+    grid = F.affine_grid(theta.to(sel.dtype), list(sel.shape), align_corners=False)
+    out = maps.clone()
+    out[pick] = F.grid_sample(sel, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out
 
 
 def _heads(model: ButterflyClassifier, feats: torch.Tensor, train: bool = False
@@ -370,6 +397,8 @@ def _epoch(run: _Run, data: LateStageData, config: LateStageConfig, epoch: int, 
     for i, (idx, flip) in enumerate(_batches(run, data, config, gen)):
         x = data.train.maps[idx].float()
         x[flip] = x[flip].flip(-1)
+        if config.map_jitter > 0:
+            x = jitter_maps(x, config.map_jitter, gen)
         for group in run.optimizer.param_groups:
             group["lr"] = group["base_lr"] * cosine_lr(run.step, run.total, run.warm)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=run.bf16):

@@ -99,9 +99,13 @@ class MlflowTracker:
         """Continue an earlier run (``--resume``) when the store still has it."""
         if not run_id:
             return None
+        from mlflow.exceptions import MlflowException
+
         try:
             self.client.get_run(run_id)
-        except Exception:  # noqa: BLE001 - a run that is gone just means "start a new one"
+        except MlflowException as exc:  # a run that is gone starts a new one; a broken store is an error
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
             return None
         self.client.update_run(run_id, status="RUNNING")
         return run_id

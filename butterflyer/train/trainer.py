@@ -35,6 +35,7 @@ from butterflyer.train.config import TrainConfig, TrainResult
 from butterflyer.train.data import (
     data_sha256,
     eval_transform,
+    has_split,
     open_split,
     read_labels,
     split_size,
@@ -226,10 +227,8 @@ def run_full(
 
 
 def _has_split(uri: str, split: str) -> bool:
-    try:
-        return split_size(uri, split) > 0
-    except Exception:  # noqa: BLE001 - a missing split just means "skip this step"
-        return False
+    """Whether ``split`` holds photos; an unreadable store raises rather than reading as "no split"."""
+    return has_split(uri, split) and split_size(uri, split) > 0
 
 
 def _finish(

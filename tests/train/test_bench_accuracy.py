@@ -73,8 +73,8 @@ def test_limit_keeps_split_proportions(bench: ModuleType, tmp_path: Path):
 
 
 def test_set_parses_values(bench: ModuleType):
-    out = bench._overrides(["fast_finetune_blocks=2", "model=tiny", "pretrained=false"], "full", 3)
+    out = bench.training_overrides(["fast_finetune_blocks=2", "model=tiny", "pretrained=false"], "full", 3)
     assert out == {"fast_finetune_blocks": 2, "model": "tiny", "pretrained": False, "profile": "full",
                    "fast_finetune_epochs": 3}
     with pytest.raises(SystemExit):
-        bench._overrides(["oops"], None, None)
+        bench.training_overrides(["oops"], None, None)

@@ -106,3 +106,18 @@ def test_map_bank_mirrors_on_the_fly() -> None:
     assert torch.equal(got[0], maps[0].float())
     assert torch.equal(got[1], maps[1].float().flip(-1))
     assert torch.equal(bank[0:2], maps.float())
+
+
+def test_jitter_maps_moves_only_the_chosen_share() -> None:
+    from butterflyer.train.late_stage import jitter_maps
+
+    g = torch.Generator().manual_seed(0)
+    maps = torch.rand(200, 3, 7, 7, generator=g)
+    assert torch.equal(jitter_maps(maps, 0.0, g), maps)
+    out = jitter_maps(maps, 0.5, g)
+    assert out.shape == maps.shape and torch.isfinite(out).all()
+    moved = (out - maps).abs().flatten(1).amax(1) > 1e-4
+    assert 70 <= int(moved.sum()) <= 130  # about half
+    assert out.min() >= maps.min() - 1e-5 and out.max() <= maps.max() + 1e-5  # bilinear: no new extremes
+    constant = torch.arange(3.0).reshape(1, 3, 1, 1).expand(16, 3, 7, 7).contiguous()
+    assert torch.allclose(jitter_maps(constant, 1.0, g), constant)  # spatial only: channels never mix

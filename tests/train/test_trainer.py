@@ -117,3 +117,29 @@ def test_full_profile_on_pretrained_lite0_keeps_imagenet_head(image_folder: Path
     assert not torch.equal(
         model.backbone.conv_head.weight, reference.backbone.conv_head.weight
     )  # stage 2 ran
+
+
+def test_best_profile_fills_only_what_the_user_left_unset(tmp_path: Path) -> None:
+    from butterflyer.train.config import BEST_CPU
+
+    best = TrainConfig(input="x", output=str(tmp_path), profile="best").resolved()
+    assert best.profile == "cpu-fast"  # on CPU the best schedule is the fast path's longest
+    assert best.fast_finetune_blocks == BEST_CPU["fast_finetune_blocks"] > 1
+    assert best.fast_finetune_epochs == BEST_CPU["fast_finetune_epochs"] > 0
+    mine = TrainConfig(input="x", output=str(tmp_path), profile="best", fast_finetune_epochs=2).resolved()
+    assert mine.fast_finetune_epochs == 2 and mine.fast_finetune_blocks == BEST_CPU["fast_finetune_blocks"]
+    plain = TrainConfig(input="x", output=str(tmp_path)).resolved()
+    assert plain.profile == "cpu-fast" and plain.fast_finetune_epochs == 0  # the main job: head only
+
+
+def test_a_missing_split_is_skipped_but_a_broken_manifest_is_an_error(
+    image_folder: Path, tmp_path: Path
+) -> None:
+    from butterflyer.train.data import has_split
+
+    assert has_split(str(image_folder), "train") and not has_split(str(image_folder), "holdout")
+    broken = tmp_path / "records"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{ not json")
+    with pytest.raises(DataError):
+        has_split(str(broken), "test")  # a broken store must not read as "no test split"
