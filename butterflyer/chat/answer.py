@@ -21,7 +21,8 @@ from butterflyer.chat.describe import candidates, is_description, tells_looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import parse_intent
+from butterflyer.chat.intent import QUESTION_WORDS, parse_intent
+from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.names import NameShapes, Span, guide_epithets, names_an_insect
@@ -29,7 +30,7 @@ from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, normalize, repair_question_words, stem, terms, tokens
+from butterflyer.chat.text import STOPWORDS, normalize, repair_question_words, repair_typos, stem, terms, tokens
 from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
@@ -63,7 +64,9 @@ class ChatEngine:
         self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
-        self.planner = Planner(self.index, self.retriever, self.linker.labels)
+        self.planner = Planner(self.index, self.retriever, self.linker.labels,
+                               {label: {stem(t) for n in e.names() for t in tokens(n)}
+                                for label, e in self.guide.species.items()})
         self.shapes = NameShapes(
             {label: e.kind for label, e in self.guide.species.items()},
             {label: {t for n in e.names() for t in tokens(n)} for label, e in self.guide.species.items()},
@@ -104,7 +107,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        message = repair_question_words(message)
+        message = repair_typos(repair_question_words(message), QUESTION_WORDS, self.vocabulary)
         mentions = self.linker.find(message)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -141,6 +144,11 @@ class ChatEngine:
             special = self._special(message, named, residual, focus)
             if special is not None:
                 return special
+        if not unknown_name and len(targets) == 1 and asks_relatives(message):
+            # kinship is read from the classification of every entry, not from lookalikes
+            kin = relatives(self.guide, targets[0])
+            if kin:
+                return self._cite_generated(kin, "overview", focus)
         off_topic = False
         if unknown_name:
             plan = None
@@ -222,15 +230,21 @@ class ChatEngine:
                         section=chunk.section, section_title=chunk.section_title, text=sentence)
 
     def _cite_sizes(self, size: SizeAnswer, focus: str | None) -> ChatReply:
+        return self._cite_generated(list(size.sentences), "wingspan", focus)
+
+    def _cite_generated(self, sentences: Sequence[tuple[str | None, list[str]]], section: str,
+                        focus: str | None) -> ChatReply:
+        """An answer worked out from structured fields: each sentence cites the ``section`` chunk of
+        the labels it names (``None`` quotes that chunk's first sentence itself)."""
         citations: list[Citation] = []
         parts = []
-        for sentence, labels in size.sentences:
+        for sentence, labels in sentences:
             marks = ""
             for label in labels:
-                chunk = self.planner.chunk[f"{label}::wingspan"]
+                chunk = self.planner.chunk[f"{label}::{section}"]
                 citations.append(self._citation(len(citations) + 1, chunk, chunk.sentences[0]))
                 marks += f"[{len(citations)}]"
-            parts.append(f"{sentence} {marks}")
+            parts.append(f"{sentence or chunk.sentences[0]} {marks}")
         return ChatReply(answer=" ".join(parts), citations=citations, species_id=focus)
 
     def _cite_candidates(self, found: list[Chunk], focus: str | None) -> ChatReply:

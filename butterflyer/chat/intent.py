@@ -91,6 +91,22 @@ owlet silkmoth underwing
 """
 GROUP_NOUNS = set(_GROUP_TEXT.split())
 
+# Whole words that decide what a question asks: a visitor's slip of one of them ("caled",
+# "posionous", "adlts") is repaired before the question is read (text.repair_typos).
+_ASKING_TEXT = """
+called call named name names known caterpillar caterpillars adult adults larva larvae poisonous poison
+toxic venomous dangerous harmful related relatives relative mimic mimics imitate copy resemble nocturnal
+migrate migrates migration endangered threatened protected wingspan difference different distinguish
+smaller bigger larger largest smallest biggest tiniest scientific latin family habitat eggs lifespan
+hibernate winter summer spring autumn butterfly butterflies moth moths where what which when does live
+lives eat eats feed feeds food flowers nectar drink identify recognise recognize colour color pattern
+female females male males underside wings tails spots look looks similar confused mistaken season
+flight found native range country countries world chrysalis cocoon pupa metamorphosis predators
+"""
+# only words of six letters or more: a slip of a short word is too often another word ("maths" is no
+# slip of "moths", "love" none of "live")
+QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
+
 _COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
                       r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
 

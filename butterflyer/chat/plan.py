@@ -47,6 +47,9 @@ QUANTITY_UNITS = {
     "large": _SIZE | {"large", "largest", "size"},
     "small": _SIZE | {"small", "smallest", "size"}, "wide": _SIZE, "old": _TIME | {"old", "age"},
 }
+# measures whose units say on their own that a sentence answers ("how long" may mean time or size;
+# "how fast" wants a speed, and kilometres alone may be a distance)
+MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
 # What kind of sentence answers the question: a reason, a relation between species, or a name.
@@ -71,7 +74,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"same genus|close relative|in the family)\b")),
     "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
     "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
-             re.compile(r"\b(known as|is called|are called|named|its name|is the classic)\b")),
+             re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
     "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
                           r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
@@ -83,6 +86,10 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"\bwhen was\b.*\b(described|discovered)\b"),
                re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
                           r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
+    # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
+    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? (butterfl\w*|moths?)\s*\??\s*$|"
+                        r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
+             re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
@@ -246,8 +253,11 @@ class Planner:
     """Scores sentences of retrieved chunks and builds the answer plan."""
 
     def __init__(self, index: ChatIndex, retriever: Retriever,
-                 species_in: Callable[[str], list[str]] | None = None) -> None:
+                 species_in: Callable[[str], list[str]] | None = None,
+                 name_words: dict[str, set[str]] | None = None) -> None:
         self.index = index
+        # stemmed words of every species' names, by label
+        self.name_words = name_words or {}
         self.retriever = retriever
         self.chunk = {c.id: c for c in index.chunks}
         self._max_idf = max(index.bm25.idf.values(), default=1.0)
@@ -345,6 +355,14 @@ class Planner:
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if "kind" in q.asks:
+            return answers_ask(chunk.sentences[j], ["kind"])
+        if ("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower()) and not (
+                "origin" in q.asks or "author" in q.asks):
+            # "what do people call its caterpillar": only a sentence that gives a name answers, never
+            # whatever the caterpillar section says first
+            if not answers_ask(chunk.sentences[j], ["name", "scientific"]) and chunk.section != "overview":
+                return False
         if "author" in q.asks:
             return answers_ask(chunk.sentences[j], ["author"])
         if "origin" in q.asks:
@@ -389,6 +407,8 @@ class Planner:
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
             return False
+        if units and q.measure in MEASURED and not (q.stage and chunk.section == "wingspan"):
+            return True  # "how far does it fly": a distance in kilometres answers, whatever the section
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         # the sentence that clearly means what is asked, unless the question names a section it is not
         # from ("when does it fly" is not answered by a description of its flight)
@@ -486,6 +506,11 @@ class Planner:
             return None, False
         ranked = self.rank_sentences(q, hits)
         top_score, chunk, j = ranked[0]
+        if chunk.entry_kind == "species" and not on_domain and q.content and q.content <= self.name_words.get(
+                chunk.entry, set()):
+            # "what do hummingbirds eat": a word of a species' name ("hummingbird clearwing") alone does
+            # not make a question about that species, let alone about butterflies
+            return None, True
         if q.quantity and not has_number(chunk.sentences[j]):
             return None, False
         # the question's own words must show up in the answer, unless the meaning clearly matches
