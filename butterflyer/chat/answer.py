@@ -30,7 +30,15 @@ from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, normalize, repair_question_words, repair_typos, stem, terms, tokens
+from butterflyer.chat.text import (
+    STOPWORDS,
+    normalize,
+    repair_question_words,
+    repair_typos,
+    stem,
+    terms,
+    tokens,
+)
 from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
@@ -217,6 +225,13 @@ class ChatEngine:
                     else rank(self.guide, message) if not named else None)
             if size is not None:
                 return self._cite_sizes(size, focus)
+            lacking = [self.guide.species[x].common_name for x in named[:2]
+                       if self.guide.species[x].wingspan_mm is None]
+            if len(named) >= 2 and lacking:
+                # a comparison the wingspan fields cannot settle is declined, not padded with descriptions
+                return ChatReply(answer=f"{NOT_COVERED}: my guide gives no wingspan for the "
+                                        f"{' or the '.join(lacking)}, so I can't compare their sizes.",
+                                 species_id=focus, status="not_covered")
         if not named and is_description(message):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message)

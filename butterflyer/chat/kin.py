@@ -42,13 +42,15 @@ def relatives(guide: FieldGuide, label: str) -> list[tuple[str | None, list[str]
     if genus:
         names = _join([f"the {e.common_name} ({e.scientific_name})" for e in genus])
         verb = "shares" if len(genus) == 1 else "share"
-        out.append((f"{names[0].upper()}{names[1:]} {verb} its genus, {entry.genus}.", [e.label for e in genus]))
+        out.append((f"{names[0].upper()}{names[1:]} {verb} its genus, {entry.genus}.",
+                    [e.label for e in genus]))
         return out
     sub = [e for e in others if entry.subfamily and e.subfamily == entry.subfamily]
     if 0 < len(sub) <= MAX_SUBFAMILY:
         names = _join([f"the {e.common_name} ({e.scientific_name})" for e in sub])
-        out.append((f"{names[0].upper()}{names[1:]} {'is' if len(sub) == 1 else 'are'} in the same subfamily, "
-                    f"{entry.subfamily}.", [e.label for e in sub]))
+        verb = "is" if len(sub) == 1 else "are"
+        out.append((f"{names[0].upper()}{names[1:]} {verb} in the same subfamily, {entry.subfamily}.",
+                    [e.label for e in sub]))
     return out
 
 

@@ -87,7 +87,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
                           r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
     # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
-    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? (butterfl\w*|moths?)\s*\??\s*$|"
+    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
+                        r"(butterfl\w*|moths?)\s*\??\s*$|"
                         r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
@@ -357,12 +358,13 @@ class Planner:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if "kind" in q.asks:
             return answers_ask(chunk.sentences[j], ["kind"])
-        if ("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower()) and not (
-                "origin" in q.asks or "author" in q.asks):
-            # "what do people call its caterpillar": only a sentence that gives a name answers, never
-            # whatever the caterpillar section says first
-            if not answers_ask(chunk.sentences[j], ["name", "scientific"]) and chunk.section != "overview":
-                return False
+        # "what do people call its caterpillar": only a sentence that gives a name answers, never
+        # whatever the caterpillar section says first
+        if (("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower())
+                and not ("origin" in q.asks or "author" in q.asks)
+                and not answers_ask(chunk.sentences[j], ["name", "scientific"])
+                and chunk.section != "overview"):
+            return False
         if "author" in q.asks:
             return answers_ask(chunk.sentences[j], ["author"])
         if "origin" in q.asks:
