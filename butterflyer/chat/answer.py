@@ -52,7 +52,10 @@ MAX_MESSAGE_CHARS = 2000
 # Words that say nothing about *what* is asked once the species is known.
 PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his"}
 GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "species", "insect", "one", "guide",
-                             "field")}
+                             "field",
+                             # filler visitors add ("what else do people call it", "what is it really")
+                             "people", "else", "someone", "folks", "usually", "really", "actually",
+                             "exactly", "normally", "commonly", "generally")}
 
 
 class ChatEngine:

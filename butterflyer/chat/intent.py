@@ -46,7 +46,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                          "similar", "mistake", "compare", "resemble", "lookalike"},
                         ("tell the", "tell a", "tell it from", "from a", "from the")),
     "overview": ({"family", "genus", "subfamily", "scientific", "latin", "taxonomy", "classif", "classified",
-                  "name", "called", "belong"},
+                  "name", "called", "call", "belong"},
                  ("also known", "is it a moth", "is it a butterfly", "moth or a butterfly",
                   "butterfly or a moth", "a moth or", "a butterfly or")),
     "facts": ({"interesting", "fact", "fun", "special", "notable", "unusual", "famous", "known", "trivia"},

@@ -120,3 +120,8 @@ def test_a_name_word_alone_does_not_make_a_species_question(tiny_engine: ChatEng
     assert plan("what do vanessas eat") == (None, True)
     answered, off_topic = plan("what do painted lady caterpillars thistles eat")
     assert answered is not None and not off_topic  # words beyond the name: answered as before
+
+
+def test_filler_words_do_not_block_a_name_question(tiny_engine: ChatEngine) -> None:
+    reply = tiny_engine.ask("what else do people call the monarch")
+    assert reply.status == "answered" and "Milkweed butterfly" in reply.answer
