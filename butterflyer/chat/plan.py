@@ -482,6 +482,12 @@ class Planner:
                     plan.add(c, 2)
             if plan.parts:
                 return plan
+        overview = self.chunk.get(f"{q.targets[0]}::overview")
+        if "kind" in q.asks and overview is not None:
+            # "is the luna moth a butterfly?": its classification says, and nothing else is asked
+            plan = Plan()
+            plan.add(single(overview, 0), 1)
+            return plan
         if not q.residual and not q.intent.sections:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)

@@ -96,6 +96,8 @@ def test_answers_are_chosen_by_what_is_asked(tiny_engine: ChatEngine) -> None:
     assert tiny_engine.ask("how fast can a monarch fly").refused  # a distance is no speed
     kind = tiny_engine.ask("is it a butterfly", "MONARCH")
     assert kind.citations and kind.citations[0].section == "overview" and "is a butterfly" in kind.answer
+    named = tiny_engine.ask("is the atlas moth a butterfly")  # its classification, and nothing more
+    assert [c.section for c in named.citations] == ["overview"] and "is a moth" in named.answer
     # the caterpillar section gives food plants, not a name: declined rather than padded
     assert tiny_engine.ask("what do people call its caterpillar", "MONARCH").status == "not_covered"
 
