@@ -143,8 +143,9 @@ class ChatEngine:
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
                                        or any(s not in ("overview", "facts") for s in intent.sections))
         targets = named or ([current] if current and follow_up else [])
-        if intent.compare and len(named) == 1 and current and current != named[0]:
-            targets = [current, named[0]]
+        if ((intent.compare or asks_relatives(message)) and len(named) == 1 and current
+                and current != named[0]):
+            targets = [current, named[0]]  # "is it related to the monarch?" on the viceroy's page
         focus = targets[0] if targets else current
 
         if _GREETING.match(message) and not named:

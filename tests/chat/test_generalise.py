@@ -127,3 +127,8 @@ def test_a_name_word_alone_does_not_make_a_species_question(tiny_engine: ChatEng
 def test_filler_words_do_not_block_a_name_question(tiny_engine: ChatEngine) -> None:
     reply = tiny_engine.ask("what else do people call the monarch")
     assert reply.status == "answered" and "Milkweed butterfly" in reply.answer
+
+
+def test_related_to_a_named_species_from_a_species_page_compares_the_two(tiny_engine: ChatEngine) -> None:
+    reply = tiny_engine.ask("is it related to the monarch", "VICEROY")
+    assert {c.entry for c in reply.citations} == {"VICEROY", "MONARCH"}
