@@ -91,6 +91,11 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"(butterfl\w*|moths?)\s*\??\s*$|"
                         r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
+    # "what eats monarchs": the species is eaten, not eating; only a sentence about its enemies answers
+    "predator": (re.compile(r"\bwhat (eats|eat|hunts|kills|attacks|preys on)\b|\bpredators?\b|"
+                            r"\b(what|which|who) (animals?|birds?) (eat|eats|hunt|hunts)\b"),
+                 re.compile(r"\b(predators?|birds?|bats?|spiders?|wasps?|lizards?|eaten by|preyed on|"
+                            r"parasit\w*|distasteful)\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
@@ -358,6 +363,8 @@ class Planner:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if "kind" in q.asks:
             return answers_ask(chunk.sentences[j], ["kind"])
+        if "predator" in q.asks and not WHY.search(q.text.lower()):
+            return answers_ask(chunk.sentences[j], ["predator"])
         # "what do people call its caterpillar": only a sentence that gives a name answers, never
         # whatever the caterpillar section says first
         if (("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower())
@@ -562,7 +569,8 @@ class Planner:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
         # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
-        if other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q):
+        if (other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q)
+                and "predator" not in q.asks):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

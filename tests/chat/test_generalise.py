@@ -132,3 +132,10 @@ def test_filler_words_do_not_block_a_name_question(tiny_engine: ChatEngine) -> N
 def test_related_to_a_named_species_from_a_species_page_compares_the_two(tiny_engine: ChatEngine) -> None:
     reply = tiny_engine.ask("is it related to the monarch", "VICEROY")
     assert {c.entry for c in reply.citations} == {"VICEROY", "MONARCH"}
+
+
+def test_what_eats_it_wants_its_enemies_not_its_food(tiny_engine: ChatEngine) -> None:
+    assert "predator" in asks("what eats monarch butterflies") and "predator" not in asks("what does it eat")
+    reply = tiny_engine.ask("what eats monarchs")
+    assert reply.status == "answered" and "birds" in reply.answer  # its enemies, not its diet
+    assert all(c.section != "adult_food" for c in reply.citations)
