@@ -51,6 +51,9 @@ QUANTITY_UNITS = {
 # "how fast" wants a speed, and kilometres alone may be a distance)
 MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
+LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
+DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
+                      r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
 # What kind of sentence answers the question: a reason, a relation between species, or a name.
 # A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
@@ -416,6 +419,9 @@ class Planner:
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
             return False
+        if q.measure == "long" and LIFESPAN_ASK.search(q.text.lower()) and not DURATION.search(
+                chunk.sentences[j].lower()):
+            return False  # "how long does it live": a span of time, not "every year"
         if units and q.measure in MEASURED and not (q.stage and chunk.section == "wingspan"):
             return True  # "how far does it fly": a distance in kilometres answers, whatever the section
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]

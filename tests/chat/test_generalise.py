@@ -139,3 +139,8 @@ def test_what_eats_it_wants_its_enemies_not_its_food(tiny_engine: ChatEngine) ->
     reply = tiny_engine.ask("what eats monarchs")
     assert reply.status == "answered" and "birds" in reply.answer  # its enemies, not its diet
     assert all(c.section != "adult_food" for c in reply.citations)
+
+
+def test_how_long_it_lives_wants_a_span_of_time(tiny_engine: ChatEngine) -> None:
+    # "... recolonises the north each year" holds a time word but no lifespan
+    assert tiny_engine.ask("how long does a painted lady live").status == "not_covered"
