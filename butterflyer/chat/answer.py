@@ -21,7 +21,8 @@ from butterflyer.chat.describe import candidates, is_description, tells_looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import parse_intent
+from butterflyer.chat.intent import QUESTION_WORDS, parse_intent
+from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.names import NameShapes, Span, guide_epithets, names_an_insect
@@ -29,7 +30,15 @@ from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, normalize, repair_question_words, stem, terms, tokens
+from butterflyer.chat.text import (
+    STOPWORDS,
+    normalize,
+    repair_question_words,
+    repair_typos,
+    stem,
+    terms,
+    tokens,
+)
 from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
@@ -43,7 +52,10 @@ MAX_MESSAGE_CHARS = 2000
 # Words that say nothing about *what* is asked once the species is known.
 PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his"}
 GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "species", "insect", "one", "guide",
-                             "field")}
+                             "field",
+                             # filler visitors add ("what else do people call it", "what is it really")
+                             "people", "else", "someone", "folks", "usually", "really", "actually",
+                             "exactly", "normally", "commonly", "generally")}
 
 
 class ChatEngine:
@@ -63,7 +75,9 @@ class ChatEngine:
         self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
         self.linker = SpeciesLinker(self.guide, self.vocabulary)
         self.llm = llm
-        self.planner = Planner(self.index, self.retriever, self.linker.labels)
+        self.planner = Planner(self.index, self.retriever, self.linker.labels,
+                               {label: {stem(t) for n in e.names() for t in tokens(n)}
+                                for label, e in self.guide.species.items()})
         self.shapes = NameShapes(
             {label: e.kind for label, e in self.guide.species.items()},
             {label: {t for n in e.names() for t in tokens(n)} for label, e in self.guide.species.items()},
@@ -104,7 +118,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        message = repair_question_words(message)
+        message = repair_typos(repair_question_words(message), QUESTION_WORDS, self.vocabulary)
         mentions = self.linker.find(message)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -129,8 +143,9 @@ class ChatEngine:
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
                                        or any(s not in ("overview", "facts") for s in intent.sections))
         targets = named or ([current] if current and follow_up else [])
-        if intent.compare and len(named) == 1 and current and current != named[0]:
-            targets = [current, named[0]]
+        if ((intent.compare or asks_relatives(message)) and len(named) == 1 and current
+                and current != named[0]):
+            targets = [current, named[0]]  # "is it related to the monarch?" on the viceroy's page
         focus = targets[0] if targets else current
 
         if _GREETING.match(message) and not named:
@@ -141,6 +156,11 @@ class ChatEngine:
             special = self._special(message, named, residual, focus)
             if special is not None:
                 return special
+        if not unknown_name and len(targets) == 1 and asks_relatives(message):
+            # kinship is read from the classification of every entry, not from lookalikes
+            kin = relatives(self.guide, targets[0])
+            if kin:
+                return self._cite_generated(kin, "overview", focus)
         off_topic = False
         if unknown_name:
             plan = None
@@ -209,6 +229,13 @@ class ChatEngine:
                     else rank(self.guide, message) if not named else None)
             if size is not None:
                 return self._cite_sizes(size, focus)
+            lacking = [self.guide.species[x].common_name for x in named[:2]
+                       if self.guide.species[x].wingspan_mm is None]
+            if len(named) >= 2 and lacking:
+                # a comparison the wingspan fields cannot settle is declined, not padded with descriptions
+                return ChatReply(answer=f"{NOT_COVERED}: my guide gives no wingspan for the "
+                                        f"{' or the '.join(lacking)}, so I can't compare their sizes.",
+                                 species_id=focus, status="not_covered")
         if not named and is_description(message):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message)
@@ -222,15 +249,21 @@ class ChatEngine:
                         section=chunk.section, section_title=chunk.section_title, text=sentence)
 
     def _cite_sizes(self, size: SizeAnswer, focus: str | None) -> ChatReply:
+        return self._cite_generated(list(size.sentences), "wingspan", focus)
+
+    def _cite_generated(self, sentences: Sequence[tuple[str | None, list[str]]], section: str,
+                        focus: str | None) -> ChatReply:
+        """An answer worked out from structured fields: each sentence cites the ``section`` chunk of
+        the labels it names (``None`` quotes that chunk's first sentence itself)."""
         citations: list[Citation] = []
         parts = []
-        for sentence, labels in size.sentences:
+        for sentence, labels in sentences:
             marks = ""
             for label in labels:
-                chunk = self.planner.chunk[f"{label}::wingspan"]
+                chunk = self.planner.chunk[f"{label}::{section}"]
                 citations.append(self._citation(len(citations) + 1, chunk, chunk.sentences[0]))
                 marks += f"[{len(citations)}]"
-            parts.append(f"{sentence} {marks}")
+            parts.append(f"{sentence or chunk.sentences[0]} {marks}")
         return ChatReply(answer=" ".join(parts), citations=citations, species_id=focus)
 
     def _cite_candidates(self, found: list[Chunk], focus: str | None) -> ChatReply:

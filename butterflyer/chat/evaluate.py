@@ -2,8 +2,8 @@
 
 Three splits: ``dev`` and ``held-out`` (``visitors_dev.yaml`` / ``visitors_heldout.yaml``,
 visitors' questions graded on real-world facts; held-out is never used for tuning; dev also
-takes ``visitors_extra_dev.yaml``, questions written later to learn from, outside the frozen
-split) and
+takes ``visitors_extra_dev.yaml`` and ``visitors_fresh_dev.yaml``, questions written later to
+learn from, outside the frozen split) and
 ``team`` (the writers' older ``questions_*.yaml``, kept as a regression check). Each file
 is a list of :class:`~butterflyer.chat.schema.EvalQuestion`.
 
@@ -39,7 +39,7 @@ from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json, atomic_write_text
 
 EVAL_DIR = Path(__file__).resolve().parent / "eval"
-# "visitors_*dev.yaml" is visitors_dev.yaml plus visitors_extra_dev.yaml
+# "visitors_*dev.yaml" is visitors_dev.yaml, visitors_extra_dev.yaml and visitors_fresh_dev.yaml
 SPLITS = {"dev": "visitors_*dev.yaml", "held-out": "visitors_heldout.yaml", "team": "questions_*.yaml"}
 TARGETS = {"accuracy": 0.95, "refusal_recall": 1.0, "cross_species": 0, "precision": 0.90}
 TARGET_SPLIT = "held-out"

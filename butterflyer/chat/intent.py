@@ -46,7 +46,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                          "similar", "mistake", "compare", "resemble", "lookalike"},
                         ("tell the", "tell a", "tell it from", "from a", "from the")),
     "overview": ({"family", "genus", "subfamily", "scientific", "latin", "taxonomy", "classif", "classified",
-                  "name", "called", "belong"},
+                  "name", "called", "call", "belong"},
                  ("also known", "is it a moth", "is it a butterfly", "moth or a butterfly",
                   "butterfly or a moth", "a moth or", "a butterfly or")),
     "facts": ({"interesting", "fact", "fun", "special", "notable", "unusual", "famous", "known", "trivia"},
@@ -90,6 +90,22 @@ satyr nymph elfin azure duskywing longwing heliconian glasswing clearwing caterp
 owlet silkmoth underwing
 """
 GROUP_NOUNS = set(_GROUP_TEXT.split())
+
+# Whole words that decide what a question asks: a visitor's slip of one of them ("caled",
+# "posionous", "adlts") is repaired before the question is read (text.repair_typos).
+_ASKING_TEXT = """
+called call named name names known caterpillar caterpillars adult adults larva larvae poisonous poison
+toxic venomous dangerous harmful related relatives relative mimic mimics imitate copy resemble nocturnal
+migrate migrates migration endangered threatened protected wingspan difference different distinguish
+smaller bigger larger largest smallest biggest tiniest scientific latin family habitat eggs lifespan
+hibernate winter summer spring autumn butterfly butterflies moth moths where what which when does live
+lives eat eats feed feeds food flowers nectar drink identify recognise recognize colour color pattern
+female females male males underside wings tails spots look looks similar confused mistaken season
+flight found native range country countries world chrysalis cocoon pupa metamorphosis predators
+"""
+# only words of six letters or more: a slip of a short word is too often another word ("maths" is no
+# slip of "moths", "love" none of "live")
+QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
 
 _COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
                       r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, stem, tokens
+from butterflyer.chat.text import STOPWORDS, edit_distance, stem, tokens
 
 MAX_NAME_TOKENS = 5
 
@@ -25,25 +25,6 @@ class Mention:
     start: int
     end: int
     exact: bool
-
-
-def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Damerau-Levenshtein (optimal string alignment) distance, cut off above ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], prev2[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        prev2, prev = prev, cur
-    return prev[-1]
 
 
 def _keys(toks: list[str]) -> set[str]:
@@ -129,7 +110,27 @@ class SpeciesLinker:
             label = self._fuzzy("".join(cand))
             if label is not None:
                 return Mention(label, i, i + n, exact=False)
+        for n in range(top, 1, -1):
+            label = self._fuzzy_words(toks[i:i + n])
+            if label is not None:
+                return Mention(label, i, i + n, exact=False)
         return None
+
+    def _fuzzy_words(self, cand: list[str]) -> str | None:
+        """A name of two or more words with one short word mistyped ("blu morpho"): every other word
+        exact, the slip one edit away and keeping its first letter, and only one name that fits."""
+        if cand[-1] in STOPWORDS or sum(t not in self.vocabulary for t in cand) != 1:
+            return None
+        found = set()
+        for key, label in self._exact.items():
+            parts = key.split(" ")
+            if len(parts) != len(cand):
+                continue
+            slips = [(a, b) for a, b in zip(cand, parts, strict=True) if a != b]
+            if len(slips) == 1 and len(slips[0][0]) >= 3 and slips[0][0][0] == slips[0][1][0] and (
+                    edit_distance(slips[0][0], slips[0][1], 1) <= 1):
+                found.add(label)
+        return found.pop() if len(found) == 1 else None
 
     def _is_typo_candidate(self, token: str, shortest: int = 5) -> bool:
         return (len(token) >= shortest and token not in STOPWORDS and token not in self.vocabulary
@@ -141,7 +142,7 @@ class SpeciesLinker:
             return None
         best: tuple[int, str] | None = None
         for key, label in self._squashed.items():
-            d = _edit_distance(squashed, key, budget)
+            d = edit_distance(squashed, key, budget)
             if d <= budget and (best is None or d < best[0]):
                 best = (d, label)
         return best[1] if best else None

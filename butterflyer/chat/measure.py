@@ -47,9 +47,18 @@ class SizeAnswer:
     sentences: list[tuple[str, list[str]]]
 
 
+_SUPERLATIVE = re.compile(r"\b(biggest|largest|widest|smallest|tiniest)\b")
+# a comparative asks only inside a comparison ("which is smaller, A or B", "is A bigger than B");
+# "orange with black veins, but smaller" describes a butterfly and asks nothing about size
+_COMPARISON = re.compile(r"\bthan\b|\bor\b|\bvs\b|\bversus\b|^\s*(which|what|who|is|are|was|were)\b")
+
+
 def is_size_question(text: str) -> bool:
-    """Whether the question asks for a superlative or comparison of size."""
-    return bool(_MOST.search(normalize(text)))
+    """Whether the question asks for a superlative, or compares sizes ("which is bigger, A or B")."""
+    norm = normalize(text)
+    if _SUPERLATIVE.search(norm):
+        return True
+    return bool(_MOST.search(norm) and _COMPARISON.search(norm))
 
 
 def name_in_text(e: SpeciesEntry) -> str:

@@ -47,7 +47,13 @@ QUANTITY_UNITS = {
     "large": _SIZE | {"large", "largest", "size"},
     "small": _SIZE | {"small", "smallest", "size"}, "wide": _SIZE, "old": _TIME | {"old", "age"},
 }
+# measures whose units say on their own that a sentence answers ("how long" may mean time or size;
+# "how fast" wants a speed, and kilometres alone may be a distance)
+MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
+LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
+DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
+                      r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
 # What kind of sentence answers the question: a reason, a relation between species, or a name.
 # A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
@@ -71,7 +77,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"same genus|close relative|in the family)\b")),
     "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
     "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
-             re.compile(r"\b(known as|is called|are called|named|its name|is the classic)\b")),
+             re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
     "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
                           r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
@@ -83,6 +89,16 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"\bwhen was\b.*\b(described|discovered)\b"),
                re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
                           r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
+    # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
+    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
+                        r"(butterfl\w*|moths?)\s*\??\s*$|"
+                        r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
+             re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
+    # "what eats monarchs": the species is eaten, not eating; only a sentence about its enemies answers
+    "predator": (re.compile(r"\bwhat (eats|eat|hunts|kills|attacks|preys on)\b|\bpredators?\b|"
+                            r"\b(what|which|who) (animals?|birds?) (eat|eats|hunt|hunts)\b"),
+                 re.compile(r"\b(predators?|birds?|bats?|spiders?|wasps?|lizards?|eaten by|preyed on|"
+                            r"parasit\w*|distasteful)\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
@@ -246,8 +262,11 @@ class Planner:
     """Scores sentences of retrieved chunks and builds the answer plan."""
 
     def __init__(self, index: ChatIndex, retriever: Retriever,
-                 species_in: Callable[[str], list[str]] | None = None) -> None:
+                 species_in: Callable[[str], list[str]] | None = None,
+                 name_words: dict[str, set[str]] | None = None) -> None:
         self.index = index
+        # stemmed words of every species' names, by label
+        self.name_words = name_words or {}
         self.retriever = retriever
         self.chunk = {c.id: c for c in index.chunks}
         self._max_idf = max(index.bm25.idf.values(), default=1.0)
@@ -345,6 +364,17 @@ class Planner:
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if "kind" in q.asks:
+            return answers_ask(chunk.sentences[j], ["kind"])
+        if "predator" in q.asks and not WHY.search(q.text.lower()):
+            return answers_ask(chunk.sentences[j], ["predator"])
+        # "what do people call its caterpillar": only a sentence that gives a name answers, never
+        # whatever the caterpillar section says first
+        if (("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower())
+                and not ("origin" in q.asks or "author" in q.asks)
+                and not answers_ask(chunk.sentences[j], ["name", "scientific"])
+                and chunk.section != "overview"):
+            return False
         if "author" in q.asks:
             return answers_ask(chunk.sentences[j], ["author"])
         if "origin" in q.asks:
@@ -389,6 +419,11 @@ class Planner:
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
             return False
+        if q.measure == "long" and LIFESPAN_ASK.search(q.text.lower()) and not DURATION.search(
+                chunk.sentences[j].lower()):
+            return False  # "how long does it live": a span of time, not "every year"
+        if units and q.measure in MEASURED and not (q.stage and chunk.section == "wingspan"):
+            return True  # "how far does it fly": a distance in kilometres answers, whatever the section
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         # the sentence that clearly means what is asked, unless the question names a section it is not
         # from ("when does it fly" is not answered by a description of its flight)
@@ -460,6 +495,12 @@ class Planner:
                     plan.add(c, 2)
             if plan.parts:
                 return plan
+        overview = self.chunk.get(f"{q.targets[0]}::overview")
+        if "kind" in q.asks and overview is not None:
+            # "is the luna moth a butterfly?": its classification says, and nothing else is asked
+            plan = Plan()
+            plan.add(single(overview, 0), 1)
+            return plan
         if not q.residual and not q.intent.sections:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
@@ -486,6 +527,11 @@ class Planner:
             return None, False
         ranked = self.rank_sentences(q, hits)
         top_score, chunk, j = ranked[0]
+        if chunk.entry_kind == "species" and not on_domain and q.content and q.content <= self.name_words.get(
+                chunk.entry, set()):
+            # "what do hummingbirds eat": a word of a species' name ("hummingbird clearwing") alone does
+            # not make a question about that species, let alone about butterflies
+            return None, True
         if q.quantity and not has_number(chunk.sentences[j]):
             return None, False
         # the question's own words must show up in the answer, unless the meaning clearly matches
@@ -529,7 +575,8 @@ class Planner:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)
         # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
-        if other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q):
+        if (other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q)
+                and "predator" not in q.asks):
             extra = self.chunk.get(f"{chunk.entry}::{other}")
             if extra:
                 plan.add(extra, 1)

@@ -75,6 +75,9 @@ _QUESTION_TYPOS = [
     (re.compile(r"\b(hw|hwo|howw)\b", re.I), "how"),
     (re.compile(r"\b(wy|whyy)\b", re.I), "why"),
     (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
+    # contractions typed without the apostrophe ("whats a chrysalis", "why doesnt it")
+    (re.compile(r"\b(what|where|who|how|that)s\b", re.I), r"\1 is"),
+    (re.compile(r"\b(does|do|is|are|did|can|was|were|have|has)nt\b", re.I), r"\1 not"),
 ]
 
 
@@ -83,3 +86,44 @@ def repair_question_words(text: str) -> str:
     for pattern, word in _QUESTION_TYPOS:
         text = pattern.sub(word, text)
     return text
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance, cut off above ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def repair_typos(text: str, known: frozenset[str], keep: set[str]) -> str:
+    """``text`` with each misspelt word that is a slip of exactly one ``known`` word spelt right
+    ("what is it caled" -> "called", "posionous" -> "poisonous", "adlts" -> "adults").
+
+    Only words of five letters or more that are neither in ``keep`` (the guide's vocabulary)
+    nor stopwords are touched; a slip keeps its first letter and is one edit away (two for words
+    of eight letters or more); a word that is a slip of two known words stays as typed.
+    """
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = normalize(word)
+        if len(low) < 5 or low in keep or stem(low) in keep or low in STOPWORDS or low in known:
+            return word
+        limit = 2 if len(low) >= 8 else 1
+        near = {k: edit_distance(low, k, limit) for k in known if k[0] == low[0]}
+        best = sorted((d, k) for k, d in near.items() if d <= limit)
+        if not best or (len(best) > 1 and best[1][0] == best[0][0]):
+            return word  # no known word that close, or two equally close
+        return best[0][1]
+    return re.sub(r"[A-Za-z]+", fix, text)
