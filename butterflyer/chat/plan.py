@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
 from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent
@@ -55,53 +56,8 @@ LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
 DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
                       r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
-# What kind of sentence answers the question: a reason, a relation between species, or a name.
-# A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
-# question may also be answered by a plain description, so it only steers the ranking).
-WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
-                 r"\bwhat (are|is)\b[^?]{0,40}\bfor\s*\??\s*$")
-ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
-                                        r"feed|defend|frighten|scare|deter|fool|trick|warn|attract)"),
-               re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
-                          r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
-                          r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
-                          r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
-                          r"when (threatened|disturbed|attacked)|"
-                          r"named (after|for)|its name|mistaken for|interference|pigments?|"
-                          r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
-                          r"by \w{2,}ing)\b|, so\b")),
-    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
-                            r"cousins?|look(s)? like(?=\s+\w)|confused with|mistaken for)\b"),
-                 re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
-                            r"same genus|close relative|in the family)\b")),
-    "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
-    "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
-             re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
-    # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
-    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
-                          r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
-               re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
-                          r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
-    # who described or discovered it (and when): only a sentence naming the describer or the year answers
-    "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
-                          r"\b(first|originally|formally) described\b|"
-                          r"\bwhen was\b.*\b(described|discovered)\b"),
-               re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
-                          r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
-    # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
-    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
-                        r"(butterfl\w*|moths?)\s*\??\s*$|"
-                        r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
-             re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
-    # "what eats monarchs": the species is eaten, not eating; only a sentence about its enemies answers
-    "predator": (re.compile(r"\bwhat (eats|eat|hunts|kills|attacks|preys on)\b|\bpredators?\b|"
-                            r"\b(what|which|who) (animals?|birds?) (eat|eats|hunt|hunts)\b"),
-                 re.compile(r"\b(predators?|birds?|bats?|spiders?|wasps?|lizards?|eaten by|preyed on|"
-                            r"parasit\w*|distasteful)\b")),
-    "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
-                re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
-}
+# a sentence of the kind the question asks for (asks.py) ranks this much higher; an unsupported
+# "why" still takes a reason that ranks within WHY_MARGIN of the top
 ASK_WEIGHT = 0.06
 WHY_MARGIN = 0.03
 # Meaning-level match of the question to each sentence (MiniLM): a rewording shares no words with
@@ -113,26 +69,6 @@ SEM_MARGIN = 0.08
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
 SEM_SKIP = ("overview", "wingspan")
-
-
-def asks(text: str) -> list[str]:
-    """The kinds of answer sentence the question asks for (reason, relation, name)."""
-    low = text.lower()
-    found = [kind for kind, (question, _) in ASKS.items() if question.search(low)]
-    return [k for k in found if not (k == "name" and "scientific" in found)]
-
-
-def asks_for_other(text: str) -> bool:
-    """"Which moth looks like ...", "what is it related to": the answer is another species."""
-    return bool(re.search(r"\b(which|what)\b( other| kind of| sort of)? ?(butterfl\w*|moths?|species|ones?|"
-                          r"insects?)\b|\b(related to|relatives?|cousins?)\b", text.lower()))
-
-
-def answers_ask(sentence: str, kinds: list[str]) -> bool:
-    """Whether a sentence is of a kind the question asks for."""
-    low = sentence.lower()
-    # the scientific-name pattern needs the capital of the genus, so it reads the sentence as written
-    return any(ASKS[k][1].search(low) or ASKS[k][1].search(sentence) for k in kinds)
 
 
 # Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from butterflyer.chat.answer import ChatEngine
+from butterflyer.chat.asks import asks, asks_for_other
 from butterflyer.chat.describe import _pairs
-from butterflyer.chat.plan import asks, asks_for_other
 from butterflyer.chat.text import repair_question_words, tokens
 from butterflyer.chat.unknown import find_unknown
 

@@ -33,7 +33,7 @@ def test_the_caterpillars_looks_are_not_answered_by_its_food(tiny_engine: ChatEn
 
 
 def test_name_origin_questions_want_where_the_name_comes_from() -> None:
-    from butterflyer.chat.plan import answers_ask, asks
+    from butterflyer.chat.asks import answers_ask, asks
 
     assert "origin" in asks("why is the cinnabar moth called that")
     assert "origin" in asks("which naturalist gave rajah brooke's birdwing its name")

@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 
 from butterflyer.chat.answer import ChatEngine
+from butterflyer.chat.asks import answers_ask, asks
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.intent import QUESTION_WORDS
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import is_size_question
-from butterflyer.chat.plan import answers_ask, asks
 from butterflyer.chat.text import repair_question_words, repair_typos, tokens
 
 

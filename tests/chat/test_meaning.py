@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from butterflyer.chat.answer import ChatEngine
+from butterflyer.chat.asks import answers_ask, asks
 from butterflyer.chat.evaluate import cross_species, is_correct, offered_as_candidates
 from butterflyer.chat.intent import Intent
 from butterflyer.chat.names import names_an_insect
-from butterflyer.chat.plan import SEM_MARGIN, Query, answers_ask, asks
+from butterflyer.chat.plan import SEM_MARGIN, Query
 from butterflyer.chat.reply import ChatReply, Citation
 from butterflyer.chat.retrieve import Hit
 from butterflyer.chat.schema import EvalQuestion
