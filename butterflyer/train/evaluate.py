@@ -25,6 +25,7 @@ from butterflyer.train.data import eval_transform, open_split, read_labels
 from butterflyer.train.features import pick_threads
 from butterflyer.train.metrics import (
     confusion_matrix,
+    ece_noise_floor,
     most_confused,
     nll,
     per_class_prf,
@@ -118,6 +119,7 @@ def summarize(
         "nll_calibrated": nll(logits, labels, temperature),
         "ece": before.ece,
         "ece_calibrated": after.ece,
+        "ece_floor": ece_noise_floor(torch.softmax(logits.double() / temperature, 1).max(1).values, bins),
         "temperature": temperature,
         "per_class": per_class,
         "most_confused": most_confused(cm, names, 15),
@@ -192,7 +194,8 @@ def _markdown(r: dict[str, Any], meta: ModelMeta) -> str:
         f"- examples: {r['n']}",
         f"- top-1: **{r['top1']:.4f}**, top-5: {r['top5']:.4f}, macro F1: {r['macro_f1']:.4f}",
         f"- NLL: {r['nll']:.4f} -> {r['nll_calibrated']:.4f} with T = {r['temperature']:.3f} (fitted on val)",
-        f"- expected calibration error (15 bins): {r['ece']:.4f} -> {r['ece_calibrated']:.4f}",
+        f"- expected calibration error (15 bins): {r['ece']:.4f} -> {r['ece_calibrated']:.4f} "
+        f"(a perfectly calibrated model would show about {r['ece_floor']:.4f} on {r['n']} examples)",
         f"- data manifest sha256: `{meta.data_manifest_sha256}`",
         "",
         "![confusion matrix](confusion_matrix.png)",

@@ -1,7 +1,8 @@
 """Classification metrics from logits and labels (pure tensor code, no plotting).
 
 Top-k accuracy, confusion matrix, per-class precision/recall/F1, most-confused
-pairs, and expected calibration error with its reliability bins.
+pairs, expected calibration error with its reliability bins, and the error a perfectly
+calibrated model would still show on a split of the same size (its noise floor).
 """
 
 from __future__ import annotations
@@ -68,13 +69,17 @@ class Reliability:
     ece: float
 
 
+def _bin_index(conf: torch.Tensor, bins: int) -> torch.Tensor:
+    edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
+    return torch.bucketize(conf, edges[1:-1], right=True)
+
+
 def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> Reliability:
     """Expected calibration error: sum over bins of (bin share) x |accuracy - confidence|."""
     conf, pred = probs.max(1)
     correct = (pred == labels).double()
     conf = conf.double()
-    edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
-    which = torch.bucketize(conf, edges[1:-1], right=True)
+    which = _bin_index(conf, bins)
     n = len(labels)
     out_conf, out_acc, out_count, ece = [], [], [], 0.0
     for b in range(bins):
@@ -90,6 +95,32 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> Re
         out_acc.append(a)
         ece += m / n * abs(a - c)
     return Reliability(out_conf, out_acc, out_count, ece if n else float("nan"))
+
+
+def ece_noise_floor(confidence: torch.Tensor | np.ndarray, bins: int = 15, draws: int = 1000,
+                    seed: int = 0) -> float:
+    """Mean ECE of a perfectly calibrated model with these top-1 ``confidence`` values.
+
+    Each draw marks a photo right with probability equal to its confidence, so the only
+    gap left is sampling noise: an ECE near this floor is as good as a split of this
+    size can show. Uses the same bins as :func:`reliability`.
+    """
+    conf = torch.as_tensor(confidence, dtype=torch.float64).flatten()
+    n = len(conf)
+    if n == 0:
+        return float("nan")
+    which = _bin_index(conf, bins)
+    onehot = torch.nn.functional.one_hot(which, bins).double()  # n x bins
+    conf_sum = conf @ onehot
+    gen = torch.Generator().manual_seed(seed)
+    chunk = max(1, 4_000_000 // n)  # draws per block: memory stays bounded on large splits
+    total = 0.0
+    for start in range(0, draws, chunk):
+        size = min(chunk, draws - start)
+        right = (torch.rand(size, n, generator=gen, dtype=torch.float64) < conf).double()
+        gap = (right @ onehot - conf_sum).abs()  # size x bins: |right - confidence| summed per bin
+        total += float(gap.sum())
+    return total / (n * draws)
 
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:

@@ -273,6 +273,7 @@ def _finish(
                 "test_top5": report["top5"],
                 "test_ece": report["ece"],
                 "test_ece_calibrated": report["ece_calibrated"],
+                "test_ece_floor": report["ece_floor"],
                 "test_macro_f1": report["macro_f1"],
             }
         )

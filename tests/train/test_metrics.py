@@ -9,6 +9,7 @@ import torch
 
 from butterflyer.train.metrics import (
     confusion_matrix,
+    ece_noise_floor,
     most_confused,
     nll,
     per_class_prf,
@@ -47,6 +48,24 @@ def test_ece_by_hand() -> None:
     expected = 0.5 * abs(0.5 - 0.9) + 0.5 * abs(1.0 - 0.6)
     assert rel.ece == pytest.approx(expected)
     assert sum(rel.count) == 4
+
+
+def test_ece_noise_floor_matches_brute_force_and_shrinks_with_more_photos() -> None:
+    # brute force: draw outcomes from the confidences, score each draw with reliability()
+    gen = torch.Generator().manual_seed(1)
+    conf = 0.5 + 0.5 * torch.rand(300, generator=gen, dtype=torch.float64)
+    probs = torch.stack([conf, 1 - conf], 1)
+    draws = []
+    for _ in range(400):
+        right = torch.rand(300, generator=gen, dtype=torch.float64) < conf
+        draws.append(reliability(probs, torch.where(right, 0, 1), bins=15).ece)
+    brute = sum(draws) / len(draws)
+    floor = ece_noise_floor(conf, bins=15, draws=2000)
+    assert floor == pytest.approx(brute, rel=0.08)
+    assert 0.01 < floor < 0.1
+    assert ece_noise_floor(conf.repeat(100), bins=15, draws=50) < floor / 5  # about 1/sqrt(n)
+    assert ece_noise_floor(torch.ones(50)) == 0.0  # certain and always right: no noise
+    assert math.isnan(ece_noise_floor(torch.empty(0)))
 
 
 def test_nll_by_hand() -> None:
