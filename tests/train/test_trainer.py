@@ -126,6 +126,8 @@ def test_best_profile_fills_only_what_the_user_left_unset(tmp_path: Path) -> Non
     assert best.profile == "cpu-fast"  # on CPU the best schedule is the fast path's longest
     assert best.fast_finetune_blocks == BEST_CPU["fast_finetune_blocks"] > 1
     assert best.fast_finetune_epochs == BEST_CPU["fast_finetune_epochs"] > 0
+    assert best.lwf_weight == BEST_CPU["lwf_weight"] > TrainConfig().lwf_weight  # keeps the int8 gate honest
+    assert isinstance(best.fast_finetune_blocks, int)
     mine = TrainConfig(input="x", output=str(tmp_path), profile="best", fast_finetune_epochs=2).resolved()
     assert mine.fast_finetune_epochs == 2 and mine.fast_finetune_blocks == BEST_CPU["fast_finetune_blocks"]
     plain = TrainConfig(input="x", output=str(tmp_path)).resolved()
