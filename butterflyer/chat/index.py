@@ -12,6 +12,7 @@ folder that is renamed into place, so concurrent processes never see half an ind
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import uuid
 from dataclasses import asdict
@@ -26,6 +27,8 @@ from butterflyer.chat.embed import Encoder
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 TABLE = "chunks"
 SENTENCE_TABLE = "sentences"
@@ -129,8 +132,9 @@ def open_index(guide: FieldGuide, encoder: Encoder, root: str | Path | None = No
             chunks, vectors, sentence_vectors = _load(folder)
             if chunks == build_chunks(guide):
                 return ChatIndex(chunks, vectors, folder, rebuilt=False, sentence_vectors=sentence_vectors)
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
-            pass
+        except Exception as exc:  # noqa: BLE001 - lancedb/arrow raise many types; a cache is rebuilt
+            log.warning("chat index at %s is damaged (%s: %s); rebuilding it", folder, type(exc).__name__,
+                        exc)
         shutil.rmtree(folder, ignore_errors=True)
     chunks = build_chunks(guide)
     if not chunks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,19 @@ def test_index_is_persistent_and_rebuilt_on_change(tmp_path: Path, tiny_guide_di
     engine = ChatEngine(guide=changed, encoder=encoder, index=third)
     reply = engine.ask("When does the viceroy fly?")
     assert reply.status == "answered" and "May" in reply.answer
+
+
+def test_a_damaged_index_is_rebuilt_and_said_so(
+    tmp_path: Path, tiny_guide_dir: Path, encoder, caplog: pytest.LogCaptureFixture
+) -> None:
+    guide = read_guide(tiny_guide_dir)
+    first = open_index(guide, encoder, tmp_path / "idx")
+    for table in first.folder.glob("*.lance"):
+        shutil.rmtree(table)  # the tables are gone, meta.json stays: a half-deleted cache
+    with caplog.at_level("WARNING", logger="butterflyer.chat.index"):
+        again = open_index(guide, encoder, tmp_path / "idx")
+    assert again.rebuilt and "damaged" in caplog.text
+    assert abs(again.vectors - first.vectors).max() < 1e-6
 
 
 def test_default_index_lives_under_home(butterflyer_home: Path) -> None:
