@@ -274,13 +274,14 @@ def open_split(
 
 
 def split_size(uri: str, split: str) -> int:
-    """Number of examples in ``split``."""
-    if not has_split(uri, split):
-        raise DataError(f"split '{split}' is not in {uri}")
+    """Number of examples in ``split``; a split the store lacks is a :class:`DataError`."""
+    _check_input(uri)
     if is_records(uri):
         from butterflyer.data.manifest import read_manifest
 
-        info = read_manifest(uri, check_shards=False)["splits"][split]
+        info = read_manifest(uri, check_shards=False)["splits"].get(split)  # one manifest read
+        if info is None:
+            raise DataError(f"split '{split}' is not in {uri}")
         return int(info.get("count") or sum(int(s.get("records", 0)) for s in info["shards"]))
     return len(FolderSplit(uri, split))
 

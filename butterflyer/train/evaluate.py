@@ -99,7 +99,8 @@ def summarize(
     cm = confusion_matrix(preds, labels, k)
     prf = per_class_prf(cm)
     before = reliability(torch.softmax(logits.double(), 1), labels, bins)
-    after = reliability(torch.softmax(logits.double() / temperature, 1), labels, bins)
+    calibrated = torch.softmax(logits.double() / temperature, 1)
+    after = reliability(calibrated, labels, bins)
     per_class = {
         names[i]: {
             "precision": prf["precision"][i].item(),
@@ -119,7 +120,7 @@ def summarize(
         "nll_calibrated": nll(logits, labels, temperature),
         "ece": before.ece,
         "ece_calibrated": after.ece,
-        "ece_floor": ece_noise_floor(torch.softmax(logits.double() / temperature, 1).max(1).values, bins),
+        "ece_floor": ece_noise_floor(calibrated.max(1).values, bins),
         "temperature": temperature,
         "per_class": per_class,
         "most_confused": most_confused(cm, names, 15),
