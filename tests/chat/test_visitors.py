@@ -131,10 +131,11 @@ def test_heldout_split_is_frozen_and_reproducible() -> None:
     assert [q.question for q in again_dev] == [q.question for q in dev]
     kinds = {q.kind for q in held}
     # the extra dev questions are outside the frozen pool, and dev reports them
-    for name in ("visitors_extra_dev.yaml", "visitors_fresh_dev.yaml"):
+    for name in ("visitors_extra_dev.yaml", "visitors_fresh_dev.yaml", "visitors_fresh2_dev.yaml"):
         extra = load_questions(EVAL_DIR, name)[name]
         assert not {q.question for q in extra} & {q.question for q in dev + held}, name
-    assert {"visitors_dev.yaml", "visitors_extra_dev.yaml", "visitors_fresh_dev.yaml"} <= set(
+    assert {"visitors_dev.yaml", "visitors_extra_dev.yaml", "visitors_fresh_dev.yaml",
+            "visitors_fresh2_dev.yaml"} <= set(
         load_questions(EVAL_DIR, SPLITS["dev"]))
     assert {"typo", "pronoun", "description", "why", "superlative", "not_covered", "off_topic"} <= kinds
 
