@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import candidates, is_description, tells_looks
+from butterflyer.chat.describe import COLOURS, candidates, is_description, looks_qualified, tells_looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
@@ -39,7 +39,7 @@ from butterflyer.chat.text import (
     terms,
     tokens,
 )
-from butterflyer.chat.unknown import as_typed, find_unknown, not_covered_text
+from butterflyer.chat.unknown import Unknown, as_typed, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
@@ -125,7 +125,7 @@ class ChatEngine:
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
         unknown = find_unknown(message, [(m.start, m.end) for m in mentions]) or self.shapes.find(
             message, [Span(m.label, m.start, m.end) for m in mentions])
-        if unknown is not None and _described(message, unknown.end):
+        if unknown is not None and _described(message, unknown):
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
@@ -173,6 +173,12 @@ class ChatEngine:
             text = not_covered_text(self.guide, as_typed(message, unknown_name))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
+        if off_topic and not unknown_name:
+            # "where does the brimstone live": no butterfly word, but a name the guide lacks may be meant
+            maybe = find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
+            if maybe is not None:
+                return ChatReply(answer=not_covered_text(self.guide, as_typed(message, maybe.name)),
+                                 species_id=focus, status="not_covered")
         if plan is None or not plan.parts:
             status: Status = "off_topic" if off_topic else "not_covered"
             text = OFF_TOPIC if off_topic else self._not_covered([] if unknown_name else targets)
@@ -313,12 +319,21 @@ class ChatEngine:
         return None
 
 
-def _described(message: str, end: int) -> bool:
-    """Whether a name phrase ending at token ``end`` is the start of a description ("a black
-    swallowtail with shiny blue hindwings"), not a species asked about by name."""
+def _described(message: str, unknown: Unknown) -> bool:
+    """Whether a name phrase is part of a description, not a species asked about by name: it starts a
+    description ("a black swallowtail with shiny blue hindwings"), it is the last of a list of colours
+    ("electric blue and black swallowtail"), or, in a message that describes an insect, it is a plain
+    butterfly, moth or caterpillar qualified by looks ("pink and yellow fuzzy little moth")."""
     words = tokens(message)
-    return (end < len(words) and words[end] == "with" and tells_looks(" ".join(words[end + 1:]))
-            and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"}))
+    end, start = unknown.end, unknown.start
+    if (end < len(words) and words[end] == "with" and tells_looks(" ".join(words[end + 1:]))
+            and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"})):
+        return True
+    if not is_description(message):
+        return False
+    if start >= 2 and words[start - 1] in {"and", "or"} and words[start - 2] in COLOURS:
+        return True
+    return looks_qualified(words[start:end])
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"cousins?|look(s)? like(?=\s+\w)|confused with|mistaken for)\b"),
                  re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
                             r"same genus|close relative|in the family)\b")),
-    "scientific": (re.compile(r"\b(scientific|latin|proper name)\b"), re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
+    "scientific": (re.compile(r"\b(scientific|latin|proper name|binomial|taxonomic name)\b"),
+                   re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
     "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
              re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"

@@ -20,6 +20,7 @@ from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
 from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent
+from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.text import stem, terms, tokens
 
@@ -80,7 +81,8 @@ STAGES = {"caterpillar": {"caterpillar", "caterpillars", "caterpilar", "caterpil
                           "larval", "hornworm", "hornworms", "cabbageworm", "woolly", "grub", "grubs"},
           "pupa": {"pupa", "pupae", "pupate", "pupates", "chrysalis", "chrysalises", "cocoon", "cocoons"},
           "egg": {"egg", "eggs"}}
-STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": set()}
+# (eggs are laid on the caterpillar's food plant: "what plant does it lay eggs on" is a host-plant question)
+STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": {"larval_host_plants"}}
 # "what does it eat": a sentence outside the food sections answers only if it says what is eaten
 FOOD_ASK = {"eat", "eats", "feed", "feeds", "food", "diet", "nectar", "drink", "drinks"}
 FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding", "food", "foodplant",
@@ -298,27 +300,31 @@ class Planner:
         """Whether sentence ``j`` ties the entry to another species (names one, or compares with one)."""
         return chunk.section == "similar_species" or bool(self._others[chunk.id][j])
 
-    def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
-        """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+    def fits(self, q: Query, chunk: Chunk, j: int) -> bool:
+        """Whether sentence ``j`` is of the form the question's ask needs, whatever it means: a name for
+        "what is it called", a number for "how many", the asked life stage, food for "what does it eat",
+        a classification for "is it a moth". A sentence that fails here never answers."""
+        sentence = chunk.sentences[j]
+        why = bool(WHY.search(q.text.lower()))
         if "kind" in q.asks:
-            return answers_ask(chunk.sentences[j], ["kind"])
-        if "predator" in q.asks and not WHY.search(q.text.lower()):
-            return answers_ask(chunk.sentences[j], ["predator"])
+            return answers_ask(sentence, ["kind"])
+        if "predator" in q.asks and not why:
+            return answers_ask(sentence, ["predator"])
         # "what do people call its caterpillar": only a sentence that gives a name answers, never
         # whatever the caterpillar section says first
-        if (("name" in q.asks or "scientific" in q.asks) and not WHY.search(q.text.lower())
+        if (("name" in q.asks or "scientific" in q.asks) and not why
                 and not ("origin" in q.asks or "author" in q.asks)
-                and not answers_ask(chunk.sentences[j], ["name", "scientific"])
+                and not answers_ask(sentence, ["name", "scientific"])
                 and chunk.section != "overview"):
             return False
         if "author" in q.asks:
-            return answers_ask(chunk.sentences[j], ["author"])
+            return answers_ask(sentence, ["author"])
         if "origin" in q.asks:
             # an alias ("also known as Cinnabar") or the classification says nothing of where a name
             # comes from; the sentence must say it, or use the name as a description of the insect
             return chunk.section != "overview" and (
-                answers_ask(chunk.sentences[j], ["origin"]) or self.names_itself(chunk, j))
-        if q.quantity and not has_number(chunk.sentences[j]):
+                answers_ask(sentence, ["origin"]) or self.names_itself(chunk, j))
+        if q.quantity and not has_number(sentence):
             return False
         stage = q.stage
         if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
@@ -331,6 +337,22 @@ class Planner:
         if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
                 and any(s not in FOOD_SECTIONS for s in q.wanted)):
             return False  # "what does the caterpillar look like": its food plants are no answer
+        if q.counted and not (_present(_canon(q.counted), self._sent_terms[chunk.id][j])
+                              and self.counts(q.counted, chunk, j)):
+            return False  # "how many eggs does it lay": a number must count the eggs
+        units = QUANTITY_UNITS.get(q.measure or "")
+        if units and not units & self._sent_words[chunk.id][j]:
+            return False
+        return not (q.measure == "long" and LIFESPAN_ASK.search(q.text.lower())
+                    and not DURATION.search(sentence.lower()))  # "how long does it live": a span of time
+
+    def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
+        """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
+        if not self.fits(q, chunk, j):
+            return False
+        if "kind" in q.asks or "author" in q.asks or "origin" in q.asks or (
+                "predator" in q.asks and not WHY.search(q.text.lower())):
+            return True  # the form of the sentence is the whole test for these asks
         # a "why" is answered by a reason, never by a description of what the question already says
         if WHY.search(q.text.lower()):
             if "name" in q.asks and self.names_itself(chunk, j):
@@ -341,10 +363,6 @@ class Planner:
             return not q.residual or self.lex(set(q.residual), chunk, j) > 0
         if "relation" in q.asks and asks_for_other(q.text):
             return self.relates(chunk, j)
-        if q.counted and not _present(_canon(q.counted), self._sent_terms[chunk.id][j]):
-            return False
-        if q.counted and not self.counts(q.counted, chunk, j):
-            return False  # "how many eggs does it lay": a number must count the eggs
         # "the genome size": a word the guide never uses is what is asked about; a sentence that shares
         # none of the question's own words only matches its section ("size"), not the question
         # (unless the sentence clearly means what is asked: "noise" is no guide word, "hissing sound" is)
@@ -353,11 +371,6 @@ class Planner:
                 q.asks and answers_ask(chunk.sentences[j], q.asks)):
             return False
         units = QUANTITY_UNITS.get(q.measure or "")
-        if units and not units & self._sent_words[chunk.id][j]:
-            return False
-        if q.measure == "long" and LIFESPAN_ASK.search(q.text.lower()) and not DURATION.search(
-                chunk.sentences[j].lower()):
-            return False  # "how long does it live": a span of time, not "every year"
         if units and q.measure in MEASURED and not (q.stage and chunk.section == "wingspan"):
             return True  # "how far does it fly": a distance in kilometres answers, whatever the section
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
@@ -389,12 +402,14 @@ class Planner:
                 plan.add(chunk, 2)
         return plan
 
-    def kinship(self, a: str, b: str) -> Plan:
-        """"Is the atlas moth related to the luna moth?": the guide's own comparison of the two if it
-        has one, else both classifications (family, genus) side by side."""
-        plan = self.compare(a, b)
-        if any(c.section == "similar_species" for c, _ in plan.parts):
-            return plan
+    def kinship(self, a: str, b: str, by_descent: bool = False) -> Plan:
+        """"Is the atlas moth related to the luna moth?": both classifications (family, genus) side by
+        side, which say how close they are; "does the viceroy copy the monarch?" (``by_descent``
+        False) takes the guide's own comparison of the two first when it has one."""
+        if not by_descent:
+            plan = self.compare(a, b)
+            if any(c.section == "similar_species" for c, _ in plan.parts):
+                return plan
         plan = Plan()
         for x in (a, b):
             chunk = self.chunk.get(f"{x}::overview")
@@ -417,7 +432,7 @@ class Planner:
         if q.intent.compare and len(q.targets) >= 2:
             return self.compare(q.targets[0], q.targets[1])
         if "relation" in q.asks and len(q.targets) >= 2 and not set(q.asks) & {"reason"}:
-            return self.kinship(q.targets[0], q.targets[1])
+            return self.kinship(q.targets[0], q.targets[1], by_descent=asks_relatives(q.text))
         hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
         if not hits:
             return None
@@ -441,12 +456,13 @@ class Planner:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
         best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
-        if best is None and WHY.search(q.text.lower()):
+        if best is None and "reason" in q.asks:
             # a reason worded differently from the question ("why do birds avoid it" / "toxic ... warns
-            # predators"): the best-ranked sentence that gives a reason, when it ranks near the top
+            # predators", "how does it avoid being eaten" / "distasteful to birds"): the best-ranked
+            # sentence that gives a reason, when it ranks near the top
             top = ranked[0][0] if ranked else 0.0
-            best = next(((s, c, j) for s, c, j in ranked
-                         if s >= top - WHY_MARGIN and answers_ask(c.sentences[j], q.asks)), None)
+            best = next(((s, c, j) for s, c, j in ranked if s >= top - WHY_MARGIN
+                         and answers_ask(c.sentences[j], ["reason"])), None)
         if best is None:
             return None
         return self._assemble(q, ranked, best)

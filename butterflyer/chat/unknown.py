@@ -54,15 +54,17 @@ def _heads() -> frozenset[str]:
     return frozenset(name[0] for name in checklist() if len(name) == 2 and name[1] in _FOLLOW)
 
 
-def find_unknown(message: str, guide_spans: list[tuple[int, int]]) -> Unknown | None:
+def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False) -> Unknown | None:
     """The first checklist name in ``message`` that no equal-or-longer guide name covers.
 
     An ordinary word on the checklist ("brimstone"), or a name said without its group noun
     ("the cecropia"), counts only before a group noun, or after "the" in a message that is
-    clearly about butterflies (a group noun or a covered species in it)."""
+    clearly about butterflies (a group noun or a covered species in it). ``refusing``: the
+    message is being refused as off topic anyway, so "the brimstone" after "the" is taken as the
+    name it may be, and the refusal can say which species the guide lacks."""
     toks = tokens(message)
     stems = [_forms(t) for t in toks]
-    about_butterflies = bool(_FOLLOW & set(toks)) or bool(guide_spans)
+    about_butterflies = refusing or bool(_FOLLOW & set(toks)) or bool(guide_spans)
     names = list(checklist()) + [(h,) for h in sorted(_heads())]
     for name in names:
         n = len(name)

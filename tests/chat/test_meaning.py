@@ -95,8 +95,10 @@ def test_description_words_match_colours_and_compounds() -> None:
 
 def test_a_name_followed_by_looks_is_a_description(tiny_engine: ChatEngine) -> None:
     from butterflyer.chat.answer import _described
+    from butterflyer.chat.unknown import Unknown
 
-    assert _described("black swallowtail with shiny blue hindwings", 2)
-    assert not _described("what do black swallowtail caterpillars eat", 4)
-    assert not _described("where does the black swallowtail with blue spots live", 5)
-    assert not _described("black swallowtail with its caterpillars", 2)
+    assert _described("black swallowtail with shiny blue hindwings", Unknown("black swallowtail", 0, 2))
+    assert not _described("what do black swallowtail caterpillars eat", Unknown("black swallowtail", 2, 4))
+    assert not _described("where does the black swallowtail with blue spots live",
+                          Unknown("black swallowtail", 3, 5))
+    assert not _described("black swallowtail with its caterpillars", Unknown("black swallowtail", 0, 2))
