@@ -21,12 +21,10 @@ from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
 from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent
 from butterflyer.chat.kin import asks_relatives
+from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.text import stem, terms, tokens
 
-LEX_WEIGHT = 0.06
-CUE_WEIGHT = 0.02
-NUMBER_WEIGHT = 0.03
 MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
 QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
@@ -57,15 +55,13 @@ LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
 DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
                       r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
 CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a content word
-# a sentence of the kind the question asks for (asks.py) ranks this much higher; an unsupported
-# "why" still takes a reason that ranks within WHY_MARGIN of the top
-ASK_WEIGHT = 0.06
+# an unsupported "why" still takes a reason that ranks within WHY_MARGIN of the top (the ranking
+# weights, hand-set or learned, are in rank.py)
 WHY_MARGIN = 0.03
 # Meaning-level match of the question to each sentence (MiniLM): a rewording shares no words with
 # the sentence that answers it ("what noise does it make" / "a hissing sound"). It steers the
 # ranking, and the one sentence of the asked-about entries that stands clearly above all others
 # (by SEM_MARGIN) answers even without shared words, once the hard checks below have passed.
-SEM_WEIGHT = 0.05
 SEM_MARGIN = 0.08
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
@@ -201,8 +197,9 @@ class Planner:
 
     def __init__(self, index: ChatIndex, retriever: Retriever,
                  species_in: Callable[[str], list[str]] | None = None,
-                 name_words: dict[str, set[str]] | None = None) -> None:
+                 name_words: dict[str, set[str]] | None = None, ranker: Ranker | None = None) -> None:
         self.index = index
+        self.ranker = ranker or rules()
         # stemmed words of every species' names, by label
         self.name_words = name_words or {}
         self.retriever = retriever
@@ -257,24 +254,40 @@ class Planner:
             return None
         return scored[0][1], scored[0][2]
 
-    def rank_sentences(self, q: Query, hits) -> list[tuple[float, Chunk, int]]:  # noqa: ANN001
+    def features(self, q: Query, h, chunk: Chunk, j: int, specific: list[str]) -> list[float]:  # noqa: ANN001
+        """Feature row of sentence ``j`` of hit ``h`` (order of ``rank.FEATURES``)."""
+        sentence = chunk.sentences[j]
+        return [h.score,
+                self.lex(set(q.residual), chunk, j),
+                self.sem(q, chunk, j),
+                float(bool(specific) and chunk.section not in specific and self.cue_hit(chunk, j, specific)),
+                float(q.quantity and has_number(sentence)),
+                float(bool(q.asks) and answers_ask(sentence, q.asks)),
+                float("relation" in q.asks and self.relates(chunk, j)),
+                float(chunk.section in q.wanted),
+                self.lex(q.content, chunk, j),
+                float(q.pick == (chunk.id, j)),
+                float(j == 0),
+                float(chunk.section in SPECIFIC_SKIP),
+                float(chunk.entry_kind == "topic")]
+
+    def candidates(self, q: Query, hits) -> tuple[list[tuple[Chunk, int]], np.ndarray]:  # noqa: ANN001
+        """Every sentence of the hit chunks, with its feature matrix."""
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
-        residual = set(q.residual)
-        out = []
+        items: list[tuple[Chunk, int]] = []
+        rows: list[list[float]] = []
         for h in hits:
             chunk = self.index.chunks[h.idx]
-            for j, sentence in enumerate(chunk.sentences):
-                score = (h.score + LEX_WEIGHT * self.lex(residual, chunk, j)
-                         + SEM_WEIGHT * self.sem(q, chunk, j))
-                if specific and chunk.section not in specific and self.cue_hit(chunk, j, specific):
-                    score += CUE_WEIGHT
-                if q.quantity and has_number(sentence):
-                    score += NUMBER_WEIGHT
-                if q.asks and answers_ask(sentence, q.asks):
-                    score += ASK_WEIGHT
-                if "relation" in q.asks and self.relates(chunk, j):
-                    score += ASK_WEIGHT
-                out.append((score, chunk, j))
+            for j in range(len(chunk.sentences)):
+                items.append((chunk, j))
+                rows.append(self.features(q, h, chunk, j, specific))
+        return items, np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+    def rank_sentences(self, q: Query, hits) -> list[tuple[float, Chunk, int]]:  # noqa: ANN001
+        """Sentences of the hit chunks, best first, scored by the ranker's weighted features."""
+        items, rows = self.candidates(q, hits)
+        scores = self.ranker.score(rows)
+        out = [(float(s), c, j) for s, (c, j) in zip(scores, items, strict=True)]
         out.sort(key=lambda x: -x[0])
         return out
 
