@@ -21,11 +21,11 @@ from butterflyer.chat.describe import COLOURS, candidates, is_description, looks
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import QUESTION_WORDS, parse_intent
+from butterflyer.chat.intent import CUE_WORDS, QUESTION_WORDS, about_other_animal, parse_intent
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.names import NameShapes, Span, guide_epithets, names_an_insect
+from butterflyer.chat.names import NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
@@ -169,13 +169,16 @@ class ChatEngine:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
+            if not off_topic and about_other_animal(words):
+                plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
             text = not_covered_text(self.guide, as_typed(message, unknown_name))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
         if off_topic and not unknown_name:
             # "where does the brimstone live": no butterfly word, but a name the guide lacks may be meant
-            maybe = find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
+            maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
+                     or latin_pair(message, self.vocabulary))
             if maybe is not None:
                 return ChatReply(answer=not_covered_text(self.guide, as_typed(message, maybe.name)),
                                  species_id=focus, status="not_covered")
@@ -205,7 +208,8 @@ class ChatEngine:
 
     def _foreign(self, term: str) -> bool:
         """A word the guide never uses and that is no one-letter slip of one it does ("genome")."""
-        if len(term) < 4 or term in self.vocabulary or term in STOPWORDS or term.isdigit():
+        if (len(term) < 4 or term in self.vocabulary or term in STOPWORDS or term.isdigit()
+                or term in CUE_WORDS):
             return False
         near = {term} | {term[:i] + term[i + 1:] for i in range(len(term))}
         return not near & self._deletes
@@ -319,6 +323,9 @@ class ChatEngine:
         return None
 
 
+_GROUP_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+
+
 def _described(message: str, unknown: Unknown) -> bool:
     """Whether a name phrase is part of a description, not a species asked about by name: it starts a
     description ("a black swallowtail with shiny blue hindwings"), it is the last of a list of colours
@@ -326,7 +333,9 @@ def _described(message: str, unknown: Unknown) -> bool:
     butterfly, moth or caterpillar qualified by looks ("pink and yellow fuzzy little moth")."""
     words = tokens(message)
     end, start = unknown.end, unknown.start
-    if (end < len(words) and words[end] == "with" and tells_looks(" ".join(words[end + 1:]))
+    # "large white butterfly with black spots": the group word may stand between the name and "with"
+    after = end + 1 if end + 1 < len(words) and words[end] in _GROUP_WORDS else end
+    if (after < len(words) and words[after] == "with" and tells_looks(" ".join(words[after + 1:]))
             and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"})):
         return True
     if not is_description(message):

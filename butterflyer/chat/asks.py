@@ -14,7 +14,8 @@ import re
 # A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
 # question may also be answered by a plain description, so it only steers the ranking).
 WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
-                 r"\bwhat (are|is)\b[^?]{0,40}\bfor\s*\??\s*$")
+                 r"\bwhat (are|is)\b[^?]{0,60}\bfor\s*\??\s*$|"
+                 r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have)\b")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
                                         r"feed|defend|frighten|scare|deter|fool|trick|warn|attract)"),
@@ -22,17 +23,21 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
                           r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
+                          r"mimic\w*|spends? the winter|which is why|that is why|"
                           r"when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"by \w{2,}ing)\b|, so\b")),
     "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
-                            r"cousins?|look(s)? like(?=\s+\w)|confused with|mistaken for)\b"),
+                            r"same (genus|family|subfamily|group|tribe)|"
+                            r"cousins?|look(s)? like(?!\s+(as|when|in|at|during|before|after|from)\b)"
+                            r"(?=\s+\w)|"
+                            r"confused with|mistaken for)\b"),
                  re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|resembl\w*|model|relat\w*|look(s)? like|"
                             r"same genus|close relative|in the family)\b")),
     "scientific": (re.compile(r"\b(scientific|latin|proper name|binomial|taxonomic name)\b"),
                    re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
-    "name": (re.compile(r"\b(called|call|name[sd]?|known as)\b"),
+    "name": (re.compile(r"\b(called|call|name[sd]?|known as|nick ?names?)\b"),
              re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
     "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
@@ -48,13 +53,27 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
     "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
                         r"(butterfl\w*|moths?)\s*\??\s*$|"
-                        r"\b(butterfly|moth) or an? (moth|butterfly)\b"),
+                        r"\b(butterfly|moth) or an? (moth|butterfly)\b|"
+                        # "is the cinnabar moth a kind of tiger moth", "are rosy maples silk moths too":
+                        # whether it belongs to a group, which its classification says
+                        r"^\s*(is|are) (it|this|that|they|these|the [a-z' -]+?|[a-z' -]+?) "
+                        r"(an? )?(kind|type|sort|member|species) of\b|"
+                        r"^\s*(is|are)\b[^?]*\b(moths?|butterfl\w*)\b[^?]*\b(silk|hawk|tiger|sphinx|owlet|"
+                        r"emperor|moon|giant silk|milkweed|brush-footed|brushfoot) (moths?|butterfl\w*)\b"),
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
     # "what eats monarchs": the species is eaten, not eating; only a sentence about its enemies answers
     "predator": (re.compile(r"\bwhat (eats|eat|hunts|kills|attacks|preys on)\b|\bpredators?\b|"
+                            r"\b(do|does|will|would|can) (birds?|bats?|spiders?|lizards?|animals?|wasps?) "
+                            r"(eat|hunt|attack|prey on|catch)\b|"
                             r"\b(what|which|who) (animals?|birds?) (eat|eats|hunt|hunts)\b"),
                  re.compile(r"\b(predators?|birds?|bats?|spiders?|wasps?|lizards?|eaten by|preyed on|"
                             r"parasit\w*|distasteful)\b")),
+    # "are they bad for my veg patch": whether it harms plants people grow
+    "pest": (re.compile(r"\bpests?\b|\b(bad|harmful|a problem|dangerous) (for|to) (my|the|our|your) "
+                        r"(\w+ )?(garden|veg\w*|crops?|plants?|patch|allotment|cabbages?|trees?)\b|"
+                        r"\b(damage|harm|ruin|destroy|eat|kill)s? (my|our|the) (\w+ )?"
+                        r"(garden|veg\w*|crops?|plants|patch|allotment|cabbages|brassicas)\b"),
+             re.compile(r"\b(pests?|damag\w*|crops?|defoliat\w*|strip\w* (the )?(leaves|plants))\b")),
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }

@@ -25,7 +25,8 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                   "centimetre", "cm", "inch", "span", "larg", "bigg", "tiny"},
                  ("how long are", "wing span")),
     "distribution": ({"where", "distribution", "range", "native", "countri", "country", "continent",
-                      "region", "occur", "found", "world"}, ()),
+                      "region", "occur", "found", "world", "everywhere", "worldwide", "widespread",
+                      "cosmopolitan"}, ()),
     "habitat": ({"habitat", "environment", "live", "lives", "forest", "meadow", "grassland", "place",
                  "places"},
                 ("what kind of place", "type of place", "sort of place", "kind of places")),
@@ -66,6 +67,30 @@ skipper hairstreak birdwing admiral sulphur white blue copper fritillary host pl
 proboscis scales pollinator garden photograph photo photographing camera species entomology
 """
 DOMAIN = {stem(w) for w in _DOMAIN_TEXT.split()}
+
+# Other animals: a question about one of them, with no butterfly or moth in it, is off topic even
+# when it shares a cue word with the guide ("how do honeybees turn nectar into honey").
+_OTHER_ANIMALS_TEXT = """
+bee bees honeybee honeybees bumblebee bumblebees wasp wasps hornet hornets beetle beetles ladybird ladybirds
+ladybug ladybugs dragonfly dragonflies damselfly damselflies grasshopper grasshoppers cricket crickets
+mosquito mosquitoes mosquitos cockroach cockroaches termite termites spider spiders scorpion scorpions
+hummingbird hummingbirds bird birds bat bats frog frogs toad toads snake snakes lizard lizards fish
+cat cats dog dogs horse horses cow cows hamster hamsters rabbit rabbits squirrel squirrels
+"""
+OTHER_ANIMALS = set(_OTHER_ANIMALS_TEXT.split())
+_LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "larva",
+                "larvae", "pupa", "pupae", "chrysalis", "chrysalises", "cocoon", "cocoons",
+                "lepidoptera", "lepidopteran"}
+
+
+def about_other_animal(words: list[str]) -> bool:
+    """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
+    found = set(words)
+    lepidoptera = _LEPIDOPTERA | (GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"})
+    return bool(found & OTHER_ANIMALS) and not found & lepidoptera
+
+# Every single-word cue, stemmed: a question word that names what is asked, never a foreign word.
+CUE_WORDS = {stem(w) for words, _ in _CUES.values() for w in words}
 
 # Words that, found in a sentence of another section, show it answers a question about this section.
 STRONG_CUES: dict[str, set[str]] = {

@@ -15,7 +15,7 @@ import re
 from butterflyer.chat.schema import FieldGuide
 
 # "related to", "relatives", "cousin", "same family as": the answer is another species
-RELATIVES = re.compile(r"\b(related|relatives?|cousins?|kin|same (genus|family|subfamily))\b")
+RELATIVES = re.compile(r"\b(related|relatives?|cousins?|kin|same (genus|family|subfamily|group|tribe))\b")
 MAX_SUBFAMILY = 4
 
 

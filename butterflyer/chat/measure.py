@@ -36,8 +36,20 @@ ALIASES = {"usa": "north america", "us": "north america", "america": "north amer
            "florida": "north america", "texas": "north america", "california": "north america",
            "canada": "north america", "ohio": "north america", "british": "britain", "scotland": "britain",
            "brazil": "south america", "peru": "south america", "amazon": "south america"}
+# group words in a question -> the family (or subfamily) that holds that group
 _GROUPS = {"swallowtail": "Papilionidae", "birdwing": "Papilionidae", "skipper": "Hesperiidae",
-           "hairstreak": "Lycaenidae", "blue": "Lycaenidae"}
+           "hairstreak": "Lycaenidae", "blue": "Lycaenidae", "copper": "Lycaenidae",
+           "sulphur": "Pieridae", "hawk moth": "Sphingidae", "hawkmoth": "Sphingidae", "sphinx": "Sphingidae",
+           "silk moth": "Saturniidae", "silkmoth": "Saturniidae", "moon moth": "Saturniidae",
+           "tiger moth": "Arctiinae"}
+
+
+def _group(norm: str) -> str | None:
+    """The group word or phrase a normalised question names ("hawk moth"), longest first."""
+    for g in sorted(_GROUPS, key=len, reverse=True):
+        if re.search(rf"\b{g.replace(' ', '[ -]')}s?\b", norm):
+            return g
+    return None
 
 
 @dataclass(frozen=True)
@@ -107,12 +119,14 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
     words = set(re.findall(r"[a-z]+", norm))
     kind = ("moth" if words & {"moth", "moths"}
             else "butterfly" if words & {"butterfly", "butterflies"} else None)
-    family = next((f for g, f in _GROUPS.items() if g in words or g + "s" in words), None)
+    group = _group(norm)
+    family = _GROUPS[group] if group else None
     region = region_of(norm)
     small = bool(_MOST.search(norm) and _MOST.search(norm).group(1) in _SMALL)  # type: ignore[union-attr]
     pool = []
     for e in guide.species.values():
-        if _span(e) is None or (kind and e.kind != kind) or (family and e.family != family):
+        in_group = not family or family in (e.family, e.subfamily)
+        if _span(e) is None or (kind and e.kind != kind) or not in_group:
             continue
         if region and not any(w in normalize(e.distribution) for w in REGIONS[region]):
             continue
@@ -121,7 +135,7 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
         return None
     pool.sort(key=lambda e: (_span(e) or 0.0), reverse=not small)
     best = pool[0]
-    what = next((g for g in _GROUPS if g in words or g + "s" in words), kind or "species")
+    what = group or kind or "species"
     where = f" in {region.title()}" if region else ""
     adj = "smallest" if small else "largest"
     sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "

@@ -37,6 +37,8 @@ flasher snout patroller leafwing daggerwing bluewing mapwing longwing glasswing 
 _YOUNG = {"caterpillar", "caterpillars", "larva", "larvae", "egg", "eggs", "pupa", "chrysalis", "cocoon"}
 _ALL_HEADS = GROUP_NOUNS | set(_HEAD_TEXT.split())
 HEADS = (_ALL_HEADS | {stem(w) for w in _ALL_HEADS}) - _YOUNG
+# heads that end only particular names, not a broad group ("mormon", "jezebel"; not "swallowtail")
+_SPECIFIC_HEADS = set(_HEAD_TEXT.split()) - GROUP_NOUNS
 GENERIC = {"butterfly", "butterflies", "moth", "moths"}
 _WING_PARTS = {"forewing", "hindwing", "forewings", "hindwings", "underwing"}
 # Words that begin common names ("Southern festoon", "Lesser purple emperor", "Common jay").
@@ -63,6 +65,18 @@ PLACES = {w for key in [*REGIONS, *ALIASES] for w in key.split()} | {
     p for places in REGIONS.values() for place in places for p in place.split()}
 _PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "barred", "washed", "studded",
                "edged", "tipped", "marked", "winged", "lined", "letter", "bordered", "eyed", "necked")
+# Plants that species are named after ("poplar admiral", "oak hairstreak", "spicebush swallowtail"): a
+# word the guide also uses (as a food plant) that still makes a different name before a group word.
+_PLANT_TEXT = """
+poplar aspen oak elm willow birch hickory walnut spicebush pawpaw hackberry cherry plum apple citrus lime
+lemon fig palm cycad acacia mistletoe thistle nettle clover alfalfa cabbage mustard dogbane pipevine
+passion lupine heather bramble blackthorn sloe juniper cedar pine fir spruce larch maple ash beech hazel
+holly ivy laurel myrtle olive rue fennel parsley dill carrot violet sorrel dock bean pea vetch gorse
+broom hop hops grass sedge reed bamboo mangrove coconut banana cocoa coffee tea sugarcane rice corn
+cotton tobacco tomato potato sage thyme mint lavender jasmine honeysuckle privet lilac elder rowan
+hawthorn buckthorn sumac senna cassia lantana hibiscus orchid rose tulip lily
+"""
+PLANTS = set(_PLANT_TEXT.split())
 _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
@@ -136,6 +150,18 @@ class NameShapes:
         self.genera = GENERA | {g.lower() for g in genera}
         # epithets the guide's prose uses ("Danaus chrysippus"): known words that are still epithets
         self.epithets = set(epithets)
+
+    def _foreign_head(self, toks: Sequence[str], h: int) -> bool:
+        """Whether ``toks[h]`` ends only particular names ("mormon", not "swallowtail"), no covered name
+        holds it, and no description follows ("blue mormon", not "blue mormon-like" or "... with")."""
+        word = toks[h]
+        if word not in _SPECIFIC_HEADS or word in COLOURS or self._in_names(word):
+            return False
+        return not (h + 1 < len(toks) and toks[h + 1] in {"with", "like"})
+
+    def _in_names(self, word: str) -> bool:
+        """Whether some covered species' name holds ``word`` ("admiral" in "red admiral")."""
+        return any(word in words or stem(word) in words for words in self.name_words.values())
 
     def _known(self, word: str) -> bool:
         return word in self.vocabulary or stem(word) in self.vocabulary
@@ -227,6 +253,9 @@ class NameShapes:
             if (toks[h] in GENERIC | _YOUNG and _is_head(bare) and not self._known(bare)
                     and h - 1 not in owner):
                 return Unknown(f"{bare} {toks[h]}", h - 1, h + 1)
+            # "blue mormon": a colour that is also a group word, before a group word no covered name holds
+            if bare in COLOURS and h - 1 not in owner and self._foreign_head(toks, h):
+                return Unknown(f"{bare} {toks[h]}", h - 1, h + 1)
             return None
         inside = [k for k in range(start, h) if toks[k] not in _FILLER]
         covered = [k for k in inside if k in owner]
@@ -245,9 +274,14 @@ class NameShapes:
             named = [k for k in inside
                      if not self._known(toks[k]) and self._name_like(toks, k, capital, hyphened)]
         else:
-            # "zebra blue": a word of a covered name ("Zebra longwing") before another group word
+            # "zebra blue": a word of a covered name ("Zebra longwing") before another group word;
+            # "poplar admiral": a plant before a group word; "blue mormon": a colour before a group word
+            # that no covered name holds (a description would go on: "blue mormon with ...")
+            foreign_head = self._foreign_head(toks, h)
             named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
-                     or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE)]
+                     or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE)
+                     or (toks[k] in PLANTS and toks[h] not in COLOURS)
+                     or (foreign_head and toks[k] in COLOURS and k == h - 1)]
         if not named:
             return None
         first = min(named)
@@ -267,6 +301,27 @@ class NameShapes:
                 continue  # "are heliconius poisonous": an ordinary word, not an epithet
             return Unknown(f"{genus} {epithet}", i, i + 2)
         return None
+
+
+_GENUS_ENDS = ("us", "a", "is", "es", "ia", "ops", "ides", "ura", "era", "ella", "ina", "ona", "ana", "ix",
+               "on", "ys", "as")
+_EPITHET_ENDS = ("a", "us", "is", "i", "ae", "um", "ana", "ensis", "ii", "oides", "ata", "ella", "ina", "ops",
+                 "ax", "on", "es", "or", "ix")
+
+
+def latin_pair(message: str, vocabulary: Collection[str]) -> Unknown | None:
+    """"bicyclus anynana": two adjacent words the guide never uses, shaped like a genus and an epithet.
+    Read only from a message already being refused as off topic, so that the refusal can name it."""
+    toks = tokens(message)
+    for i in range(len(toks) - 1):
+        genus, epithet = toks[i], toks[i + 1]
+        if not (genus.isalpha() and epithet.isalpha() and len(genus) >= 5 and len(epithet) >= 4):
+            continue
+        if any(w in vocabulary or stem(w) in vocabulary or w in STOPWORDS for w in (genus, epithet)):
+            continue
+        if genus.endswith(_GENUS_ENDS) and epithet.endswith(_EPITHET_ENDS):
+            return Unknown(f"{genus} {epithet}", i, i + 2)
+    return None
 
 
 def guide_epithets(texts: Iterable[str]) -> set[str]:

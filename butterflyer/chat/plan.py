@@ -392,7 +392,8 @@ class Planner:
         if picked and (not specific or chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
-                not q.content or self.lex(q.content, chunk, j) > 0 or set(q.asks) & {"relation", "defence"}):
+                not q.content or self.lex(q.content, chunk, j) > 0
+                or set(q.asks) & {"relation", "defence", "pest"}):
             return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True

@@ -74,6 +74,7 @@ _QUESTION_TYPOS = [
     (re.compile(r"\b(wat|wht|waht|whta|wot)\b", re.I), "what"),
     (re.compile(r"\b(hw|hwo|howw)\b", re.I), "how"),
     (re.compile(r"\b(wy|whyy)\b", re.I), "why"),
+    (re.compile(r"\bhow (lond|lomg|lnog|logn|lng|longg)\b", re.I), "how long"),
     (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
     # contractions typed without the apostrophe ("whats a chrysalis", "why doesnt it")
     (re.compile(r"\b(what|where|who|how|that)s\b", re.I), r"\1 is"),

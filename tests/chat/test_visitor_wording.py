@@ -1,0 +1,113 @@
+"""Rules added after the third blind dev file (issue 17, turn 7): names built on a plant or on a colour
+before a particular group word, Latin pairs in a refused message, other animals, pests, membership of a
+group, "what are X for", size rankings within a family, and question-word slips."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.answer import _described
+from butterflyer.chat.asks import WHY, asks
+from butterflyer.chat.guide import load_guide
+from butterflyer.chat.intent import about_other_animal
+from butterflyer.chat.kin import asks_relatives
+from butterflyer.chat.measure import rank
+from butterflyer.chat.names import NameShapes, latin_pair
+from butterflyer.chat.text import repair_question_words, tokens
+from butterflyer.chat.unknown import Unknown
+
+KINDS = {"RED ADMIRAL": "butterfly", "ADONIS": "butterfly"}
+NAMES = {"RED ADMIRAL": {"red", "admiral"}, "ADONIS": {"adonis", "blue"}}
+VOCAB = {"red", "admiral", "adonis", "blue", "black", "poplar", "willow", "swallowtail", "butterfly", "big",
+         "where", "india", "eat", "birds", "like"}
+
+
+@pytest.fixture
+def shapes() -> NameShapes:
+    return NameShapes(KINDS, NAMES, VOCAB)
+
+
+@pytest.mark.parametrize(("message", "name"), [
+    ("poplar admiral how big", "poplar admiral"),    # a food-plant word the guide uses still makes a name
+    ("blue mormon where in india", "blue mormon"),   # a colour before a head no covered name holds
+])
+def test_plant_and_colour_names_are_unknown(shapes: NameShapes, message: str, name: str) -> None:
+    found = shapes.find(message, [])
+    assert found is not None and found.name == name
+
+
+@pytest.mark.parametrize("message", [
+    "a black swallowtail in my garden",     # a colour before a broad group word describes one
+    "a blue mormon-like butterfly",          # "-like" describes
+    "do birds eat swallowtails",             # a verb is no name word
+])
+def test_descriptions_are_no_unknown_name(shapes: NameShapes, message: str) -> None:
+    assert shapes.find(message, []) is None
+
+
+def test_latin_pair_only_from_unknown_latin_shaped_words() -> None:
+    vocab = {"wet", "dry", "season", "forms", "explain", "monarchs", "eat", "danaus"}
+    found = latin_pair("bicyclus anynana wet and dry season forms explain", vocab)
+    assert found is not None and found.name == "bicyclus anynana"
+    assert latin_pair("what do monarchs eat", vocab) is None
+    assert latin_pair("danaus plexippus", vocab) is None  # a genus the guide uses is read elsewhere
+
+
+@pytest.mark.parametrize(("message", "other"), [
+    ("how do honeybees turn nectar into honey", True),
+    ("what do bats eat", True),
+    ("do birds eat butterflies", False),
+    ("why do ants look after blue caterpillars", False),
+])
+def test_other_animals_without_a_butterfly_are_off_topic(message: str, other: bool) -> None:
+    assert about_other_animal(tokens(message)) is other
+
+
+@pytest.mark.parametrize(("question", "kind", "present"), [
+    ("are they bad for my veg patch", "pest", True),
+    ("do they damage my cabbages", "pest", True),
+    ("white lined sphinx caterpillar nickname", "name", True),
+    ("what does it look like as an adult", "relation", False),
+    ("what does it look like", "relation", False),
+    ("what does it look like the monarch", "relation", True),
+    ("is the cinnabar moth a kind of tiger moth", "kind", True),
+    ("are rosy maple moths silk moths like the io", "kind", True),
+    ("do birds eat monarchs", "predator", True),
+    ("what kind of caterpillar does the monarch have", "kind", False),
+])
+def test_asks(question: str, kind: str, present: bool) -> None:
+    assert (kind in asks(question)) is present
+
+
+@pytest.mark.parametrize("question", [
+    "what are the comet moth's crazy long tails actually for",
+    "how does the hummingbird clearwing end up with clear wings",
+])
+def test_purpose_and_how_come_questions_want_a_reason(question: str) -> None:
+    assert WHY.search(question)
+
+
+def test_same_group_asks_for_kinship() -> None:
+    assert asks_relatives("is the paper kite in the same group as the monarch")
+
+
+def test_size_ranking_within_a_named_family() -> None:
+    guide = load_guide()
+    answer = rank(guide, "biggest hawk moth on your list")
+    assert answer is not None
+    (sentence, labels), = answer.sentences
+    assert "hawk moth" in sentence
+    assert all(guide.species[x].family == "Sphingidae" for x in labels)
+    tigers = rank(guide, "largest tiger moth")
+    assert tigers is None or all(guide.species[x].subfamily == "Arctiinae" for x in tigers.sentences[0][1])
+
+
+def test_slips_of_how_long() -> None:
+    assert repair_question_words("how lond do adult luna moths live") == "how long do adult luna moths live"
+
+
+def test_group_word_between_a_name_and_its_description() -> None:
+    text = "large white butterfly with black spots and round red eyespots"
+    assert _described(text, Unknown("large white", 0, 2))
+    asked = "where does the large white butterfly with black tips live"
+    assert not _described(asked, Unknown("large white", 3, 5))
