@@ -58,6 +58,9 @@ CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a 
 # an unsupported "why" still takes a reason that ranks within WHY_MARGIN of the top (the ranking
 # weights, hand-set or learned, are in rank.py)
 WHY_MARGIN = 0.03
+# words that state a reason outright (not a cue such as "scales" or "predators" that only may)
+STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is why|mimic\w*|in order to|"
+                           r"due to|thanks to|so as to)\b|, so\b")
 # Meaning-level match of the question to each sentence (MiniLM): a rewording shares no words with
 # the sentence that answers it ("what noise does it make" / "a hissing sound"). It steers the
 # ranking, and the one sentence of the asked-about entries that stands clearly above all others
@@ -479,6 +482,11 @@ class Planner:
                          and answers_ask(c.sentences[j], ["reason"])), None)
         if best is None:
             return None
+        if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
+            # "why are some females black": a sentence that only restates the question ("some females are
+            # almost entirely black") gives way to a close one that states a reason outright ("mimics")
+            best = next(((s, c, j) for s, c, j in ranked if s >= best[0] - WHY_MARGIN
+                         and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)), best)
         return self._assemble(q, ranked, best)
 
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:

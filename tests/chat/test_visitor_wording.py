@@ -111,3 +111,15 @@ def test_group_word_between_a_name_and_its_description() -> None:
     assert _described(text, Unknown("large white", 0, 2))
     asked = "where does the large white butterfly with black tips live"
     assert not _described(asked, Unknown("large white", 3, 5))
+
+
+@pytest.mark.parametrize(("sentence", "strong"), [
+    ("The black form of the female tiger swallowtail mimics the poisonous pipevine swallowtail.", True),
+    ("The adult Atlas moth lives for only one to two weeks, because it cannot feed.", True),
+    ("Female eastern tiger swallowtails have blue scales on the hindwing.", False),  # a cue, no reason
+    ("Birds and other predators take many caterpillars.", False),
+])
+def test_a_why_prefers_a_sentence_that_states_a_reason(sentence: str, strong: bool) -> None:
+    from butterflyer.chat.plan import STRONG_REASON
+
+    assert bool(STRONG_REASON.search(sentence.lower())) is strong
