@@ -83,7 +83,12 @@ def asks(text: str) -> list[str]:
     """The kinds of answer sentence the question asks for (reason, relation, name)."""
     low = text.lower()
     found = [kind for kind, (question, _) in ASKS.items() if question.search(low)]
+    if _CONTRAST.search(low):
+        found = [k for k in found if k != "kind"]  # "the difference between a moth and a butterfly"
     return [k for k in found if not (k == "name" and "scientific" in found)]
+
+
+_CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apart|versus|vs)\b")
 
 
 def asks_for_other(text: str) -> bool:

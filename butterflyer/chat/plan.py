@@ -58,6 +58,9 @@ CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a 
 # an unsupported "why" still takes a reason that ranks within WHY_MARGIN of the top (the ranking
 # weights, hand-set or learned, are in rank.py)
 WHY_MARGIN = 0.03
+# words every topic sentence may share, which do not make one sentence go on from another
+TOPIC_GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars",
+                                   "species", "many", "most", "some", "often", "usually", "also")}
 # words that state a reason outright (not a cue such as "scales" or "predators" that only may)
 STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is why|mimic\w*|in order to|"
                            r"due to|thanks to|so as to)\b|, so\b")
@@ -531,6 +534,12 @@ class Planner:
         _, chunk, j = best
         plan = Plan()
         plan.add(single(chunk, j), 1)
+        if chunk.entry_kind == "topic" and j + 1 < len(chunk.sentences):
+            # a topic's lead sentence ("the antennae show the most reliable difference") is followed by
+            # the one that spells it out, when that one goes on about the same thing
+            lead = set(terms(chunk.sentences[j])) - TOPIC_GENERIC
+            if lead & set(terms(chunk.sentences[j + 1])):
+                plan.add(single(chunk, j + 1), 1)
         # more sentences of the same section only when they bear on the question too: a "facts" or
         # topic section mixes unrelated statements, so there a sentence must share the question's words
         broad = chunk.section in SPECIFIC_SKIP or chunk.entry_kind == "topic" or bool(q.asks)

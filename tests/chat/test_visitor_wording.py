@@ -74,6 +74,8 @@ def test_other_animals_without_a_butterfly_are_off_topic(message: str, other: bo
     ("are rosy maple moths silk moths like the io", "kind", True),
     ("do birds eat monarchs", "predator", True),
     ("what kind of caterpillar does the monarch have", "kind", False),
+    ("what is the difference between a moth and a butterfly", "kind", False),  # a contrast
+    ("is the luna moth a butterfly", "kind", True),
 ])
 def test_asks(question: str, kind: str, present: bool) -> None:
     assert (kind in asks(question)) is present
