@@ -23,7 +23,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"
                           r"comes? from|due to|thanks to|in order to|as an adult|overwinter\w*|hibernat\w*|"
-                          r"mimic\w*|spends? the winter|which is why|that is why|"
+                          r"mimic\w*|spends? the winter|introduced|which is why|that is why|"
                           r"when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"

@@ -170,7 +170,8 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
-            "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent"}
+            "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent",
+            "daylight": "day", "daytime": "day", "diurnal": "day"}
 
 
 def _canon(term: str) -> str:
