@@ -25,7 +25,7 @@ from butterflyer.chat.intent import CUE_WORDS, QUESTION_WORDS, about_other_anima
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.names import NameShapes, Span, guide_epithets, latin_pair, names_an_insect
+from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
@@ -73,7 +73,7 @@ class ChatEngine:
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
         self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
-        self.linker = SpeciesLinker(self.guide, self.vocabulary)
+        self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
                                {label: {stem(t) for n in e.names() for t in tokens(n)}
@@ -129,6 +129,10 @@ class ChatEngine:
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
+        # "an orange butterfly like a monarch but smaller ...": the monarch is what it is compared with
+        described = is_description(message)
+        compared = [m.label for m in mentions if described and _compared_with(message, m.start)]
+        mentions = [m for m in mentions if m.label not in compared]
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
@@ -153,7 +157,7 @@ class ChatEngine:
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
                       foreign={t for t in residual if self._foreign(t)})
         if not unknown_name:
-            special = self._special(message, named, residual, focus)
+            special = self._special(message, named, residual, focus, compared)
             if special is not None:
                 return special
         if not unknown_name and len(targets) == 1 and asks_relatives(message):
@@ -164,7 +168,8 @@ class ChatEngine:
         off_topic = False
         if unknown_name:
             plan = None
-            off_topic = not (intent.on_domain or intent.sections or names_an_insect(unknown_name))
+            off_topic = not (intent.on_domain or intent.sections or names_an_insect(unknown_name)
+                             or unknown_name.split()[0] in self.shapes.genera)  # "hamadryas feronia"
         elif targets:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
@@ -231,8 +236,8 @@ class ChatEngine:
         return out
 
     # --- questions answered from structured fields or as candidates ------------------------
-    def _special(self, message: str, named: list[str], residual: list[str], focus: str | None
-                 ) -> ChatReply | None:
+    def _special(self, message: str, named: list[str], residual: list[str], focus: str | None,
+                 compared: Sequence[str] = ()) -> ChatReply | None:
         """Size rankings and comparisons, and description-to-species candidates; ``None`` otherwise."""
         if is_size_question(message):
             size = (compare(self.guide, named[0], named[1]) if len(named) >= 2
@@ -248,7 +253,7 @@ class ChatEngine:
                                  species_id=focus, status="not_covered")
         if not named and is_description(message):
             vec = self.retriever.embed(message)
-            found = candidates(self.index, self._kinds, vec, " ".join(residual), message)
+            found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)
             if found:
                 return self._cite_candidates(found, focus)
         return None
@@ -321,6 +326,12 @@ class ChatEngine:
             if found:
                 return found[0] if turn.get("role") == "assistant" else found[-1]
         return None
+
+
+def _compared_with(message: str, start: int) -> bool:
+    """Whether the name at token ``start`` follows "like (a|the)" or "similar to": a comparison."""
+    before = tokens(message)[max(0, start - 3):start]
+    return "like" in before or before[-2:] in (["similar", "to"], ["looks", "like"])
 
 
 _GROUP_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}

@@ -79,9 +79,18 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
 }
 
 
+# "my american cousin calls it ...": a person, not a relative of the species
+_PEOPLE = re.compile(r"\b(my|our|his|her|your|their)( \w+)? (cousins?|relatives?|kin)\b")
+
+
+def without_people(low: str) -> str:
+    """A lowercased question without mentions of the visitor's own relatives."""
+    return _PEOPLE.sub(" ", low)
+
+
 def asks(text: str) -> list[str]:
     """The kinds of answer sentence the question asks for (reason, relation, name)."""
-    low = text.lower()
+    low = without_people(text.lower())
     found = [kind for kind, (question, _) in ASKS.items() if question.search(low)]
     if _CONTRAST.search(low):
         found = [k for k in found if k != "kind"]  # "the difference between a moth and a butterfly"
@@ -94,7 +103,7 @@ _CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apa
 def asks_for_other(text: str) -> bool:
     """"Which moth looks like ...", "what is it related to": the answer is another species."""
     return bool(re.search(r"\b(which|what)\b( other| kind of| sort of)? ?(butterfl\w*|moths?|species|ones?|"
-                          r"insects?)\b|\b(related to|relatives?|cousins?)\b", text.lower()))
+                          r"insects?)\b|\b(related to|relatives?|cousins?)\b", without_people(text.lower())))
 
 
 def answers_ask(sentence: str, kinds: list[str]) -> bool:

@@ -13,6 +13,7 @@ offered as candidates, never as a certain identification.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -158,8 +159,9 @@ def _has_pair(sentences: list[list[str]], colour: str, part: str) -> bool:
 
 
 def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical: str, text: str,
-               k: int = 2) -> list[Chunk]:
-    """Identification chunks of the ``k`` likeliest species (moths only if it says moth, etc.)."""
+               k: int = 2, exclude: Sequence[str] = ()) -> list[Chunk]:
+    """Identification chunks of the ``k`` likeliest species (moths only if it says moth, etc.);
+    ``exclude``: species the description compares it with ("like a monarch but smaller")."""
     del lexical  # the description's own words are read from ``text``
     norm = normalize(text)
     want = "moth" if re.search(r"\bmoths?\b", norm) else "butterfly" if "butterfl" in norm else None
@@ -186,7 +188,7 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     region = ALIASES.get(phrase, phrase) if phrase else None
     region_words = set(phrase.split()) if phrase else set()
     for label, prof in profiles.items():
-        if want is not None and kinds.get(label) != want or label not in ident:
+        if want is not None and kinds.get(label) != want or label not in ident or label in exclude:
             continue
         groups = [g for name, g in prof.words.items() if name != "young" or young]
         places = REGIONS[region] + WIDER.get(region, ()) if region else ()

@@ -87,7 +87,8 @@ _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "cat
 
 def about_other_animal(words: list[str]) -> bool:
     """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
-    found = set(words)
+    # "hovering like a tiny hummingbird" compares a moth with one; it is not about hummingbirds
+    found = {w for k, w in enumerate(words) if "like" not in words[max(0, k - 3):k]}
     lepidoptera = _LEPIDOPTERA | (GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"})
     return bool(found & OTHER_ANIMALS) and not found & lepidoptera
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from butterflyer.chat.asks import without_people
 from butterflyer.chat.schema import FieldGuide
 
 # "related to", "relatives", "cousin", "same family as": the answer is another species
@@ -25,7 +26,7 @@ LOOKS = re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|look\w*|resembl\w*|confus\
 
 def asks_relatives(text: str) -> bool:
     """Whether a question asks which species an entry is related to (not which one it looks like)."""
-    low = text.lower()
+    low = without_people(text.lower())
     return bool(RELATIVES.search(low)) and not LOOKS.search(low)
 
 

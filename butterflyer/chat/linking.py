@@ -9,6 +9,7 @@ guide's vocabulary, small typos ("monarck", "paintd lady").
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from butterflyer.chat.schema import FieldGuide
@@ -39,7 +40,11 @@ def _typo_budget(length: int) -> int:
 class SpeciesLinker:
     """Finds species mentions in text for one guide."""
 
-    def __init__(self, guide: FieldGuide, vocabulary: set[str] | None = None) -> None:
+    def __init__(self, guide: FieldGuide, vocabulary: set[str] | None = None,
+                 heads: Collection[str] = ()) -> None:
+        # words that end other species' names ("mormon"): typed, they are no slip of a covered name
+        # ("common mormon" is not the "common morpho")
+        self._heads = frozenset(heads)
         self._exact: dict[str, str] = {}
         short: dict[str, str] = {}
         for label in sorted(guide.species):
@@ -106,6 +111,8 @@ class SpeciesLinker:
             # in a name of two or more words a shorter word may carry the typo ("luna moht")
             shortest_typo = 4 if n > 1 else 5
             if cand[-1] in STOPWORDS or not any(self._is_typo_candidate(t, shortest_typo) for t in cand):
+                continue
+            if any(t in self._heads and self._is_typo_candidate(t, 1) for t in cand):
                 continue
             label = self._fuzzy("".join(cand))
             if label is not None:

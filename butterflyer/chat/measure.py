@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from butterflyer.chat.schema import FieldGuide, SpeciesEntry
 from butterflyer.chat.text import normalize
 
-_MOST = re.compile(r"\b(biggest|largest|widest|smallest|tiniest|bigger|larger|wider|smaller|tinier)\b")
+_MOST = re.compile(r"\b(biggest|largest|hugest|widest|smallest|tiniest|bigger|larger|wider|smaller|tinier)\b|"
+                   r"\bas (big|large|wide|small|tiny) as\b")
 _SMALL = {"smallest", "tiniest", "smaller", "tinier"}
 # region word in a question -> words that place a species there in its distribution text
 REGIONS: dict[str, tuple[str, ...]] = {
@@ -30,7 +31,13 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "south america": ("south america", "brazil", "peru", "colombia", "argentina", "bolivia", "venezuela"),
     "central america": ("central america", "mexico", "panama", "costa rica"),
 }
-ALIASES = {"usa": "north america", "us": "north america", "america": "north america", "uk": "britain",
+# adjectives of a region ("the north American swallowtails"): read for rankings only, since the same
+# words also begin species names ("Asian swallowtail")
+REGION_ADJECTIVES = {"australian": "australia", "north american": "north america",
+                     "south american": "south america", "central american": "central america",
+                     "african": "africa", "asian": "asia", "european": "europe"}
+ALIASES = {"aussie": "australia", "usa": "north america", "us": "north america", "america": "north america",
+           "uk": "britain",
            "england": "britain", "costa rica": "central america", "mexico": "central america",
            "queensland": "australia", "borneo": "asia", "india": "asia", "malaysia": "asia",
            "florida": "north america", "texas": "north america", "california": "north america",
@@ -59,10 +66,11 @@ class SizeAnswer:
     sentences: list[tuple[str, list[str]]]
 
 
-_SUPERLATIVE = re.compile(r"\b(biggest|largest|widest|smallest|tiniest)\b")
+_SUPERLATIVE = re.compile(r"\b(biggest|largest|hugest|widest|smallest|tiniest)\b")
 # a comparative asks only inside a comparison ("which is smaller, A or B", "is A bigger than B");
 # "orange with black veins, but smaller" describes a butterfly and asks nothing about size
-_COMPARISON = re.compile(r"\bthan\b|\bor\b|\bvs\b|\bversus\b|^\s*(which|what|who|is|are|was|were)\b")
+_COMPARISON = re.compile(r"\bthan\b|\bor\b|\bvs\b|\bversus\b|\bas (big|large|wide|small|tiny) as\b|"
+                         r"^\s*(which|what|who|is|are|was|were)\b")
 
 
 def is_size_question(text: str) -> bool:
@@ -91,9 +99,10 @@ def _size_text(e: SpeciesEntry) -> str:
 
 def region_of(norm: str) -> str | None:
     """The region a normalised question names ("in costa rica" -> central america), if any."""
-    for word in sorted([*REGIONS, *ALIASES], key=len, reverse=True):
+    names = {**ALIASES, **REGION_ADJECTIVES}
+    for word in sorted([*REGIONS, *names], key=len, reverse=True):
         if re.search(rf"\b{re.escape(word)}\b", norm):
-            return ALIASES.get(word, word)
+            return names.get(word, word)
     return None
 
 

@@ -60,7 +60,12 @@ DESCRIPTIVE = {"big", "bigger", "biggest", "large", "larger", "largest", "small"
                "other",
                "another", "backyard", "garden", "yard", "local", "native", "typical", "real", "fresh", "worn",
                "faded", "fluffy", "furry", "hairy", "colourful", "colorful", "rainbow", "shiny", "new",
-               "favourite", "favorite", "rare", "famous", "whole", "entire", "true", "night", "day"}
+               "favourite", "favorite", "rare", "famous", "whole", "entire", "true", "night", "day",
+               "enormous", "massive", "gigantic", "humongous", "minute", "teeny", "tiniest", "mini",
+               "proper", "actual", "regular", "normal", "ordinary", "weird", "strange", "odd", "funny",
+               "cute", "amazing", "stunning", "cool", "awesome", "nice", "ugly", "scary", "creepy", "aussie",
+               "brit", "yank", "bright", "vivid", "electric", "emerald", "dull", "plain", "fat", "skinny",
+               "slim", "chunky"}
 PLACES = {w for key in [*REGIONS, *ALIASES] for w in key.split()} | {
     p for places in REGIONS.values() for place in places for p in place.split()}
 _PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "barred", "washed", "studded",
@@ -77,6 +82,7 @@ cotton tobacco tomato potato sage thyme mint lavender jasmine honeysuckle privet
 hawthorn buckthorn sumac senna cassia lantana hibiscus orchid rose tulip lily
 """
 PLANTS = set(_PLANT_TEXT.split())
+_COMPASS = {"north", "south", "east", "west", "central"}
 _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
@@ -176,14 +182,28 @@ class NameShapes:
         if w in COLOURS or w.endswith(("ish", "coloured", "colored")):
             return False
         possessive = k + 1 < len(toks) and toks[k + 1] == "s"
-        if w in PLACES:
-            return False  # "a Florida swallowtail" says where it was seen
+        if w in PLACES or (k > 0 and toks[k - 1] in _COMPASS):
+            return False  # "a Florida swallowtail", "the north American swallowtails" say where
         if w in NAME_MODIFIERS or w in capital or possessive:
             return True
         return not self._known(w) and not w.endswith(("ing", "ed", "ly"))
 
     def find(self, message: str, mentions: Sequence[Span]) -> Unknown | None:
-        """The first name phrase in ``message`` that no covered name matches as a whole."""
+        """The first name phrase in ``message`` that no covered name matches as a whole; a name that
+        starts inside a hyphenated compound takes the whole compound ("kaiser-i-hind butterfly")."""
+        found = self._find(message, mentions)
+        if found is None:
+            return None
+        toks = tokens(message)
+        for m in re.finditer(r"\b[a-z]+(?:-[a-z]+)+\b", normalize(message)):
+            parts = m.group(0).split("-")
+            for s in range(len(toks) - len(parts) + 1):
+                if toks[s:s + len(parts)] == parts and s < found.start < s + len(parts):
+                    return Unknown(" ".join(toks[s:found.end]).replace(" ".join(parts), m.group(0)),
+                                   s, found.end)
+        return found
+
+    def _find(self, message: str, mentions: Sequence[Span]) -> Unknown | None:
         toks = tokens(message)
         capital = _capitalised(message)
         hyphened = _hyphen_patterns(message)
@@ -279,7 +299,8 @@ class NameShapes:
             # that no covered name holds (a description would go on: "blue mormon with ...")
             foreign_head = self._foreign_head(toks, h)
             named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
-                     or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE)
+                     or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE
+                         and not (k > 0 and toks[k - 1] in _COMPASS))
                      or (toks[k] in PLANTS and toks[h] not in COLOURS)
                      or (foreign_head and toks[k] in COLOURS and k == h - 1)]
         if not named:

@@ -89,11 +89,14 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
 
 
 _GENERIC = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "the", "of", "s"}
+# words many names start with: shared alone, they make no covered species a fitting suggestion
+_MODIFIERS = {"common", "lesser", "greater", "great", "small", "large", "giant", "little", "northern",
+              "southern", "eastern", "western", "false", "scarce", "royal"}
 
 
 def closest_covered(guide: FieldGuide, name: str) -> str | None:
     """The covered species sharing most words with the asked name (its group word counts double)."""
-    words = [stem(w) for w in tokens(name) if w not in _GENERIC]
+    words = [stem(w) for w in tokens(name) if w not in _GENERIC and w not in _MODIFIERS]
     if not words:
         return None
     best: tuple[float, str] | None = None

@@ -125,3 +125,57 @@ def test_a_why_prefers_a_sentence_that_states_a_reason(sentence: str, strong: bo
     from butterflyer.chat.plan import STRONG_REASON
 
     assert bool(STRONG_REASON.search(sentence.lower())) is strong
+
+
+# --- fourth blind dev file ------------------------------------------------------------------
+def test_a_hyphenated_name_is_taken_whole(shapes: NameShapes) -> None:
+    found = shapes.find("kaiser-i-hind butterfly where does it live in india", [])
+    assert found is not None and found.name == "kaiser-i-hind butterfly"
+
+
+@pytest.mark.parametrize("message", [
+    "enormous brown moth in our hotel in thailand",     # size words describe one seen
+    "of the north american swallowtails which is the largest",  # a region, not a name
+])
+def test_descriptive_words_make_no_name(shapes: NameShapes, message: str) -> None:
+    assert shapes.find(message, []) is None
+
+
+def test_a_typed_group_word_is_no_slip_of_a_covered_name() -> None:
+    from butterflyer.chat.linking import SpeciesLinker
+    from butterflyer.chat.names import HEADS
+
+    guide = load_guide()
+    loose = SpeciesLinker(guide)
+    strict = SpeciesLinker(guide, heads=HEADS)
+    text = "common mormon females copy other swallowtails"
+    assert "BLUE MORPHO" in {m.label for m in loose.find(text)}  # "common morpho" is one slip away
+    assert "BLUE MORPHO" not in {m.label for m in strict.find(text)}
+    typo = SpeciesLinker(guide, {"blue", "morpho", "where", "does", "live"}, heads=HEADS)
+    assert "BLUE MORPHO" in {m.label for m in typo.find("where does the blu morpho live")}
+
+
+def test_the_visitors_own_cousin_is_no_kinship_question() -> None:
+    from butterflyer.chat.asks import without_people
+
+    text = "my american cousin calls the painted lady something else, what other names does it have"
+    assert not asks_relatives(text) and "relation" not in asks(text)
+    assert "cousin" not in without_people(text)
+    assert asks_relatives("is the luna moth a cousin of the atlas moth")
+
+
+def test_a_species_named_in_a_comparison_is_not_the_one_described() -> None:
+    from butterflyer.chat.answer import _compared_with
+
+    text = "an orange butterfly like a monarch but smaller with a black line on the back wings"
+    assert _compared_with(text, tokens(text).index("monarch"))
+    assert not _compared_with("the monarch caterpillar is striped", 1)
+
+
+def test_as_big_as_and_region_adjectives_in_size_questions() -> None:
+    from butterflyer.chat.measure import is_size_question, region_of
+
+    assert is_size_question("is a rosy maple moth anywhere near as big as an atlas moth")
+    assert is_size_question("which moth is the hugest")
+    assert region_of("of the north american swallowtails which is the largest") == "north america"
+    assert region_of("which aussie butterfly is biggest") == "australia"
