@@ -97,6 +97,16 @@ FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 # habitat answers "what kind of place", and quoting both pads the answer)
 PAIRS = {"larval_host_plants": "adult_food", "adult_food": "larval_host_plants"}
 _WHERE = re.compile(r"\bwhere\b")
+# "which countries", "what part of the US", "anywhere apart from Florida": the range is asked
+_RANGE_WORDS = re.compile(r"\bwhich (countr\w+|parts?|continents?|regions?)\b|"
+                          r"\bwhat (part|parts|countr\w+|regions?) of\b|"
+                          r"\banywhere (else|apart|besides|other|outside)\b")
+_RANGE_ASK = re.compile(_RANGE_WORDS.pattern + r"|\bin the wild\b|"
+                        r"\bwhere\b.*\b(live|lives|living|found|see|seen|occur|occurs|from)\b")
+# words of a range question itself, which any sentence may share without answering it
+_RANGE_TERMS = {stem(w) for w in ("live", "lives", "see", "seen", "find", "found", "occur", "country",
+                                  "countries", "part", "parts", "region", "wild", "world", "anywhere",
+                                  "apart", "else")}
 _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
                          r"sort of place|what (places|place))\b")
 
@@ -526,8 +536,16 @@ class Planner:
 
     def _assemble(self, q: Query, ranked, best) -> Plan:  # noqa: ANN001
         text = q.text.lower()
-        if (best[1].section == "habitat" and _WHERE.search(text) and not _PLACE_KIND.search(text)
-                and self.lex(q.content, best[1], best[2]) == 0):
+        if (best[1].section not in ("distribution", "habitat") and _RANGE_ASK.search(text)
+                and not _PLACE_KIND.search(text) and not q.asks and not q.quantity
+                and {"distribution", "habitat"} & set(q.wanted)
+                and self.lex(q.content - _RANGE_TERMS, best[1], best[2]) == 0):
+            # "which countries can I see them in": the range answers, not a sentence that shares a word
+            best = next(((s, c, k) for s, c, k in ranked
+                         if c.section == "distribution" and c.entry == best[1].entry), best)
+        if (best[1].section == "habitat" and not _PLACE_KIND.search(text)
+                and (_WHERE.search(text) and self.lex(q.content, best[1], best[2]) == 0
+                     or _RANGE_WORDS.search(text))):
             # "where does it live" asks for the range: the best range sentence answers it instead
             # ("where does it spend its time" keeps the habitat sentence that says so)
             best = next(((s, c, k) for s, c, k in ranked

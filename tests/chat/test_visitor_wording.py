@@ -179,3 +179,16 @@ def test_as_big_as_and_region_adjectives_in_size_questions() -> None:
     assert is_size_question("which moth is the hugest")
     assert region_of("of the north american swallowtails which is the largest") == "north america"
     assert region_of("which aussie butterfly is biggest") == "australia"
+
+
+@pytest.mark.parametrize(("question", "range_ask"), [
+    ("cleopatra butterflies, which countries can i see them in", True),
+    ("pipevine swallowtail what part of the us do they live in", True),
+    ("where can you see the glittering sapphire", True),
+    ("where does it spend the winter", False),       # a place of another kind
+    ("where does the pine white lay its eggs", False),
+])
+def test_range_questions(question: str, range_ask: bool) -> None:
+    from butterflyer.chat.plan import _RANGE_ASK
+
+    assert bool(_RANGE_ASK.search(question)) is range_ask
