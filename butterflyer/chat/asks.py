@@ -15,7 +15,7 @@ import re
 # question may also be answered by a plain description, so it only steers the ranking).
 WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
                  r"\bwhat (are|is)\b[^?]{0,60}\bfor\s*\??\s*$|"
-                 r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have)\b")
+                 r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have|get away with)\b")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
                                         r"feed|defend|frighten|scare|deter|fool|trick|warn|attract)"),
@@ -63,6 +63,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),
     # "what eats monarchs": the species is eaten, not eating; only a sentence about its enemies answers
     "predator": (re.compile(r"\bwhat (eats|eat|hunts|kills|attacks|preys on)\b|\bpredators?\b|"
+                            r"\b(birds?|predators?|animals?) (that|which) (try|want|tries|wants) to eat\b|"
                             r"\b(do|does|will|would|can) (birds?|bats?|spiders?|lizards?|animals?|wasps?) "
                             r"(eat|hunt|attack|prey on|catch)\b|"
                             r"\b(what|which|who) (animals?|birds?) (eat|eats|hunt|hunts)\b"),

@@ -181,7 +181,7 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
             "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent",
-            "daylight": "day", "daytime": "day", "diurnal": "day"}
+            "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna"}
 
 
 def _canon(term: str) -> str:

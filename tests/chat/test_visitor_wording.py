@@ -192,3 +192,8 @@ def test_range_questions(question: str, range_ask: bool) -> None:
     from butterflyer.chat.plan import _RANGE_ASK
 
     assert bool(_RANGE_ASK.search(question)) is range_ask
+
+
+def test_get_away_with_wants_a_reason_and_birds_that_eat_it_ask_about_predators() -> None:
+    assert WHY.search("how do six spot burnets get away with flying around in broad daylight")
+    assert "predator" in asks("how does it scare off birds that try to eat it")
