@@ -73,13 +73,13 @@ _PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "
 # Plants that species are named after ("poplar admiral", "oak hairstreak", "spicebush swallowtail"): a
 # word the guide also uses (as a food plant) that still makes a different name before a group word.
 _PLANT_TEXT = """
-poplar aspen oak elm willow birch hickory walnut spicebush pawpaw hackberry cherry plum apple citrus lime
-lemon fig palm cycad acacia mistletoe thistle nettle clover alfalfa cabbage mustard dogbane pipevine
-passion lupine heather bramble blackthorn sloe juniper cedar pine fir spruce larch maple ash beech hazel
-holly ivy laurel myrtle olive rue fennel parsley dill carrot violet sorrel dock bean pea vetch gorse
-broom hop hops grass sedge reed bamboo mangrove coconut banana cocoa coffee tea sugarcane rice corn
-cotton tobacco tomato potato sage thyme mint lavender jasmine honeysuckle privet lilac elder rowan
-hawthorn buckthorn sumac senna cassia lantana hibiscus orchid rose tulip lily
+poplar aspen oak elm willow birch hickory walnut spicebush pawpaw hackberry apple citrus fig palm
+cycad acacia mistletoe thistle nettle clover alfalfa cabbage mustard dogbane pipevine passion lupine
+bramble blackthorn sloe juniper cedar pine fir spruce larch maple beech laurel myrtle rue fennel
+parsley dill carrot sorrel dock bean pea vetch gorse broom hop hops grass sedge reed bamboo mangrove
+coconut banana sugarcane rice corn cotton tobacco tomato potato thyme jasmine honeysuckle privet
+rowan hawthorn buckthorn sumac senna cassia lantana hibiscus orchid tulip lily lime lemon cherry plum
+heather ivy holly hazel ash elder sage mint tea coffee cocoa
 """
 PLANTS = set(_PLANT_TEXT.split())
 _COMPASS = {"north", "south", "east", "west", "central"}
@@ -301,7 +301,8 @@ class NameShapes:
             named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
                      or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE
                          and not (k > 0 and toks[k - 1] in _COMPASS))
-                     or (toks[k] in PLANTS and toks[h] not in COLOURS)
+                     or (toks[k] in PLANTS and toks[h] not in COLOURS
+                         and not (k + 1 < h and toks[k + 1] in COLOURS))  # "lime green" is a colour
                      or (foreign_head and toks[k] in COLOURS and k == h - 1)]
         if not named:
             return None

@@ -30,6 +30,7 @@ def shapes() -> NameShapes:
 @pytest.mark.parametrize(("message", "name"), [
     ("poplar admiral how big", "poplar admiral"),    # a food-plant word the guide uses still makes a name
     ("blue mormon where in india", "blue mormon"),   # a colour before a head no covered name holds
+    ("lime swallowtail host plant", "lime swallowtail"),
 ])
 def test_plant_and_colour_names_are_unknown(shapes: NameShapes, message: str, name: str) -> None:
     found = shapes.find(message, [])
@@ -40,6 +41,7 @@ def test_plant_and_colour_names_are_unknown(shapes: NameShapes, message: str, na
     "a black swallowtail in my garden",     # a colour before a broad group word describes one
     "a blue mormon-like butterfly",          # "-like" describes
     "do birds eat swallowtails",             # a verb is no name word
+    "a lime green swallowtail with black bands",  # a plant before a colour makes a colour
 ])
 def test_descriptions_are_no_unknown_name(shapes: NameShapes, message: str) -> None:
     assert shapes.find(message, []) is None
