@@ -70,7 +70,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                  re.compile(r"\b(predators?|birds?|bats?|spiders?|wasps?|lizards?|eaten by|preyed on|"
                             r"parasit\w*|distasteful)\b")),
     # "are they bad for my veg patch": whether it harms plants people grow
-    "pest": (re.compile(r"\bpests?\b|\b(bad|harmful|a problem|dangerous) (for|to) (my|the|our|your) "
+    "pest": (re.compile(r"\bpests?\b|\bfull of holes\b|\bholes in (my|the|our)\b|"
+                        r"\b(bad|harmful|a problem|dangerous) (for|to) (my|the|our|your) "
                         r"(\w+ )?(garden|veg\w*|crops?|plants?|patch|allotment|cabbages?|trees?)\b|"
                         r"\b(damage|harm|ruin|destroy|eat|kill)s? (my|our|the) (\w+ )?"
                         r"(garden|veg\w*|crops?|plants|patch|allotment|cabbages|brassicas)\b"),

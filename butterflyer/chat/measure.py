@@ -35,7 +35,7 @@ REGIONS: dict[str, tuple[str, ...]] = {
 # words also begin species names ("Asian swallowtail")
 REGION_ADJECTIVES = {"australian": "australia", "north american": "north america",
                      "south american": "south america", "central american": "central america",
-                     "african": "africa", "asian": "asia", "european": "europe"}
+                     "african": "africa", "asian": "asia", "european": "europe", "american": "north america"}
 ALIASES = {"aussie": "australia", "usa": "north america", "us": "north america", "america": "north america",
            "uk": "britain",
            "england": "britain", "costa rica": "central america", "mexico": "central america",

@@ -101,7 +101,7 @@ automeris saturnia samia bombyx argema chrysiridia urania manduca acherontia dei
 macroglossum hemaris agrius smerinthus laothoe mimas biston lymantria cydia tineola zygaena tyria arctia
 hypercompe spilosoma utetheisa callimorpha euplagia ascalapha thysania catocala noctua agrotis
 helicoverpa spodoptera yponomeuta malacosoma thaumetopoea dryocampa opodiphthera eacles citheronia
-rothschildia copaxa hemileuca cethosia idea parthenos euthalia lexias cyrestis polyura graphium
+rothschildia copaxa hemileuca cethosia idea parthenos euthalia lexias cyrestis polyura graphium greta
 """
 GENERA = frozenset(_GENERA_TEXT.split())
 _NOT_EPITHET = GENERIC | {"caterpillar", "caterpillars", "species", "genus", "family", "wing", "wings",

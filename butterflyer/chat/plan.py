@@ -406,7 +406,10 @@ class Planner:
         specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         # the sentence that clearly means what is asked, unless the question names a section it is not
         # from ("when does it fly" is not answered by a description of its flight)
-        if picked and (not specific or chunk.section in specific or self.cue_hit(chunk, j, specific)):
+        if picked and (not specific or chunk.section in specific or self.cue_hit(chunk, j, specific)) and (
+                len(q.residual) < 3 or self.lex(q.content, chunk, j) > 0):
+            # (a question of several words of its own, none of which the sentence shares, is not
+            # answered by a sentence that is merely close in meaning: "its resting heart rate")
             return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
                 not q.content or self.lex(q.content, chunk, j) > 0

@@ -199,3 +199,10 @@ def test_range_questions(question: str, range_ask: bool) -> None:
 def test_get_away_with_wants_a_reason_and_birds_that_eat_it_ask_about_predators() -> None:
     assert WHY.search("how do six spot burnets get away with flying around in broad daylight")
     assert "predator" in asks("how does it scare off birds that try to eat it")
+
+
+def test_holes_in_my_sprouts_ask_about_a_pest_and_a_glasswing_genus_is_known() -> None:
+    from butterflyer.chat.names import GENERA
+
+    assert "pest" in asks("are its caterpillars the reason my sprouts are full of holes")
+    assert "greta" in GENERA
