@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import COLOURS, candidates, is_description, looks_qualified, tells_looks
+from butterflyer.chat.describe import (
+    COLOURS,
+    PLAIN_HEADS,
+    candidates,
+    is_description,
+    looks_qualified,
+    tells_looks,
+)
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
@@ -334,9 +341,6 @@ def _compared_with(message: str, start: int) -> bool:
     return "like" in before or before[-2:] in (["similar", "to"], ["looks", "like"])
 
 
-_GROUP_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
-
-
 def _described(message: str, unknown: Unknown) -> bool:
     """Whether a name phrase is part of a description, not a species asked about by name: it starts a
     description ("a black swallowtail with shiny blue hindwings"), it is the last of a list of colours
@@ -345,7 +349,7 @@ def _described(message: str, unknown: Unknown) -> bool:
     words = tokens(message)
     end, start = unknown.end, unknown.start
     # "large white butterfly with black spots": the group word may stand between the name and "with"
-    after = end + 1 if end + 1 < len(words) and words[end] in _GROUP_WORDS else end
+    after = end + 1 if end + 1 < len(words) and words[end] in PLAIN_HEADS else end
     if (after < len(words) and words[after] == "with" and tells_looks(" ".join(words[after + 1:]))
             and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"})):
         return True

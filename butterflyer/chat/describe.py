@@ -62,14 +62,14 @@ def is_description(text: str) -> bool:
 
 # words that, qualifying a plain "moth" or "caterpillars", say how one looks or how big it is
 _SIZE_WORDS = {"big", "small", "little", "tiny", "huge", "giant", "large", "fat", "long", "short"}
-_PLAIN_HEADS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+PLAIN_HEADS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
 
 
 def looks_qualified(phrase: list[str]) -> bool:
     """A plain butterfly, moth or caterpillar described by its looks ("fuzzy little moth", "spiky black
     caterpillars"): a colour, size or pattern word among the qualifiers, and every other qualifier an
     adjective of texture or look ("fuzzy", "spiky": ending in -y), not a name word ("cecropia")."""
-    if len(phrase) < 2 or phrase[-1] not in _PLAIN_HEADS:
+    if len(phrase) < 2 or phrase[-1] not in PLAIN_HEADS:
         return False
     quals = phrase[:-1]
     looks = [w for w in quals if w in _LOOKS or w in _SIZE_WORDS]

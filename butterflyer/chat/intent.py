@@ -85,13 +85,6 @@ _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "cat
                 "lepidoptera", "lepidopteran"}
 
 
-def about_other_animal(words: list[str]) -> bool:
-    """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
-    # "hovering like a tiny hummingbird" compares a moth with one; it is not about hummingbirds
-    found = {w for k, w in enumerate(words) if "like" not in words[max(0, k - 3):k]}
-    lepidoptera = _LEPIDOPTERA | (GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"})
-    return bool(found & OTHER_ANIMALS) and not found & lepidoptera
-
 # Every single-word cue, stemmed: a question word that names what is asked, never a foreign word.
 CUE_WORDS = {stem(w) for words, _ in _CUES.values() for w in words}
 
@@ -118,6 +111,18 @@ satyr nymph elfin azure duskywing longwing heliconian glasswing clearwing caterp
 owlet silkmoth underwing
 """
 GROUP_NOUNS = set(_GROUP_TEXT.split())
+
+
+# group words that are only ever butterflies or moths (not "owl", "tiger", "blue" ...)
+_LEPIDOPTERA |= GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"}
+
+
+def about_other_animal(words: list[str]) -> bool:
+    """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
+    # "hovering like a tiny hummingbird" compares a moth with one; it is not about hummingbirds
+    found = {w for k, w in enumerate(words) if "like" not in words[max(0, k - 3):k]}
+    return bool(found & OTHER_ANIMALS) and not found & _LEPIDOPTERA
+
 
 # Whole words that decide what a question asks: a visitor's slip of one of them ("caled",
 # "posionous", "adlts") is repaired before the question is read (text.repair_typos).

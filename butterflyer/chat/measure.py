@@ -43,6 +43,8 @@ ALIASES = {"aussie": "australia", "usa": "north america", "us": "north america",
            "florida": "north america", "texas": "north america", "california": "north america",
            "canada": "north america", "ohio": "north america", "british": "britain", "scotland": "britain",
            "brazil": "south america", "peru": "south america", "amazon": "south america"}
+_REGION_NAMES = {**ALIASES, **REGION_ADJECTIVES}
+_REGION_WORDS = sorted([*REGIONS, *_REGION_NAMES], key=len, reverse=True)  # longest first
 # group words in a question -> the family (or subfamily) that holds that group
 _GROUPS = {"swallowtail": "Papilionidae", "birdwing": "Papilionidae", "skipper": "Hesperiidae",
            "hairstreak": "Lycaenidae", "blue": "Lycaenidae", "copper": "Lycaenidae",
@@ -99,10 +101,9 @@ def _size_text(e: SpeciesEntry) -> str:
 
 def region_of(norm: str) -> str | None:
     """The region a normalised question names ("in costa rica" -> central america), if any."""
-    names = {**ALIASES, **REGION_ADJECTIVES}
-    for word in sorted([*REGIONS, *names], key=len, reverse=True):
+    for word in _REGION_WORDS:
         if re.search(rf"\b{re.escape(word)}\b", norm):
-            return names.get(word, word)
+            return _REGION_NAMES.get(word, word)
     return None
 
 
