@@ -28,12 +28,18 @@ from butterflyer.chat.describe import (
 from butterflyer.chat.embed import Encoder, get_encoder
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
-from butterflyer.chat.intent import CUE_WORDS, QUESTION_WORDS, about_other_animal, parse_intent
+from butterflyer.chat.intent import (
+    CUE_WORDS,
+    QUESTION_WORDS,
+    about_other_animal,
+    asking_clauses,
+    parse_intent,
+)
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
-from butterflyer.chat.plan import Plan, Planner, Query
+from butterflyer.chat.plan import NUMBER_WORDS, Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
@@ -162,7 +168,7 @@ class ChatEngine:
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
-                      foreign={t for t in residual if self._foreign(t)})
+                      foreign=set(terms(asking_clauses(message))) & {t for t in residual if self._foreign(t)})
         if not unknown_name:
             special = self._special(message, named, residual, focus, compared)
             if special is not None:
@@ -221,7 +227,7 @@ class ChatEngine:
     def _foreign(self, term: str) -> bool:
         """A word the guide never uses and that is no one-letter slip of one it does ("genome")."""
         if (len(term) < 4 or term in self.vocabulary or term in STOPWORDS or term.isdigit()
-                or term in CUE_WORDS):
+                or term in CUE_WORDS or term in NUMBER_WORDS):
             return False
         near = {term} | {term[:i] + term[i + 1:] for i in range(len(term))}
         return not near & self._deletes

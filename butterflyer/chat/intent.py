@@ -140,6 +140,34 @@ flight found native range country countries world chrysalis cocoon pupa metamorp
 # slip of "moths", "love" none of "live")
 QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
 
+# A clause that asks ("where is it from originally") rather than tells ("it was in a zoo exhibit").
+_ASKING_START = re.compile(r"^(?:(?:and|so|also|but|ok|okay|hi|hey|pls|please|quick q|q)\s+)*"
+                           r"(what|whats|where|wheres|why|how|hows|when|which|who|whose|is|are|was|were|do|"
+                           r"does|did|can|could|will|would|should|has|have|any)\b")
+_CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b")
+
+
+def asking_clauses(message: str) -> str:
+    """The clauses of ``message`` that ask something (end in "?" or open with a question word), joined;
+    the whole message when no clause does. Context a visitor adds ("my son touched one", "it was in a
+    zoo exhibit") is left out."""
+    norm = message.lower()
+    parts: list[str] = []
+    start = 0
+    for m in [*_CLAUSE_BREAK.finditer(norm), None]:
+        end = m.start() if m else len(norm)
+        clause = norm[start:end].strip()
+        if clause and ((m is not None and "?" in m.group()) or _ASKING_START.match(clause)):
+            parts.append(clause)
+        start = m.end() if m else len(norm)
+    return " ".join(parts) if parts else message
+
+
+# "they only live a short time", "how long do adults live for": a lifespan, not a place to live
+_LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
+                       r"\b(short|long|time|days?|weeks?|months?|years?|while)\b|"
+                       r"\bhow long\b[a-z ]{0,30}\b(live|lives|living)\b")
+
 _COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
                       r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
 
@@ -182,6 +210,12 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
         scores["similar_species"] = scores.get("similar_species", 0) + 2
     if "where" in raw_words and ("live" in stems or "lives" in raw_words):
         scores["distribution"] = scores.get("distribution", 0) + 2
+    if _LIFESPAN.search(norm) and "where" not in raw_words:
+        if "habitat" in scores:
+            scores["habitat"] -= 1
+            if scores["habitat"] <= 0:
+                del scores["habitat"]
+        scores["life_cycle"] = scores.get("life_cycle", 0) + 2
     if "on the wing" in norm and "identification" in scores:
         scores["identification"] -= 1 + ("wings" in raw_words)
         if scores["identification"] <= 0:

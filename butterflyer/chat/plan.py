@@ -576,6 +576,8 @@ class Planner:
                     bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))
             else:
                 on_point = chunk.section in q.wanted or self.lex(set(q.residual), chunk, k) > 0
+            if on_point and q.quantity:
+                on_point = self.fits(q, chunk, k)  # "how long does it live": only sentences giving a span
             if on_point:
                 plan.add(single(chunk, k), 1)
         other = PAIRS.get(chunk.section)

@@ -83,9 +83,19 @@ _QUESTION_TYPOS = [
 ]
 
 
+# Everyday phrasings of something the guide says in one word: "wiped out" is what the guide calls
+# extinct, "once a year or twice" asks how many generations (broods) a year.
+_IDIOMS = [
+    (re.compile(r"\b(wiped|wipe|wipes|wiping|die|died|dies|dying|dyed) out\b", re.I), "extinct"),
+    (re.compile(r"\b(once|twice|two times|three times|how many times|how often)\b[a-z ]{0,20}\b"
+                r"(a|per|each|every) year\b", re.I), r"\g<0> generations"),
+]
+
+
 def repair_question_words(text: str) -> str:
-    """``text`` with misspelt question words spelt right ("wher do they live" -> "where do they live")."""
-    for pattern, word in _QUESTION_TYPOS:
+    """``text`` with misspelt question words spelt right ("wher do they live" -> "where do they live")
+    and everyday idioms put in the guide's words ("wiped out" -> "extinct")."""
+    for pattern, word in _QUESTION_TYPOS + _IDIOMS:
         text = pattern.sub(word, text)
     return text
 

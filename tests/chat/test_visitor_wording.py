@@ -207,3 +207,41 @@ def test_holes_in_my_sprouts_ask_about_a_pest_and_a_glasswing_genus_is_known() -
 
     assert "pest" in asks("are its caterpillars the reason my sprouts are full of holes")
     assert "greta" in GENERA
+
+
+# --- sixth round (turn 8) -------------------------------------------------------------------
+@pytest.mark.parametrize(("message", "asking"), [
+    ("where is it from originally, it was in a zoo exhibit", "where is it from originally"),
+    ("io moth stings??? its green and spikey my son touched one", "io moth stings"),
+    ("my kid asked me - why do moths like lights", "why do moths like lights"),
+    ("what is its genome size", "what is its genome size"),
+    ("saw a big blue one in the garden today", "saw a big blue one in the garden today"),  # none asks
+])
+def test_asking_clauses_leave_out_the_context_a_visitor_adds(message: str, asking: str) -> None:
+    from butterflyer.chat.intent import asking_clauses
+
+    assert asking_clauses(message) == asking
+
+
+@pytest.mark.parametrize(("message", "lifespan"), [
+    ("they only live a short time as adults right? how long exactly", True),
+    ("how long do adult luna moths live", True),
+    ("do they live for years", True),
+    ("where do they live", False),
+    ("what kind of places do they live in", False),
+])
+def test_live_with_a_span_of_time_asks_for_the_lifespan(message: str, lifespan: bool) -> None:
+    from butterflyer.chat.intent import parse_intent
+    from butterflyer.chat.text import terms
+
+    sections = parse_intent(message, terms(message)).sections
+    assert (sections[:1] == ["life_cycle"]) is lifespan, sections
+    if lifespan:
+        assert "habitat" not in sections
+
+
+def test_idioms_are_put_in_the_guides_words() -> None:
+    assert "extinct" in repair_question_words("was the atala ever nearly wiped out in florida")
+    assert "extinct" in repair_question_words("how did it die out in england")
+    assert "generations" in repair_question_words("do they come out once a year or twice")
+    assert repair_question_words("they die in autumn") == "they die in autumn"
