@@ -68,7 +68,9 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "field",
                              # filler visitors add ("what else do people call it", "what is it really")
                              "people", "else", "someone", "folks", "usually", "really", "actually",
-                             "exactly", "normally", "commonly", "generally")}
+                             "exactly", "normally", "commonly", "generally",
+                             # a claim to check ("I read that ... is that true?")
+                             "read", "heard", "true", "correct")}
 
 
 class ChatEngine:
@@ -170,7 +172,8 @@ class ChatEngine:
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
                       foreign=set(terms(asking_clauses(message))) & {t for t in residual if self._foreign(t)})
         if not unknown_name:
-            special = self._special(message, named, residual, focus, compared)
+            special = self._special(message, named, residual, focus, compared,
+                                    follow_up=bool(targets) and not named)
             if special is not None:
                 return special
         if not unknown_name and len(targets) == 1 and asks_relatives(message):
@@ -250,7 +253,7 @@ class ChatEngine:
 
     # --- questions answered from structured fields or as candidates ------------------------
     def _special(self, message: str, named: list[str], residual: list[str], focus: str | None,
-                 compared: Sequence[str] = ()) -> ChatReply | None:
+                 compared: Sequence[str] = (), follow_up: bool = False) -> ChatReply | None:
         """Size rankings and comparisons, and description-to-species candidates; ``None`` otherwise."""
         if is_size_question(message):
             size = (compare(self.guide, named[0], named[1]) if len(named) >= 2
@@ -264,7 +267,9 @@ class ChatEngine:
                 return ChatReply(answer=f"{NOT_COVERED}: my guide gives no wingspan for the "
                                         f"{' or the '.join(lacking)}, so I can't compare their sizes.",
                                  species_id=focus, status="not_covered")
-        if not named and is_description(message):
+        # on a species page, "what do the caterpillars eat? found some huge green ones" asks about that
+        # species; only "... what is it?" asks which species a description fits
+        if not named and is_description(message) and not (follow_up and not asks_identity(message)):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)
             if found:
@@ -339,6 +344,16 @@ class ChatEngine:
             if found:
                 return found[0] if turn.get("role") == "assistant" else found[-1]
         return None
+
+
+_IDENTITY = re.compile(r"\bwhat (is|are|was|were|s) (it|this|that|they|these|those|he|she)\s*([?.!,]|$)|"
+                       r"\b(what|which) (kind|sort|type|species|one)\b|\bwhat (butterfly|moth|caterpillar)\b|"
+                       r"\bidentify\b|\bturn into\b|\bcalled\b|\bname\b|\bany idea\b|\bwho is\b")
+
+
+def asks_identity(message: str) -> bool:
+    """Whether a message asks which species something is ("what is it", "what will it turn into")."""
+    return bool(_IDENTITY.search(normalize(message)))
 
 
 def _compared_with(message: str, start: int) -> bool:

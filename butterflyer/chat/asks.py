@@ -53,7 +53,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
     "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
                         r"(butterfl\w*|moths?)\s*\??\s*$|"
-                        r"\b(butterfly|moth) or an? (moth|butterfly)\b|"
+                        r"\b(butterfl\w*|moths?) or (an? )?(moths?|butterfl\w*)\b|"
                         # "is the cinnabar moth a kind of tiger moth", "are rosy maples silk moths too":
                         # whether it belongs to a group, which its classification says
                         r"^\s*(is|are) (it|this|that|they|these|the [a-z' -]+?|[a-z' -]+?) "
@@ -76,7 +76,9 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"\b(damage|harm|ruin|destroy|eat|kill)s? (my|our|the) (\w+ )?"
                         r"(garden|veg\w*|crops?|plants|patch|allotment|cabbages|brassicas)\b"),
              re.compile(r"\b(pests?|damag\w*|crops?|defoliat\w*|strip\w* (the )?(leaves|plants))\b")),
-    "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful)\b"),
+    # "can it hurt him", "is it safe for birds to eat": whether it is poisonous or stings
+    "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful|hurt|edible|"
+                           r"safe (to|for \w+ to) (eat|touch|handle|hold|pick up)|(ok|okay) to touch)\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
 
@@ -99,7 +101,7 @@ def asks(text: str) -> list[str]:
     return [k for k in found if not (k == "name" and "scientific" in found)]
 
 
-_CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apart|versus|vs)\b")
+_CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apart|versus|vs|tell)\b")
 
 
 def asks_for_other(text: str) -> bool:

@@ -168,8 +168,10 @@ _LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
                        r"\b(short|long|time|days?|weeks?|months?|years?|while)\b|"
                        r"\bhow long\b[a-z ]{0,30}\b(live|lives|living)\b")
 
-_COMPARE = re.compile(r"\b(distinguish\w*|differen\w*|differ|versus|vs|compar\w*|confus\w*|apart|mistak\w*|"
-                      r"lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
+# ("ten different species" is no comparison; "different from", "how is it different" are)
+_COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow\b[^?.]{0,40}\bdifferent\b|\bor different\b|"
+                      r"\b(distinguish\w*|difference\w*|differ|differs|versus|vs|compar\w*|confus\w*|apart|"
+                      r"mistak\w*|lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
 
 
 # Every single-word cue, stemmed: words that choose a section but say nothing about the answer itself.

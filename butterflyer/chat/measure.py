@@ -30,6 +30,10 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "north america": ("north america", "united states", "canada", "florida", "texas", "california"),
     "south america": ("south america", "brazil", "peru", "colombia", "argentina", "bolivia", "venezuela"),
     "central america": ("central america", "mexico", "panama", "costa rica"),
+    "the americas": ("north america", "south america", "central america", "united states", "canada",
+                     "mexico", "florida", "texas", "california", "brazil", "peru", "colombia", "venezuela",
+                     "argentina", "bolivia", "ecuador", "panama", "costa rica", "caribbean", "west indies",
+                     "cuba", "trinidad", "americas"),
 }
 # adjectives of a region ("the north American swallowtails"): read for rankings only, since the same
 # words also begin species names ("Asian swallowtail")
@@ -42,7 +46,8 @@ ALIASES = {"aussie": "australia", "usa": "north america", "us": "north america",
            "queensland": "australia", "borneo": "asia", "india": "asia", "malaysia": "asia",
            "florida": "north america", "texas": "north america", "california": "north america",
            "canada": "north america", "ohio": "north america", "british": "britain", "scotland": "britain",
-           "brazil": "south america", "peru": "south america", "amazon": "south america"}
+           "brazil": "south america", "peru": "south america", "amazon": "south america",
+           "americas": "the americas", "new world": "the americas"}
 _REGION_NAMES = {**ALIASES, **REGION_ADJECTIVES}
 _REGION_WORDS = sorted([*REGIONS, *_REGION_NAMES], key=len, reverse=True)  # longest first
 # group words in a question -> the family (or subfamily) that holds that group
@@ -146,7 +151,7 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
     pool.sort(key=lambda e: (_span(e) or 0.0), reverse=not small)
     best = pool[0]
     what = group or kind or "species"
-    where = f" in {region.title()}" if region else ""
+    where = f" in {region.title().replace('The ', 'the ')}" if region else ""
     adj = "smallest" if small else "largest"
     sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "
                 f"{name_in_text(best)} is the {adj}: its wingspan is {_size_text(best)}.")

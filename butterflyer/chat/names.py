@@ -65,7 +65,8 @@ DESCRIPTIVE = {"big", "bigger", "biggest", "large", "larger", "largest", "small"
                "proper", "actual", "regular", "normal", "ordinary", "weird", "strange", "odd", "funny",
                "cute", "amazing", "stunning", "cool", "awesome", "nice", "ugly", "scary", "creepy", "aussie",
                "brit", "yank", "bright", "vivid", "electric", "emerald", "dull", "plain", "fat", "skinny",
-               "slim", "chunky"}
+               "slim", "chunky", "long", "short", "thin", "thick", "narrow", "wide", "broad", "spiky",
+               "spiny", "fuzzy", "stripy", "stripey", "spotty", "bristly", "woolly", "wooly"}
 PLACES = {w for key in [*REGIONS, *ALIASES] for w in key.split()} | {
     p for places in REGIONS.values() for place in places for p in place.split()}
 _PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "barred", "washed", "studded",
@@ -312,7 +313,11 @@ class NameShapes:
         return Unknown(" ".join(toks[first:h + 1]), first, h + 1)
 
     def _binomial(self, toks: Sequence[str], owner: Mapping[int, Span]) -> Unknown | None:
-        """"Morpho menelaus", "Papilio machaon": a known genus and an epithet no covered name has."""
+        """"Morpho menelaus", "Papilio machaon": a known genus and an epithet no covered name has
+        ("Polygonia c-album": a hyphenated epithet is one)."""
+        for i in range(len(toks) - 2):
+            if toks[i] in self.genera and i not in owner and len(toks[i + 1]) == 1 and toks[i + 1].isalpha():
+                return Unknown(f"{toks[i]} {toks[i + 1]}-{toks[i + 2]}", i, i + 3)
         for i in range(len(toks) - 1):
             genus, epithet = toks[i], toks[i + 1]
             if genus not in self.genera or i in owner or i + 1 in owner:

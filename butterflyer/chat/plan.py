@@ -89,8 +89,7 @@ STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": {
 FOOD_ASK = {"eat", "eats", "feed", "feeds", "food", "diet", "nectar", "drink", "drinks"}
 FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding", "food", "foodplant",
             "nectar", "drink", "drinks", "sip", "sips", "leaves", "plant", "plants", "flowers", "fruit",
-            "sap",
-            "pollen", "diet", "host"}
+            "sap", "pollen", "diet", "host", "vine", "vines", "shrub", "shrubs", "grow"}
 FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 
 # "what does it eat" is answered for both stages; "where does it live" only by the range (the
@@ -356,14 +355,19 @@ class Planner:
                 answers_ask(sentence, ["origin"]) or self.names_itself(chunk, j))
         if q.quantity and not has_number(sentence):
             return False
-        stage = q.stage
+        said = set(tokens(q.text))
+        # "why do monarch caterpillars only eat milkweed": the reason is what the food does for the
+        # species, which the guide may say of the adult
+        stage = None if why and FOOD_ASK & said else q.stage
         if (stage and not STAGES[stage] & self._sent_words[chunk.id][j]
                 and chunk.section not in STAGE_SECTIONS[stage]):
             return False  # "what is the caterpillar called": a sentence about the adult does not answer
-        said = set(tokens(q.text))
-        if (FOOD_ASK & said and chunk.section not in FOOD_SECTIONS
+        eaten = bool({"defence", "predator"} & set(q.asks))  # "is it safe for birds to eat": it is the food
+        if (FOOD_ASK & said and chunk.section not in FOOD_SECTIONS and not why and not eaten
                 and not FOOD_SAY & self._sent_words[chunk.id][j]):
             return False  # "what does the comet moth caterpillar eat": a sentence about the caterpillar only
+        if chunk.section in FOOD_SECTIONS and eaten and not answers_ask(chunk.sentences[j], q.asks):
+            return False
         if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
                 and any(s not in FOOD_SECTIONS for s in q.wanted)):
             return False  # "what does the caterpillar look like": its food plants are no answer
@@ -389,8 +393,10 @@ class Planner:
                 return True
             if not answers_ask(chunk.sentences[j], q.asks):
                 return False
-            # the reason must bear on the question's words (not any reason the entry gives)
-            return not q.residual or self.lex(set(q.residual), chunk, j) > 0
+            # the reason must bear on the question's words (not any reason the entry gives): its own
+            # words when it has any the guide knows ("why ants ... caterpillars" wants the ants)
+            own = q.content - q.foreign
+            return self.lex(own or set(q.residual), chunk, j) > 0 if (own or q.residual) else True
         if "relation" in q.asks and asks_for_other(q.text):
             return self.relates(chunk, j)
         # "the genome size": a word the guide never uses is what is asked about; a sentence that shares
@@ -463,6 +469,9 @@ class Planner:
         """Plan for a question about ``q.targets``; ``None`` when the guide cannot support one."""
         if set(q.residual) & COMMERCE:
             return None
+        if len(q.targets) >= 2 and asks_relatives(q.text) and not set(q.asks) & {"reason"}:
+            # "apollo vs clodius parnassian, how closely related": kinship, even in a comparison
+            return self.kinship(q.targets[0], q.targets[1], by_descent=True)
         if q.intent.compare and len(q.targets) >= 2:
             return self.compare(q.targets[0], q.targets[1])
         if "relation" in q.asks and len(q.targets) >= 2 and not set(q.asks) & {"reason"}:
@@ -502,8 +511,11 @@ class Planner:
         if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
             # "why are some females black": a sentence that only restates the question ("some females are
             # almost entirely black") gives way to a close one that states a reason outright ("mimics")
+            # (never one that shares less of the question's own words: "why do ants look after them")
+            own = self.lex(q.content, best[1], best[2])
             best = next(((s, c, j) for s, c, j in ranked if s >= best[0] - WHY_MARGIN
-                         and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)), best)
+                         and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)
+                         and self.lex(q.content, c, j) >= own), best)
         return self._assemble(q, ranked, best)
 
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:

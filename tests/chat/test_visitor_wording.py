@@ -245,3 +245,59 @@ def test_idioms_are_put_in_the_guides_words() -> None:
     assert "extinct" in repair_question_words("how did it die out in england")
     assert "generations" in repair_question_words("do they come out once a year or twice")
     assert repair_question_words("they die in autumn") == "they die in autumn"
+
+
+def test_the_americas_is_a_region_of_its_own() -> None:
+    from butterflyer.chat.measure import region_of
+
+    assert region_of("biggest butterfly from the americas in your guide") == "the americas"
+    assert region_of("what is the biggest butterfly in america") == "north america"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("my son picked up the caterpillar, can it hurt him", "defence"),
+    ("is it safe for birds to eat? it looks so bright", "defence"),
+    ("are skippers like the mangrove skipper actually butterflies or moths??", "kind"),
+])
+def test_harm_and_group_membership_asks(question: str, kind: str) -> None:
+    assert kind in asks(question)
+
+
+def test_how_do_i_tell_a_moth_from_a_butterfly_is_no_membership_ask() -> None:
+    assert "kind" not in asks("moth or butterfly how do i tell")
+
+
+@pytest.mark.parametrize(("question", "compare"), [
+    ("i read the two-barred flasher is actually about ten different species", False),
+    ("how is the viceroy different from the monarch", True),
+    ("are hawk moths and sphinx moths the same thing or different", True),
+    ("whats the difference between a moth and a butterfly", True),
+])
+def test_different_compares_only_when_it_contrasts(question: str, compare: bool) -> None:
+    from butterflyer.chat.intent import parse_intent
+    from butterflyer.chat.text import terms
+
+    assert parse_intent(question, terms(question)).compare is compare
+
+
+def test_hyphenated_epithet_and_descriptive_words_before_a_colour() -> None:
+    # "long" is a word of a covered name here ("zebra long wing"), as in the real guide
+    shapes = NameShapes({**KINDS, "ZEBRA LONG WING": "butterfly"},
+                        {**NAMES, "ZEBRA LONG WING": {"zebra", "long", "wing"}}, VOCAB | {"long"},
+                        genera={"polygonia"})
+    found = shapes.find("the comma (polygonia c-album) in my garden", [])
+    assert found is not None and found.name == "polygonia c-album"
+    # "long white-tipped hairs" and "black n yellow" describe; they name no species
+    assert shapes.find("very hairy black caterpillar with long white-tipped hairs", []) is None
+    assert shapes.find("caterpillar black n yellow strips what does it eat", []) is None
+
+
+def test_wings_make_a_description_and_identity_asks() -> None:
+    from butterflyer.chat.answer import asks_identity
+    from butterflyer.chat.describe import is_description
+
+    assert is_description("long skinny black wings with thin yellow stripes in my yard in miami")
+    assert asks_identity("hairy black caterpillar on my path, what will it turn into")
+    assert asks_identity("saw this orange one today, what is it?")
+    assert not asks_identity("what are those long tails on its back wings actually for")
+    assert not asks_identity("what do the caterpillars eat? found some huge green ones")
