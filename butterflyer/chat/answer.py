@@ -63,7 +63,7 @@ DESCRIPTIVE = {"biggest", "largest", "smallest", "tiniest", "bigger", "larger", 
                "fluffy", "furry", "shiny", "tiny", "giant", "colourful", "colorful", "rainbow", "pretty"}
 MAX_MESSAGE_CHARS = 2000
 # Words that say nothing about *what* is asked once the species is known.
-PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his"}
+PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", "her", "his", "one", "ones"}
 GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "species", "insect", "one", "guide",
                              "field",
                              # filler visitors add ("what else do people call it", "what is it really")
@@ -138,8 +138,10 @@ class ChatEngine:
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
-        unknown = find_unknown(message, [(m.start, m.end) for m in mentions]) or self.shapes.find(
-            message, [Span(m.label, m.start, m.end) for m in mentions])
+        # (a checklist name typed whole beats a slip-tolerant match: "cloudless sulphur" is no slip of
+        # "clouded sulphur")
+        listed = find_unknown(message, [(m.start, m.end) for m in mentions if m.exact])
+        unknown = listed or self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if unknown is not None and _described(message, unknown):
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
@@ -156,6 +158,15 @@ class ChatEngine:
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
         intent = parse_intent(unnamed, terms(unnamed))
+        asking = asking_clauses(message)
+        if asking != message:
+            # "it looks like a butterfly, does it fly in the day?": the sections the asking clause wants
+            # lead, the context's cue words follow
+            names = {words[k] for k in in_mention}
+            asked = " ".join(w for w in tokens(asking) if w not in names)
+            lead = parse_intent(asked, terms(asked)).sections
+            if lead:
+                intent.sections = lead + [s for s in intent.sections if s not in lead]
         intent.on_domain = intent.on_domain or parse_intent(message, terms(message)).on_domain
         residual = [t for t in terms(unnamed) if t not in GENERIC]
 
@@ -184,7 +195,9 @@ class ChatEngine:
         off_topic = False
         if unknown_name:
             plan = None
-            off_topic = not (intent.on_domain or intent.sections or names_an_insect(unknown_name)
+            # a checklist name is a butterfly or moth by definition ("is the african monarch poisonous")
+            off_topic = not (listed is not None or intent.on_domain or intent.sections
+                             or names_an_insect(unknown_name)
                              or unknown_name.split()[0] in self.shapes.genera)  # "hamadryas feronia"
         elif targets:
             plan = self.planner.species(query, self.retriever.embed(message))

@@ -76,6 +76,7 @@ _OTHER_ANIMALS_TEXT = """
 bee bees honeybee honeybees bumblebee bumblebees wasp wasps hornet hornets beetle beetles ladybird ladybirds
 ladybug ladybugs dragonfly dragonflies damselfly damselflies grasshopper grasshoppers cricket crickets
 mosquito mosquitoes mosquitos cockroach cockroaches termite termites spider spiders scorpion scorpions
+firefly fireflies glowworm glowworms aphid aphids ant ants flea fleas housefly houseflies cicada cicadas
 hummingbird hummingbirds bird birds bat bats frog frogs toad toads snake snakes lizard lizards fish
 cat cats dog dogs horse horses cow cows hamster hamsters rabbit rabbits squirrel squirrels
 """

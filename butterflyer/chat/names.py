@@ -32,6 +32,7 @@ skipperling hawkmoth hawk-moth sphinx underwing carpet pug footman ermine promin
 plume burnet forester silkmoth hornworm armyworm cutworm wood-nymph grayling arctic alpine marble
 orangetip dogface yellow buckeye cattleheart kite apollo parnassian festoon sootywing cloudywing
 flasher snout patroller leafwing daggerwing bluewing mapwing longwing glasswing clearwing tigerwing
+worm
 """
 # "monarch caterpillars" are the monarch's young, not another species
 _YOUNG = {"caterpillar", "caterpillars", "larva", "larvae", "egg", "eggs", "pupa", "chrysalis", "cocoon"}
@@ -166,6 +167,17 @@ class NameShapes:
             return False
         return not (h + 1 < len(toks) and toks[h + 1] in {"with", "like"})
 
+    def _unpaired_colour(self, toks: Sequence[str], h: int) -> bool:
+        """"gray cracker": a colour before a head that covered names hold ("red cracker") but never with
+        that colour, and no description follows."""
+        word, colour = toks[h], toks[h - 1] if h > 0 else ""
+        if word not in _SPECIFIC_HEADS or word in COLOURS or colour not in COLOURS:
+            return False  # ("cream yellow" is a colour)
+        if h + 1 < len(toks) and toks[h + 1] in {"with", "like"}:
+            return False
+        holders = [ws for ws in self.name_words.values() if word in ws or stem(word) in ws]
+        return bool(holders) and not any(colour in ws for ws in holders)
+
     def _in_names(self, word: str) -> bool:
         """Whether some covered species' name holds ``word`` ("admiral" in "red admiral")."""
         return any(word in words or stem(word) in words for words in self.name_words.values())
@@ -275,7 +287,8 @@ class NameShapes:
                     and h - 1 not in owner):
                 return Unknown(f"{bare} {toks[h]}", h - 1, h + 1)
             # "blue mormon": a colour that is also a group word, before a group word no covered name holds
-            if bare in COLOURS and h - 1 not in owner and self._foreign_head(toks, h):
+            if bare in COLOURS and h - 1 not in owner and (self._foreign_head(toks, h)
+                                                           or self._unpaired_colour(toks, h)):
                 return Unknown(f"{bare} {toks[h]}", h - 1, h + 1)
             return None
         inside = [k for k in range(start, h) if toks[k] not in _FILLER]
@@ -294,11 +307,14 @@ class NameShapes:
             # "codling moth", "Cecropia moth": a word the guide never uses before butterfly/moth
             named = [k for k in inside
                      if not self._known(toks[k]) and self._name_like(toks, k, capital, hyphened)]
+            if not named and len(inside) >= 2 and toks[inside[0]] in NAME_MODIFIERS and all(
+                    self._known(toks[k]) and toks[k] not in DESCRIPTIVE | COLOURS for k in inside[1:]):
+                named = [inside[0]]  # "african moon moth": a region before a group name no entry has
         else:
             # "zebra blue": a word of a covered name ("Zebra longwing") before another group word;
             # "poplar admiral": a plant before a group word; "blue mormon": a colour before a group word
             # that no covered name holds (a description would go on: "blue mormon with ...")
-            foreign_head = self._foreign_head(toks, h)
+            foreign_head = self._foreign_head(toks, h) or self._unpaired_colour(toks, h)
             named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
                      or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE
                          and not (k > 0 and toks[k - 1] in _COMPASS))
@@ -320,6 +336,10 @@ class NameShapes:
                 return Unknown(f"{toks[i]} {toks[i + 1]}-{toks[i + 2]}", i, i + 3)
         for i in range(len(toks) - 1):
             genus, epithet = toks[i], toks[i + 1]
+            m = owner.get(i + 1)
+            if (genus in self.genera and i not in owner and m is not None and m.start == i + 1
+                    and genus not in self.name_words.get(m.label, set())):
+                return Unknown(f"{genus} {epithet}", i, i + 2)  # "morpho polyphemus" is no polyphemus moth
             if genus not in self.genera or i in owner or i + 1 in owner:
                 continue
             if epithet in STOPWORDS or epithet in _NOT_EPITHET or _is_head(epithet) or len(epithet) < 3:

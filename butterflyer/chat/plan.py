@@ -19,7 +19,7 @@ import numpy as np
 from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
-from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent
+from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent, asking_clauses
 from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
@@ -29,7 +29,9 @@ MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
 QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
 COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar", "money", "pay", "cheap",
-            "expensive", "euro", "pound", "store", "worth", "value", "valuable"}
+            "expensive", "euro", "pound", "store", "worth", "value", "valuable", "ticket", "admission"}
+# where to go and when it opens: no field guide says ("which butterfly house ... its opening hours")
+VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b")
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
@@ -148,7 +150,8 @@ class Query:
     @property
     def asks(self) -> list[str]:
         """Reason / relation / name: the kind of sentence that answers the question."""
-        return asks(self.text)
+        # read from the clauses that ask ("it looks like a butterfly, does it fly by day?" asks no relation)
+        return asks(asking_clauses(self.text))
 
     @property
     def stage(self) -> str | None:
@@ -467,7 +470,7 @@ class Planner:
 
     def species(self, q: Query, vec: np.ndarray) -> Plan | None:
         """Plan for a question about ``q.targets``; ``None`` when the guide cannot support one."""
-        if set(q.residual) & COMMERCE:
+        if set(q.residual) & COMMERCE or VISIT.search(q.text.lower()):
             return None
         if len(q.targets) >= 2 and asks_relatives(q.text) and not set(q.asks) & {"reason"}:
             # "apollo vs clodius parnassian, how closely related": kinship, even in a comparison
@@ -526,7 +529,8 @@ class Planner:
         best_sim = max((h.dense for h in hits), default=0.0)
         if not on_domain and (best_sim < MIN_GENERAL_SIM + 0.1 or name_like_unknown):
             return None, True
-        if name_like_unknown or best_sim < MIN_GENERAL_SIM or set(q.residual) & COMMERCE:
+        if (name_like_unknown or best_sim < MIN_GENERAL_SIM or set(q.residual) & COMMERCE
+                or VISIT.search(q.text.lower())):
             return None, False
         ranked = self.rank_sentences(q, hits)
         top_score, chunk, j = ranked[0]

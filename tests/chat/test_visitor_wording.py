@@ -12,7 +12,7 @@ from butterflyer.chat.guide import load_guide
 from butterflyer.chat.intent import about_other_animal
 from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.measure import rank
-from butterflyer.chat.names import NameShapes, latin_pair
+from butterflyer.chat.names import NameShapes, Span, latin_pair
 from butterflyer.chat.text import repair_question_words, tokens
 from butterflyer.chat.unknown import Unknown
 
@@ -301,3 +301,37 @@ def test_wings_make_a_description_and_identity_asks() -> None:
     assert asks_identity("saw this orange one today, what is it?")
     assert not asks_identity("what are those long tails on its back wings actually for")
     assert not asks_identity("what do the caterpillars eat? found some huge green ones")
+
+
+# --- seventh round (turn 8) -----------------------------------------------------------------
+def test_a_colour_no_covered_name_pairs_with_its_head_names_another_species() -> None:
+    shapes = NameShapes({**KINDS, "RED CRACKER": "butterfly", "CLOUDED YELLOW": "butterfly"},
+                        {**NAMES, "RED CRACKER": {"red", "cracker"}, "CLOUDED YELLOW": {"clouded", "yellow"}},
+                        VOCAB | {"cracker", "clicking", "cream", "border"})
+    found = shapes.find("how does the gray cracker make its clicking sound", [])
+    assert found is not None and found.name == "gray cracker"
+    assert shapes.find("dark butterfly with a cream yellow border", []) is None  # a colour, not a name
+
+
+def test_a_region_before_a_group_name_and_a_genus_before_a_covered_epithet() -> None:
+    shapes = NameShapes({**KINDS, "COMET MOTH": "moth", "POLYPHEMUS MOTH": "moth"},
+                        {**NAMES, "COMET MOTH": {"comet", "moth", "madagascan", "moon", "argema", "mittrei"},
+                         "POLYPHEMUS MOTH": {"polyphemus", "moth", "antheraea"}},
+                        VOCAB | {"african", "moon", "polyphemus", "mexico"}, genera={"morpho"})
+    found = shapes.find("what do african moon moth caterpillars eat", [])
+    assert found is not None and found.name == "african moon moth"
+    found = shapes.find("where can i see morpho polyphemus", [Span("POLYPHEMUS MOTH", 5, 6)])
+    assert found is not None and found.name == "morpho polyphemus"
+    assert shapes.find("where can i see the polyphemus moth", [Span("POLYPHEMUS MOTH", 5, 7)]) is None
+
+
+def test_fireflies_are_other_animals() -> None:
+    assert about_other_animal(tokens("how do fireflies make light"))
+    assert not about_other_animal(tokens("why are ants all over the chalk hill blue caterpillars"))
+
+
+def test_opening_hours_are_no_guide_fact() -> None:
+    from butterflyer.chat.plan import VISIT
+
+    assert VISIT.search("which butterfly house has atlas moths and what are its opening hours")
+    assert not VISIT.search("when does the atlas moth open its wings")
