@@ -70,7 +70,7 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "people", "else", "someone", "folks", "usually", "really", "actually",
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
-                             "read", "heard", "true", "correct")}
+                             "read", "heard", "true", "correct", "quick", "question")}
 
 
 class ChatEngine:

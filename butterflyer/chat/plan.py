@@ -19,7 +19,7 @@ import numpy as np
 from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
-from butterflyer.chat.intent import CUE_TERMS, DOMAIN, STRONG_CUES, Intent, asking_clauses
+from butterflyer.chat.intent import CUE_TERMS, DOMAIN, GROUP_NOUNS, STRONG_CUES, Intent, asking_clauses
 from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
@@ -71,6 +71,9 @@ STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is
 # ranking, and the one sentence of the asked-about entries that stands clearly above all others
 # (by SEM_MARGIN) answers even without shared words, once the hard checks below have passed.
 SEM_MARGIN = 0.08
+# a question about butterflies or moths in general prefers a topic sentence ranked this close to the top
+TOPIC_MARGIN = 0.03
+_PLAIN = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
 SEM_SKIP = ("overview", "wingspan")
@@ -199,6 +202,19 @@ def _present(term: str, have: set[str]) -> bool:
     if len(term) >= 5:
         return False
     return any(h.startswith(term) and len(h) - len(term) <= 3 for h in have)
+
+
+_DEFINE = re.compile(r"^\s*(?:what\s+(?:is|are|does|do)\s+(?:an?\s+|the\s+)?([a-z-]{4,})(?:\s+mean)?|"
+                     r"(?:define|meaning of)\s+(?:an?\s+|the\s+)?([a-z-]{4,}))\s*[?.!]*\s*$")
+
+
+def defined_term(text: str) -> str | None:
+    """The word a "what is a X" / "what does X mean" question asks to have defined."""
+    m = _DEFINE.match(text.lower())
+    if not m:
+        return None
+    word = m.group(1) or m.group(2)
+    return None if word in TOPIC_GENERIC or word in {"butterfly", "moth", "this", "that", "it"} else word
 
 
 def single(chunk: Chunk, j: int) -> Chunk:
@@ -521,8 +537,29 @@ class Planner:
                          and self.lex(q.content, c, j) >= own), best)
         return self._assemble(q, ranked, best)
 
+    def definition(self, term: str) -> tuple[Chunk, int] | None:
+        """The guide sentence that defines ``term`` ("a proboscis, a long tube ...", "a dormant state called
+        diapause"), topic pages first."""
+        t = re.escape(term)
+        pattern = re.compile(rf"\b(called|known as|named) (an? |the )?{t}s?\b|"
+                             rf"\b{t}s?, (an?|the|which) |\b{t}s? (is|are|means?) ")
+        for kind in ("topic", "species"):
+            for c in self.index.chunks:
+                if c.entry_kind != kind:
+                    continue
+                for j, s in enumerate(c.sentences):
+                    if pattern.search(s.lower()):
+                        return c, j
+        return None
+
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:
         """Plan for a question with no species; returns ``(plan, off_topic)``."""
+        term = defined_term(q.text)
+        found = self.definition(term) if term else None
+        if found is not None:  # "whats a proboscis", "what does diapause mean"
+            plan = Plan()
+            plan.add(single(*found), 1)
+            return plan, False
         on_domain = q.intent.on_domain or any(t in DOMAIN for t in q.residual)
         hits = self.retriever.search(vec, " ".join(sorted(q.content)), q.intent, entries=None, k=12,
                                      general=True)
@@ -533,7 +570,16 @@ class Planner:
                 or VISIT.search(q.text.lower())):
             return None, False
         ranked = self.rank_sentences(q, hits)
-        top_score, chunk, j = ranked[0]
+        best = ranked[0]
+        said = set(tokens(q.text))
+        if best[1].entry_kind == "species" and said & _PLAIN and not said & (GROUP_NOUNS - _PLAIN):
+            # "how long does a butterfly stay in its chrysalis": a close topic sentence about butterflies in
+            # general answers before one species' habit
+            own = self.lex(q.content, best[1], best[2])
+            best = next(((s, c, k) for s, c, k in ranked
+                         if c.entry_kind == "topic" and s >= best[0] - TOPIC_MARGIN
+                         and self.fits(q, c, k) and self.lex(q.content, c, k) >= own), best)
+        top_score, chunk, j = best
         if chunk.entry_kind == "species" and not on_domain and q.content and q.content <= self.name_words.get(
                 chunk.entry, set()):
             # "what do hummingbirds eat": a word of a species' name ("hummingbird clearwing") alone does
@@ -544,7 +590,7 @@ class Planner:
         # the question's own words must show up in the answer, unless the meaning clearly matches
         if q.content and self.lex(q.content, chunk, j) < 0.34 and best_sim < STRONG_SIM:
             return None, False
-        return self._assemble(q, ranked, ranked[0]), False
+        return self._assemble(q, ranked, best), False
 
     @staticmethod
     def _specific_food(q: Query) -> bool:

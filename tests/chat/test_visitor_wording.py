@@ -335,3 +335,24 @@ def test_opening_hours_are_no_guide_fact() -> None:
 
     assert VISIT.search("which butterfly house has atlas moths and what are its opening hours")
     assert not VISIT.search("when does the atlas moth open its wings")
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("what is a proboscis", "proboscis"),
+    ("what does diapause mean?", "diapause"),
+    ("define instar", "instar"),
+    ("what is it", None),
+    ("what is a butterfly", None),
+    ("what is a monarch caterpillar's food", None),
+])
+def test_glossary_questions_name_the_term(question: str, term: str | None) -> None:
+    from butterflyer.chat.plan import defined_term
+
+    assert defined_term(question) == term
+
+
+def test_a_glossary_question_is_answered_by_the_defining_sentence(tiny_engine) -> None:  # noqa: ANN001
+    # the tiny guide defines no chrysalis on a topic page, so the species sentence that says what one is
+    chunk, j = tiny_engine.planner.definition("chrysalis")
+    assert "jade green" in chunk.sentences[j]
+    assert tiny_engine.planner.definition("genome") is None
