@@ -45,6 +45,7 @@ from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import (
     STOPWORDS,
+    edit_distance,
     normalize,
     repair_question_words,
     repair_typos,
@@ -70,7 +71,13 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "people", "else", "someone", "folks", "usually", "really", "actually",
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
-                             "read", "heard", "true", "correct", "quick", "question")}
+                             "read", "heard", "true", "correct", "quick", "question",
+                             "come", "go", "goes", "going")}  # "how come" asks why; "go" says nothing
+
+
+# words that make a question about butterflies and moths in general, not about the page's species
+_GENERAL_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "insect",
+                  "insects", "lepidoptera", "species"}
 
 
 class ChatEngine:
@@ -88,6 +95,7 @@ class ChatEngine:
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
         self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
+        self._long_words = sorted(w for w in self.vocabulary | STOPWORDS if len(w) >= 5)
         self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
@@ -170,8 +178,12 @@ class ChatEngine:
         intent.on_domain = intent.on_domain or parse_intent(message, terms(message)).on_domain
         residual = [t for t in terms(unnamed) if t not in GENERIC]
 
+        # on a species page a question about "the" part of an insect with no group word in it ("what's the
+        # long pointy nose for") is about that species; "how do butterflies migrate" is general
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
-                                       or any(s not in ("overview", "facts") for s in intent.sections))
+                                       or any(s not in ("overview", "facts") for s in intent.sections)
+                                       or ("the" in words and not set(words) & _GENERAL_WORDS
+                                           and not about_other_animal(words)))
         targets = named or ([current] if current and follow_up else [])
         if ((intent.compare or asks_relatives(message)) and len(named) == 1 and current
                 and current != named[0]):
@@ -246,7 +258,12 @@ class ChatEngine:
                 or term in CUE_WORDS or term in NUMBER_WORDS):
             return False
         near = {term} | {term[:i] + term[i + 1:] for i in range(len(term))}
-        return not near & self._deletes
+        if near & self._deletes:
+            return False
+        # a longer word two slips from a known one ("catapiller", "originaly") is that word misspelt
+        return len(term) < 7 or not any(
+            abs(len(w) - len(term)) <= 2 and w[0] == term[0] and edit_distance(term, w, 2) <= 2
+            for w in self._long_words)
 
     def _unknown(self, words: list[str], k: int) -> bool:
         if not 0 <= k < len(words):

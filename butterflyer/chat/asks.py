@@ -58,6 +58,9 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         # whether it belongs to a group, which its classification says
                         r"^\s*(is|are) (it|this|that|they|these|the [a-z' -]+?|[a-z' -]+?) "
                         r"(an? )?(kind|type|sort|member|species) of\b|"
+                        # "so is it one of the blues?": whether it belongs to the group the word names
+                        r"\bone of the (blues|whites|skippers|swallowtails|hairstreaks|coppers|fritillaries|"
+                        r"sulphurs|metalmarks|emperors|admirals|birdwings|tigers|satyrs|browns)\b|"
                         r"^\s*(is|are)\b[^?]*\b(moths?|butterfl\w*)\b[^?]*\b(silk|hawk|tiger|sphinx|owlet|"
                         r"emperor|moon|giant silk|milkweed|brush-footed|brushfoot) (moths?|butterfl\w*)\b"),
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),

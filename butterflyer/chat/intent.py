@@ -43,7 +43,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                              "risk", "law", "legal"}, ()),
     "identification": ({"identify", "recogni", "recognis", "recogniz", "look", "colour", "color", "mark",
                         "marking", "pattern", "spot", "appearance", "describe", "stripe", "band", "underside",
-                        "upperside", "tail", "eyespot", "male", "female", "wings"},
+                        "upperside", "tail", "eyespot", "male", "female", "wings", "boy", "girl"},
                        ("look like", "field mark")),
     "similar_species": ({"apart", "difference", "differ", "distinguish", "versus", "vs", "confus", "confuse",
                          "similar", "mistake", "compare", "resemble", "lookalike"},

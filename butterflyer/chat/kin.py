@@ -27,7 +27,9 @@ LOOKS = re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|look\w*|resembl\w*|confus\
 def asks_relatives(text: str) -> bool:
     """Whether a question asks which species an entry is related to (not which one it looks like)."""
     low = without_people(text.lower())
-    return bool(RELATIVES.search(low)) and not LOOKS.search(low)
+    # "is it related to X, or do they just look alike": kinship is asked, looks are the alternative
+    either = re.search(r"\b(related|relatives?|kin)\b[^?]*\bor\b[^?]*\blook", low)
+    return bool(RELATIVES.search(low)) and (not LOOKS.search(low) or either is not None)
 
 
 def relatives(guide: FieldGuide, label: str) -> list[tuple[str | None, list[str]]]:

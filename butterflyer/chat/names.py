@@ -85,7 +85,10 @@ heather ivy holly hazel ash elder sage mint tea coffee cocoa
 """
 PLANTS = set(_PLANT_TEXT.split())
 _COMPASS = {"north", "south", "east", "west", "central"}
-_BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see"}
+_BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see",
+          # words that count insects, never part of a name ("a bunch of male adonis blues")
+          "bunch", "lot", "lots", "load", "loads", "group", "groups", "pair", "couple", "swarm", "swarms",
+          "dozens", "hundreds", "thousands", "number", "flock", "cloud", "heaps"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 

@@ -112,7 +112,7 @@ _RANGE_TERMS = {stem(w) for w in ("live", "lives", "see", "seen", "find", "found
                                   "countries", "part", "parts", "region", "wild", "world", "anywhere",
                                   "apart", "else")}
 _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
-                         r"sort of place|what (places|place))\b")
+                         r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out)\b")
 
 
 @dataclass
@@ -186,7 +186,8 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
             "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent",
-            "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna"}
+            "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
+            "boy": "male", "girl": "female", "nose": "snout", "beak": "snout"}
 
 
 def _canon(term: str) -> str:
@@ -523,8 +524,12 @@ class Planner:
             # predators", "how does it avoid being eaten" / "distasteful to birds"): the best-ranked
             # sentence that gives a reason, when it ranks near the top
             top = ranked[0][0] if ranked else 0.0
-            best = next(((s, c, j) for s, c, j in ranked if s >= top - WHY_MARGIN
-                         and answers_ask(c.sentences[j], ["reason"])), None)
+            near = [(s, c, j) for s, c, j in ranked if s >= top - WHY_MARGIN
+                    and answers_ask(c.sentences[j], ["reason"])]
+            if len(q.targets) >= 2:
+                # "how come viceroys look so much like monarchs": a reason that ties the two together
+                near = [x for x in near if set(self._others[x[1].id][x[2]]) & set(q.targets)] or near
+            best = near[0] if near else None
         if best is None:
             return None
         if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
@@ -608,6 +613,10 @@ class Planner:
             # "which countries can I see them in": the range answers, not a sentence that shares a word
             best = next(((s, c, k) for s, c, k in ranked
                          if c.section == "distribution" and c.entry == best[1].entry), best)
+        if best[1].section == "distribution" and _PLACE_KIND.search(text):
+            # "where do I look for them", "where do they hang out": the kind of place, not the range
+            best = next(((s, c, k) for s, c, k in ranked
+                         if c.section == "habitat" and c.entry == best[1].entry), best)
         if (best[1].section == "habitat" and not _PLACE_KIND.search(text)
                 and (_WHERE.search(text) and self.lex(q.content, best[1], best[2]) == 0
                      or _RANGE_WORDS.search(text))):
@@ -656,6 +665,8 @@ class Planner:
         if runner and runner[0] >= best[0] - 0.01 and len(plan.parts) < 4:
             plan.add(single(runner[1], runner[2]), 1)
         for extra_label in q.targets[1:]:
+            if extra_label in self._others[chunk.id][j]:
+                continue  # the answer already ties the two together ("mimicry that protects both")
             other_chunk = self.chunk.get(f"{extra_label}::{chunk.section}")
             if other_chunk:
                 plan.add(other_chunk, 1)

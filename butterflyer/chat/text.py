@@ -14,7 +14,7 @@ their he she his her him not no yes so than then too very just also any some all
 s t don't doesn't isn't tell me please know want like much many more most about up down out off again once
 one ones get got make does kind sort type thing things i'd i'm you're between among during without within
 across through toward towards against around before after because while whether either neither both every
-u ur n ya pls plz actually originally exactly really basically honestly literally anyway
+u ur n m ll ve re d ya pls plz actually originally exactly really basically honestly literally anyway
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -77,6 +77,8 @@ _QUESTION_TYPOS = [
     (re.compile(r"\b(wy|whyy)\b", re.I), "why"),
     (re.compile(r"\bhow (lond|lomg|lnog|logn|lng|longg)\b", re.I), "how long"),
     (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
+    # the word visitors misspell most: "catapiller", "cattapilar", "caterpiller"
+    (re.compile(r"\bcatt?[aeiou]r?p+[aeiou]?l+[aeiou]r(s?)\b", re.I), r"caterpillar\1"),
     # contractions typed without the apostrophe ("whats a chrysalis", "why doesnt it")
     (re.compile(r"\b(what|where|who|how|that)s\b", re.I), r"\1 is"),
     (re.compile(r"\b(does|do|is|are|did|can|was|were|have|has)nt\b", re.I), r"\1 not"),
@@ -87,6 +89,7 @@ _QUESTION_TYPOS = [
 # extinct, "once a year or twice" asks how many generations (broods) a year.
 _IDIOMS = [
     (re.compile(r"\b(wiped|wipe|wipes|wiping|die|died|dies|dying|dyed) out\b", re.I), "extinct"),
+    (re.compile(r"\b(in|into) (plain|normal|simple|everyday) english\b", re.I), "called"),
     (re.compile(r"\b(once|twice|two times|three times|how many times|how often)\b[a-z ]{0,20}\b"
                 r"(a|per|each|every) year\b", re.I), r"\g<0> generations"),
 ]

@@ -356,3 +356,32 @@ def test_a_glossary_question_is_answered_by_the_defining_sentence(tiny_engine) -
     chunk, j = tiny_engine.planner.definition("chrysalis")
     assert "jade green" in chunk.sentences[j]
     assert tiny_engine.planner.definition("genome") is None
+
+
+def test_related_or_just_look_alike_asks_kinship() -> None:
+    assert asks_relatives("is the hummingbird hawk-moth actually related to the hummingbird clearwing, "
+                          "or do they just look alike")
+    assert not asks_relatives("which moth does it look like")
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("what do clouded sulfer catapillers eat", "caterpillars"),
+    ("cattapilar black n yellow", "caterpillar"),
+    ("Argema mittrei in plain english?", "called"),
+])
+def test_common_misspellings_and_idioms_are_read_as_meant(typed: str, meant: str) -> None:
+    assert meant in repair_question_words(typed)
+
+
+def test_one_of_the_blues_asks_membership_and_counting_words_end_a_name(shapes: NameShapes) -> None:
+    assert "kind" in asks("the glittering sapphire is blue, so is it one of the blues?")
+    assert shapes.find("why is there always a bunch of male adonis blues on the path",
+                       [Span("ADONIS", 8, 10)]) is None
+
+
+@pytest.mark.parametrize("question", ["where do I actually look for purple hairstreaks",
+                                      "little wood satyr, where do they hang out"])
+def test_where_to_look_asks_for_the_kind_of_place(question: str) -> None:
+    from butterflyer.chat.plan import _PLACE_KIND
+
+    assert _PLACE_KIND.search(question)
