@@ -38,6 +38,7 @@ from butterflyer.chat.intent import (
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
+from butterflyer.chat.migration import asks_farthest_migrant, farthest_migrant
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import NUMBER_WORDS, Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
@@ -299,6 +300,18 @@ class ChatEngine:
                                  species_id=focus, status="not_covered")
         # on a species page, "what do the caterpillars eat? found some huge green ones" asks about that
         # species; only "... what is it?" asks which species a description fits
+        if not named and asks_farthest_migrant(message):
+            words = set(tokens(message))
+            kind = ("moth" if words & {"moth", "moths"} else
+                    "butterfly" if words & {"butterfly", "butterflies"} else None)
+            found = farthest_migrant(self.index.chunks,
+                                     {lb for lb, k in self._kinds.items() if kind is None or k == kind})
+            if found is not None:
+                chunk, j, _ = found
+                lead = (f"Of the species whose migration distance my guide gives, the "
+                        f"{chunk.entry_title.lower()} goes farthest:")
+                return ChatReply(answer=f"{lead} {chunk.sentences[j]} [1]",
+                                 citations=[self._citation(1, chunk, chunk.sentences[j])], species_id=focus)
         if not named and is_description(message) and not (follow_up and not asks_identity(message)):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)

@@ -115,6 +115,9 @@ _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country
                          r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out)\b")
 
 
+_BECOME = re.compile(r"\b(become|becomes|turn into|turns into|change into|changes into|develop into)\b")
+
+
 @dataclass
 class Plan:
     """Chunks (possibly single-sentence views) in answer order, with how many sentences to quote."""
@@ -159,6 +162,8 @@ class Query:
     @property
     def stage(self) -> str | None:
         """The life stage the question is about ("caterpillar", "pupa", "egg"), if it names one."""
+        if _BECOME.search(self.text.lower()):
+            return None  # "how long does it take for a caterpillar to become a butterfly": the whole cycle
         words = set(tokens(self.text))
         return next((k for k, v in STAGES.items() if words & v), None)
 
@@ -592,8 +597,12 @@ class Planner:
             return None, True
         if q.quantity and not has_number(chunk.sentences[j]):
             return None, False
-        # the question's own words must show up in the answer, unless the meaning clearly matches
-        if q.content and self.lex(q.content, chunk, j) < 0.34 and best_sim < STRONG_SIM:
+        # the question's own words must show up in the answer, unless the meaning clearly matches (the
+        # words of the clauses that ask: "my daughter keeps mixing them up" is context)
+        asking = asking_clauses(q.text)
+        asked = set(q.residual) & set(terms(asking)) if asking != q.text else set()
+        if q.content and self.lex(q.content, chunk, j) < 0.34 and not (
+                asked and self.lex(asked, chunk, j) >= 0.34) and best_sim < STRONG_SIM:
             return None, False
         return self._assemble(q, ranked, best), False
 

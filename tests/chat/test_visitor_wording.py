@@ -385,3 +385,14 @@ def test_where_to_look_asks_for_the_kind_of_place(question: str) -> None:
     from butterflyer.chat.plan import _PLACE_KIND
 
     assert _PLACE_KIND.search(question)
+
+
+def test_becoming_an_adult_is_no_single_stage() -> None:
+    from butterflyer.chat.intent import Intent
+    from butterflyer.chat.plan import Query
+
+    def stage(text: str) -> str | None:
+        return Query(text=text, intent=Intent(), targets=[], residual=[]).stage
+
+    assert stage("how long does it take for a caterpillar to become a butterfly") is None
+    assert stage("what does the caterpillar look like") == "caterpillar"

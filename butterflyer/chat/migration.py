@@ -1,0 +1,50 @@
+"""Which species migrates farthest: worked out from the distances the guide's own sentences give.
+
+The guide has no distance field, but its sentences about migrations state distances in
+kilometres ("a round trip of more than 12,000 kilometres"). A question that asks which
+butterfly or moth migrates farthest is answered from the largest such distance, quoting the
+sentence that states it, so every figure is one the guide already says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+
+from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.text import normalize
+
+_ASK = re.compile(r"\b(longest|furthest|farthest|biggest|greatest|largest) (yearly |annual )?"
+                  r"(migration|journey|trip|distance)|"
+                  r"\bmigrat\w* (the )?(furthest|farthest|longest|most|further|farther)\b|"
+                  r"\b(flies|fly|travels?|goes|go) (the )?(furthest|farthest)\b")
+_DISTANCE = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)\s*(km|kilomet(?:re|er)s?)\b")
+_MIGRATES = re.compile(r"\bmigrat\w*|\bjourney\b|\bround trip\b|\bflown\b")
+
+
+def asks_farthest_migrant(text: str) -> bool:
+    """Whether a question asks which species migrates farthest ("which butterfly does the longest
+    migration", "which one on your list migrates the furthest")."""
+    return bool(_ASK.search(normalize(text)))
+
+
+def distance_km(sentence: str) -> int | None:
+    """The largest distance in kilometres a migration sentence states, or ``None``."""
+    if not _MIGRATES.search(sentence.lower()):
+        return None
+    found = [int(m.group(1).replace(",", "")) for m in _DISTANCE.finditer(sentence.lower())]
+    return max(found, default=None)
+
+
+def farthest_migrant(chunks: Iterable[Chunk], entries: Collection[str]) -> tuple[Chunk, int, int] | None:
+    """``(chunk, sentence index, km)`` of the sentence of one of ``entries`` (species labels) that
+    states the longest migration."""
+    best: tuple[Chunk, int, int] | None = None
+    for chunk in chunks:
+        if chunk.entry_kind != "species" or chunk.entry not in entries:
+            continue
+        for j, sentence in enumerate(chunk.sentences):
+            km = distance_km(sentence)
+            if km is not None and (best is None or km > best[2]):
+                best = (chunk, j, km)
+    return best

@@ -1,0 +1,39 @@
+"""The farthest migrant, worked out from the distances the guide's own sentences state."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.migration import asks_farthest_migrant, distance_km, farthest_migrant
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("which butterfly makes the longest migration", True),
+    ("which butterfly on your list migrates the furthest", True),
+    ("what flies the farthest of all your moths", True),
+    ("how far does the monarch migrate", False),
+    ("why do monarchs migrate", False),
+])
+def test_asks_farthest_migrant(question: str, asks: bool) -> None:
+    assert asks_farthest_migrant(question) is asks
+
+
+def test_distance_is_the_largest_kilometre_figure_of_a_migration_sentence() -> None:
+    assert distance_km("Monarchs migrate up to about 4,500 to 4,800 kilometres each autumn.") == 4800
+    assert distance_km("A round trip of more than 12,000 km between Africa and Europe.") == 12000
+    assert distance_km("Its wingspan is 120 mm and it lives 5 km from the coast.") is None  # no migration
+
+
+def _chunk(entry: str, sentences: tuple[str, ...]) -> Chunk:
+    return Chunk(id=f"{entry}::facts", entry=entry, entry_kind="species", entry_title=entry.title(),
+                 section="facts", section_title="Facts", sentences=sentences)
+
+
+def test_farthest_migrant_among_the_allowed_entries() -> None:
+    chunks = [_chunk("A", ("A migrates about 2,000 km south.",)),
+              _chunk("B", ("B is blue.", "B makes a migration of 4,500 kilometres.")),
+              _chunk("C", ("C migrates 9,000 km.",))]
+    chunk, j, km = farthest_migrant(chunks, {"A", "B"})
+    assert (chunk.entry, j, km) == ("B", 1, 4500)
+    assert farthest_migrant(chunks, set()) is None
