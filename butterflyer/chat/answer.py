@@ -76,6 +76,8 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "come", "go", "goes", "going")}  # "how come" asks why; "go" says nothing
 
 
+_PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
+                  "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
 # words that make a question about butterflies and moths in general, not about the page's species
 _GENERAL_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "insect",
                   "insects", "lepidoptera", "species"}
@@ -157,8 +159,13 @@ class ChatEngine:
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         # "an orange butterfly like a monarch but smaller ...": the monarch is what it is compared with
         described = is_description(message)
+        words_all = tokens(message)
         compared = [m.label for m in mentions if described and _compared_with(message, m.start)]
         mentions = [m for m in mentions if m.label not in compared]
+        if described:
+            # "small white dots", "chestnut brown": a name made of look words, said as a look
+            mentions = [m for m in mentions
+                        if not (m.end < len(words_all) and words_all[m.end] in COLOURS | _PATTERN_NOUNS)]
         named = list(dict.fromkeys(m.label for m in mentions))
         words = tokens(message)
         name_like = self._name_like_unknown(message)
@@ -304,10 +311,10 @@ class ChatEngine:
             words = set(tokens(message))
             kind = ("moth" if words & {"moth", "moths"} else
                     "butterfly" if words & {"butterfly", "butterflies"} else None)
-            found = farthest_migrant(self.index.chunks,
+            farthest = farthest_migrant(self.index.chunks,
                                      {lb for lb, k in self._kinds.items() if kind is None or k == kind})
-            if found is not None:
-                chunk, j, _ = found
+            if farthest is not None:
+                chunk, j, _ = farthest
                 lead = (f"Of the species whose migration distance my guide gives, the "
                         f"{chunk.entry_title.lower()} goes farthest:")
                 return ChatReply(answer=f"{lead} {chunk.sentences[j]} [1]",

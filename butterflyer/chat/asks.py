@@ -37,11 +37,13 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                             r"same genus|close relative|in the family)\b")),
     "scientific": (re.compile(r"\b(scientific|latin|proper name|binomial|taxonomic name)\b"),
                    re.compile(r"\([A-Z][a-z]+ [a-z]+\)")),
-    "name": (re.compile(r"\b(called|call|name[sd]?|known as|nick ?names?)\b"),
+    "name": (re.compile(r"\b(called|call|name[sd]?|known as|nick ?names?)\b|"
+                        r"\b(which|what) (butterfly|moth|species) is (that|it|this)\b"),
              re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
-    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name)\b|\bwho (first )?named\b|"
-                          r"\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|\bnamed (after|for)\b"),
+    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name|call (it|them))\b|"
+                          r"\bwho (first )?named\b|\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|"
+                          r"\bnamed (after|for)\b"),
                re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
                           r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
     # who described or discovered it (and when): only a sentence naming the describer or the year answers
@@ -54,6 +56,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
                         r"(butterfl\w*|moths?)\s*\??\s*$|"
                         r"\b(butterfl\w*|moths?) or (an? )?(moths?|butterfl\w*)\b|"
+                        r"\b(birds?|insects?|bugs?) or (an? )?(insects?|birds?|bugs?)\b|"
                         # "is the cinnabar moth a kind of tiger moth", "are rosy maples silk moths too":
                         # whether it belongs to a group, which its classification says
                         r"^\s*(is|are) (it|this|that|they|these|the [a-z' -]+?|[a-z' -]+?) "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,6 +85,12 @@ def tells_looks(text: str) -> bool:
 
 def _prefix(word: str) -> str:
     return stem(word)[:5]
+
+
+@lru_cache(maxsize=4)
+def _guide_prefixes(index: ChatIndex) -> frozenset[str]:
+    """5-letter prefixes of every term the guide uses."""
+    return frozenset(k[:5] for k in index.bm25.idf)
 
 
 def _base(word: str) -> str:
@@ -165,10 +172,13 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     del lexical  # the description's own words are read from ``text``
     norm = normalize(text)
     want = "moth" if re.search(r"\bmoths?\b", norm) else "butterfly" if "butterfl" in norm else None
-    words = [w for w in tokens(text) if w not in STOPWORDS and w not in _IGNORE]
+    idf = index.bm25.idf
+    # words the guide never uses, even in another form ("ngl", "screen"), can neither fit nor rule out an
+    # entry ("stripy" stays: the guide says "striped")
+    stems5 = _guide_prefixes(index)
+    words = [w for w in tokens(text) if w not in STOPWORDS and w not in _IGNORE and _prefix(w) in stems5]
     if not words:
         return []
-    idf = index.bm25.idf
     top_idf = max(idf.values(), default=1.0)
 
     def weight(w: str) -> float:

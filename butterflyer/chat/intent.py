@@ -170,7 +170,8 @@ _LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
                        r"\bhow long\b[a-z ]{0,30}\b(live|lives|living)\b")
 
 # ("ten different species" is no comparison; "different from", "how is it different" are)
-_COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow\b[^?.]{0,40}\bdifferent\b|\bor different\b|"
+_COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow (is|are|do|does|can)\b[^?.]{0,40}\bdifferent\b|"
+                      r"\bor different\b|"
                       r"\b(distinguish\w*|difference\w*|differ|differs|versus|vs|compar\w*|confus\w*|apart|"
                       r"mistak\w*|lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
 

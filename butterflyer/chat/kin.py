@@ -16,7 +16,8 @@ from butterflyer.chat.asks import without_people
 from butterflyer.chat.schema import FieldGuide
 
 # "related to", "relatives", "cousin", "same family as": the answer is another species
-RELATIVES = re.compile(r"\b(related|relatives?|cousins?|kin|same (genus|family|subfamily|group|tribe))\b")
+RELATIVES = re.compile(r"\b(related|relatives?|cousins?|kin|same (genus|family|subfamily|group|tribe)|"
+                       r"family (with|of|as))\b")
 MAX_SUBFAMILY = 4
 
 

@@ -30,7 +30,11 @@ class Mention:
 
 def _keys(toks: list[str]) -> set[str]:
     """Lookup keys of a name: spaced, joined and stemmed forms."""
-    return {" ".join(toks), "".join(toks), " ".join(stem(t) for t in toks)}
+    keys = {" ".join(toks), "".join(toks), " ".join(stem(t) for t in toks)}
+    if "s" in toks[1:]:  # "Rajah Brooke's birdwing" typed without the possessive
+        bare = [t for t in toks if t != "s"]
+        keys |= {" ".join(bare), " ".join(stem(t) for t in bare)}
+    return keys
 
 
 def _typo_budget(length: int) -> int:

@@ -147,6 +147,13 @@ class Query:
         return {t for t in self.residual if t not in CUE_TERMS}
 
     @property
+    def asked_content(self) -> set[str]:
+        """Content words of the clauses that ask ("my grandfather used to talk about the hop merchant.
+        which butterfly is that?" asks about none of grandfather, used, talk)."""
+        asking = asking_clauses(self.text)
+        return self.content & set(terms(asking)) if asking != self.text else self.content
+
+    @property
     def wanted(self) -> list[str]:
         out: list[str] = []
         for s in self.intent.sections:
@@ -192,7 +199,9 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
             "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent",
             "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
-            "boy": "male", "girl": "female", "nose": "snout", "beak": "snout"}
+            "boy": "male", "girl": "female", "nose": "snout", "beak": "snout", "top": "upperside",
+            "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven", "8": "eight",
+            "9": "nine", "10": "ten", "12": "twelve"}
 
 
 def _canon(term: str) -> str:
@@ -443,7 +452,7 @@ class Planner:
             # answered by a sentence that is merely close in meaning: "its resting heart rate")
             return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
-                not q.content or self.lex(q.content, chunk, j) > 0
+                not q.asked_content or self.lex(q.content, chunk, j) > 0
                 or set(q.asks) & {"relation", "defence", "pest"}):
             return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):

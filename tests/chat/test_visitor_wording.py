@@ -396,3 +396,38 @@ def test_becoming_an_adult_is_no_single_stage() -> None:
 
     assert stage("how long does it take for a caterpillar to become a butterfly") is None
     assert stage("what does the caterpillar look like") == "caterpillar"
+
+
+# --- eighth round (turn 8) ------------------------------------------------------------------
+@pytest.mark.parametrize(("question", "kind"), [
+    ("hummingbrid hawk moth is it a bird or insect lol", "kind"),
+    ("why they call it dogface", "origin"),
+    ("My grandfather used to talk about the 'hop merchant'. Which butterfly is that?", "name"),
+])
+def test_eighth_round_asks(question: str, kind: str) -> None:
+    assert kind in asks(question)
+
+
+def test_the_british_name_question_is_no_origin_of_the_main_name() -> None:
+    assert "origin" not in asks("why do the british call the mourning cloak the camberwell beauty")
+
+
+def test_family_with_asks_kinship_and_how_come_is_no_comparison() -> None:
+    from butterflyer.chat.intent import parse_intent
+    from butterflyer.chat.text import terms
+
+    assert asks_relatives("is luna moth family with the comet moth of madagascar")
+    text = "How come the question mark butterflies look different in summer than in autumn?"
+    assert not parse_intent(text, terms(text)).compare
+
+
+def test_a_possessive_name_typed_without_its_s_is_linked() -> None:
+    from butterflyer.chat.linking import _keys
+
+    assert "rajah brooke birdwing" in _keys(["rajah", "brooke", "s", "birdwing"])
+
+
+def test_texting_fillers_are_stopwords() -> None:
+    from butterflyer.chat.text import STOPWORDS
+
+    assert {"tbh", "ngl", "rn", "idk"} <= STOPWORDS
