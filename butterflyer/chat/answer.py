@@ -38,7 +38,12 @@ from butterflyer.chat.intent import (
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.migration import asks_farthest_migrant, farthest_migrant
+from butterflyer.chat.migration import (
+    asks_farthest_migrant,
+    asks_most_widespread,
+    farthest_migrant,
+    most_widespread,
+)
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import NUMBER_WORDS, Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
@@ -73,7 +78,8 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
                              "read", "heard", "true", "correct", "quick", "question",
-                             "come", "go", "goes", "going")}  # "how come" asks why; "go" says nothing
+                             # "how come" asks why; "go" and "proper" say nothing
+                             "come", "go", "goes", "going", "proper")}
 
 
 _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
@@ -307,12 +313,20 @@ class ChatEngine:
                                  species_id=focus, status="not_covered")
         # on a species page, "what do the caterpillars eat? found some huge green ones" asks about that
         # species; only "... what is it?" asks which species a description fits
+        words = set(tokens(message))
+        kind = ("moth" if words & {"moth", "moths"} else
+                "butterfly" if words & {"butterfly", "butterflies"} else None)
+        of_kind = {lb for lb, k in self._kinds.items() if kind is None or k == kind}
+        if not named and asks_most_widespread(message):
+            widest = most_widespread(self.index.chunks, of_kind)[:3]
+            if widest:
+                citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(widest, 1)]
+                lead = ("My guide calls these among the most widespread in the world:" if len(widest) > 1
+                        else "My guide calls this one of the most widespread in the world:")
+                text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+                return ChatReply(answer=f"{lead} {text}", citations=citations, species_id=focus)
         if not named and asks_farthest_migrant(message):
-            words = set(tokens(message))
-            kind = ("moth" if words & {"moth", "moths"} else
-                    "butterfly" if words & {"butterfly", "butterflies"} else None)
-            farthest = farthest_migrant(self.index.chunks,
-                                     {lb for lb, k in self._kinds.items() if kind is None or k == kind})
+            farthest = farthest_migrant(self.index.chunks, of_kind)
             if farthest is not None:
                 chunk, j, _ = farthest
                 lead = (f"Of the species whose migration distance my guide gives, the "

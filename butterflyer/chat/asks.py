@@ -27,6 +27,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"when (threatened|disturbed|attacked)|"
                           r"named (after|for)|its name|mistaken for|interference|pigments?|"
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
+                          r"during (territorial|courtship|mating)|to (defend|court)|"
                           r"by \w{2,}ing)\b|, so\b")),
     "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
                             r"same (genus|family|subfamily|group|tribe)|"

@@ -48,3 +48,23 @@ def farthest_migrant(chunks: Iterable[Chunk], entries: Collection[str]) -> tuple
             if km is not None and (best is None or km > best[2]):
                 best = (chunk, j, km)
     return best
+
+
+# "Which butterfly is found in the most places": the guide states this one in words ("one of the most
+# widespread butterflies in the world"), so the sentence that says so answers it.
+_WIDESPREAD_ASK = re.compile(r"\b(most|more) (places|countries|continents|widespread|widely)\b|"
+                             r"\bfound (in|on) the most\b|\b(widest|biggest|largest) (range|distribution)\b")
+_WIDESPREAD_SAYS = re.compile(r"\bmost widespread\b|\bwidest range\b|\bfound on every continent\b")
+
+
+def asks_most_widespread(text: str) -> bool:
+    """Whether a question asks which species is the most widespread."""
+    return bool(_WIDESPREAD_ASK.search(normalize(text)))
+
+
+def most_widespread(chunks: Iterable[Chunk], entries: Collection[str]) -> list[tuple[Chunk, int]]:
+    """``(chunk, sentence index)`` of every sentence of one of ``entries`` that calls its species one of
+    the most widespread in the world (not "in North America")."""
+    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+            for j, sentence in enumerate(chunk.sentences)
+            if _WIDESPREAD_SAYS.search(sentence.lower()) and "world" in sentence.lower()]

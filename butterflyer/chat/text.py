@@ -14,7 +14,7 @@ their he she his her him not no yes so than then too very just also any some all
 s t don't doesn't isn't tell me please know want like much many more most about up down out off again once
 one ones get got make does kind sort type thing things i'd i'm you're between among during without within
 across through toward towards against around before after because while whether either neither both every
-u ur n m ll ve re d ya pls plz tbh ngl rn idk imo lol omg btw
+u ur n m ll ve re d ya pls plz tbh ngl rn idk imo lol omg btw something anything everything nothing
 actually originally exactly really basically honestly literally anyway
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())

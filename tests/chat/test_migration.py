@@ -37,3 +37,15 @@ def test_farthest_migrant_among_the_allowed_entries() -> None:
     chunk, j, km = farthest_migrant(chunks, {"A", "B"})
     assert (chunk.entry, j, km) == ("B", 1, 4500)
     assert farthest_migrant(chunks, set()) is None
+
+
+def test_most_widespread_reads_the_guides_own_claim_worldwide_only() -> None:
+    from butterflyer.chat.migration import asks_most_widespread, most_widespread
+
+    assert asks_most_widespread("which butterfly is found in the most places in the world")
+    assert not asks_most_widespread("where is the painted lady found")
+    chunks = [_chunk("A", ("A is one of the most widespread hairstreaks in North America.",)),
+              _chunk("B", ("B is blue.", "B is one of the most widespread butterflies in the world.")),
+              _chunk("C", ("C is one of the world's most widespread butterflies.",))]
+    assert [(c.entry, j) for c, j in most_widespread(chunks, {"A", "B", "C"})] == [("B", 1), ("C", 0)]
+    assert most_widespread(chunks, {"A"}) == []
