@@ -38,17 +38,17 @@ from butterflyer.chat.intent import (
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
-from butterflyer.chat.migration import (
-    asks_farthest_migrant,
-    asks_most_widespread,
-    farthest_migrant,
-    most_widespread,
-)
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import NUMBER_WORDS, Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
+from butterflyer.chat.superlatives import (
+    asks_farthest_migrant,
+    asks_most_widespread,
+    farthest_migrant,
+    most_widespread,
+)
 from butterflyer.chat.text import (
     STOPWORDS,
     edit_distance,

@@ -1,11 +1,11 @@
-"""The farthest migrant, worked out from the distances the guide's own sentences state."""
+"""Superlatives read from the guide's sentences: the farthest migrant and the most widespread species."""
 
 from __future__ import annotations
 
 import pytest
 
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.migration import asks_farthest_migrant, distance_km, farthest_migrant
+from butterflyer.chat.superlatives import asks_farthest_migrant, distance_km, farthest_migrant
 
 
 @pytest.mark.parametrize(("question", "asks"), [
@@ -40,7 +40,7 @@ def test_farthest_migrant_among_the_allowed_entries() -> None:
 
 
 def test_most_widespread_reads_the_guides_own_claim_worldwide_only() -> None:
-    from butterflyer.chat.migration import asks_most_widespread, most_widespread
+    from butterflyer.chat.superlatives import asks_most_widespread, most_widespread
 
     assert asks_most_widespread("which butterfly is found in the most places in the world")
     assert not asks_most_widespread("where is the painted lady found")

@@ -1,9 +1,10 @@
-"""Which species migrates farthest: worked out from the distances the guide's own sentences give.
+"""Superlatives read from the guide's own sentences, where it has no field to rank.
 
-The guide has no distance field, but its sentences about migrations state distances in
-kilometres ("a round trip of more than 12,000 kilometres"). A question that asks which
-butterfly or moth migrates farthest is answered from the largest such distance, quoting the
-sentence that states it, so every figure is one the guide already says.
+The guide has no distance or range-size field, but its sentences state both: distances in
+kilometres ("a round trip of more than 12,000 kilometres") and worldwide claims ("one of the
+most widespread butterflies in the world"). "Which butterfly migrates farthest" is answered
+from the largest stated distance and "which one is found in the most places" from the
+worldwide claims, quoting the sentences, so every figure is one the guide already says.
 """
 
 from __future__ import annotations
