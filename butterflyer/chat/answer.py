@@ -165,15 +165,14 @@ class ChatEngine:
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         # "an orange butterfly like a monarch but smaller ...": the monarch is what it is compared with
         described = is_description(message)
-        words_all = tokens(message)
+        words = tokens(message)
         compared = [m.label for m in mentions if described and _compared_with(message, m.start)]
         mentions = [m for m in mentions if m.label not in compared]
         if described:
             # "small white dots", "chestnut brown": a name made of look words, said as a look
             mentions = [m for m in mentions
-                        if not (m.end < len(words_all) and words_all[m.end] in COLOURS | _PATTERN_NOUNS)]
+                        if not (m.end < len(words) and words[m.end] in COLOURS | _PATTERN_NOUNS)]
         named = list(dict.fromkeys(m.label for m in mentions))
-        words = tokens(message)
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
         unknown_name = unknown.name if unknown is not None else None
@@ -207,7 +206,7 @@ class ChatEngine:
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
-                      foreign=set(terms(asking_clauses(message))) & {t for t in residual if self._foreign(t)})
+                      foreign=set(terms(asking)) & {t for t in residual if self._foreign(t)})
         if not unknown_name:
             special = self._special(message, named, residual, focus, compared,
                                     follow_up=bool(targets) and not named)
