@@ -85,8 +85,7 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
 _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
                   "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
 # words that make a question about butterflies and moths in general, not about the page's species
-_GENERAL_WORDS = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "insect",
-                  "insects", "lepidoptera", "species"}
+_GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
 class ChatEngine:
@@ -104,7 +103,11 @@ class ChatEngine:
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
         self._deletes = self.vocabulary | {w[:i] + w[i + 1:] for w in self.vocabulary for i in range(len(w))}
-        self._long_words = sorted(w for w in self.vocabulary | STOPWORDS if len(w) >= 5)
+        # known words of five letters or more by first letter, for the two-slip check of _foreign
+        self._long_words: dict[str, list[str]] = {}
+        for w in sorted(self.vocabulary | STOPWORDS):
+            if len(w) >= 5:
+                self._long_words.setdefault(w[0], []).append(w)
         self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS)
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
@@ -275,8 +278,8 @@ class ChatEngine:
             return False
         # a longer word two slips from a known one ("catapiller", "originaly") is that word misspelt
         return len(term) < 7 or not any(
-            abs(len(w) - len(term)) <= 2 and w[0] == term[0] and edit_distance(term, w, 2) <= 2
-            for w in self._long_words)
+            abs(len(w) - len(term)) <= 2 and edit_distance(term, w, 2) <= 2
+            for w in self._long_words.get(term[0], ()))
 
     def _unknown(self, words: list[str], k: int) -> bool:
         if not 0 <= k < len(words):
@@ -310,13 +313,29 @@ class ChatEngine:
                 return ChatReply(answer=f"{NOT_COVERED}: my guide gives no wingspan for the "
                                         f"{' or the '.join(lacking)}, so I can't compare their sizes.",
                                  species_id=focus, status="not_covered")
+        if not named:
+            stated = self._stated_superlative(message, focus)
+            if stated is not None:
+                return stated
         # on a species page, "what do the caterpillars eat? found some huge green ones" asks about that
         # species; only "... what is it?" asks which species a description fits
+        if not named and is_description(message) and not (follow_up and not asks_identity(message)):
+            vec = self.retriever.embed(message)
+            found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)
+            if found:
+                return self._cite_candidates(found, focus)
+        return None
+
+    def _stated_superlative(self, message: str, focus: str | None) -> ChatReply | None:
+        """"Which butterfly is most widespread / migrates farthest", from the guide's own sentences."""
+        widespread, farthest = asks_most_widespread(message), asks_farthest_migrant(message)
+        if not (widespread or farthest):
+            return None
         words = set(tokens(message))
         kind = ("moth" if words & {"moth", "moths"} else
                 "butterfly" if words & {"butterfly", "butterflies"} else None)
         of_kind = {lb for lb, k in self._kinds.items() if kind is None or k == kind}
-        if not named and asks_most_widespread(message):
+        if widespread:
             widest = most_widespread(self.index.chunks, of_kind)[:3]
             if widest:
                 citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(widest, 1)]
@@ -324,20 +343,14 @@ class ChatEngine:
                         else "My guide calls this one of the most widespread in the world:")
                 text = " ".join(f"{c.text} [{c.n}]" for c in citations)
                 return ChatReply(answer=f"{lead} {text}", citations=citations, species_id=focus)
-        if not named and asks_farthest_migrant(message):
-            farthest = farthest_migrant(self.index.chunks, of_kind)
-            if farthest is not None:
-                chunk, j, _ = farthest
-                lead = (f"Of the species whose migration distance my guide gives, the "
-                        f"{chunk.entry_title.lower()} goes farthest:")
-                return ChatReply(answer=f"{lead} {chunk.sentences[j]} [1]",
-                                 citations=[self._citation(1, chunk, chunk.sentences[j])], species_id=focus)
-        if not named and is_description(message) and not (follow_up and not asks_identity(message)):
-            vec = self.retriever.embed(message)
-            found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)
-            if found:
-                return self._cite_candidates(found, focus)
-        return None
+        found = farthest_migrant(self.index.chunks, of_kind) if farthest else None
+        if found is None:
+            return None
+        chunk, j, _ = found
+        lead = (f"Of the species whose migration distance my guide gives, the {chunk.entry_title.lower()} "
+                "goes farthest:")
+        return ChatReply(answer=f"{lead} {chunk.sentences[j]} [1]",
+                         citations=[self._citation(1, chunk, chunk.sentences[j])], species_id=focus)
 
     def _citation(self, n: int, chunk: Chunk, sentence: str) -> Citation:
         kind: Literal["species", "topic"] = "topic" if chunk.entry_kind == "topic" else "species"

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import re
 
+from butterflyer.chat.intent import GROUP_NOUNS
+
+# group words and their plurals ("one of the blues", "one of the satyrs")
+_GROUPS = "|".join(sorted(GROUP_NOUNS | {f"{w}s" for w in GROUP_NOUNS}, key=len, reverse=True))
+
 # What kind of sentence answers the question: a reason, a relation between species, or a name.
 # A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
 # question may also be answered by a plain description, so it only steers the ranking).
@@ -63,8 +68,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"^\s*(is|are) (it|this|that|they|these|the [a-z' -]+?|[a-z' -]+?) "
                         r"(an? )?(kind|type|sort|member|species) of\b|"
                         # "so is it one of the blues?": whether it belongs to the group the word names
-                        r"\bone of the (blues|whites|skippers|swallowtails|hairstreaks|coppers|fritillaries|"
-                        r"sulphurs|metalmarks|emperors|admirals|birdwings|tigers|satyrs|browns)\b|"
+                        rf"\bone of the ({_GROUPS})\b|"
                         r"^\s*(is|are)\b[^?]*\b(moths?|butterfl\w*)\b[^?]*\b(silk|hawk|tiger|sphinx|owlet|"
                         r"emperor|moon|giant silk|milkweed|brush-footed|brushfoot) (moths?|butterfl\w*)\b"),
              re.compile(r"\b(is|are) an? (day-flying |night-flying )?(butterfly|moth)\b|\bin the family\b")),

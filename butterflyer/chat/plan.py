@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
 from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.describe import PLAIN_HEADS
 from butterflyer.chat.index import ChatIndex
 from butterflyer.chat.intent import CUE_TERMS, DOMAIN, GROUP_NOUNS, STRONG_CUES, Intent, asking_clauses
 from butterflyer.chat.kin import asks_relatives
@@ -73,7 +75,6 @@ STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is
 SEM_MARGIN = 0.08
 # a question about butterflies or moths in general prefers a topic sentence ranked this close to the top
 TOPIC_MARGIN = 0.03
-_PLAIN = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
 SEM_SKIP = ("overview", "wingspan")
@@ -146,12 +147,22 @@ class Query:
         """Residual words that are not section cues: what the answer itself must mention."""
         return {t for t in self.residual if t not in CUE_TERMS}
 
+    @cached_property
+    def asking(self) -> str:
+        """The clauses of the question that ask (the whole text when none stands apart)."""
+        return asking_clauses(self.text)
+
+    @cached_property
+    def asked_residual(self) -> set[str]:
+        """Residual words of the clauses that ask, when context stands apart from them ("my daughter keeps
+        mixing them up"); empty when every clause asks."""
+        return set(self.residual) & set(terms(self.asking)) if self.asking != self.text else set()
+
     @property
     def asked_content(self) -> set[str]:
         """Content words of the clauses that ask ("my grandfather used to talk about the hop merchant.
         which butterfly is that?" asks about none of grandfather, used, talk)."""
-        asking = asking_clauses(self.text)
-        return self.content & set(terms(asking)) if asking != self.text else self.content
+        return self.asked_residual - CUE_TERMS if self.asking != self.text else self.content
 
     @property
     def wanted(self) -> list[str]:
@@ -160,13 +171,13 @@ class Query:
             out.extend(["larval_host_plants", "adult_food"] if s == "food" else [s])
         return out
 
-    @property
+    @cached_property
     def asks(self) -> list[str]:
         """Reason / relation / name: the kind of sentence that answers the question."""
         # read from the clauses that ask ("it looks like a butterfly, does it fly by day?" asks no relation)
-        return asks(asking_clauses(self.text))
+        return asks(self.asking)
 
-    @property
+    @cached_property
     def stage(self) -> str | None:
         """The life stage the question is about ("caterpillar", "pupa", "egg"), if it names one."""
         if _BECOME.search(self.text.lower()):
@@ -591,7 +602,7 @@ class Planner:
         ranked = self.rank_sentences(q, hits)
         best = ranked[0]
         said = set(tokens(q.text))
-        if best[1].entry_kind == "species" and said & _PLAIN and not said & (GROUP_NOUNS - _PLAIN):
+        if best[1].entry_kind == "species" and said & PLAIN_HEADS and not said & (GROUP_NOUNS - PLAIN_HEADS):
             # "how long does a butterfly stay in its chrysalis": a close topic sentence about butterflies in
             # general answers before one species' habit
             own = self.lex(q.content, best[1], best[2])
@@ -608,8 +619,7 @@ class Planner:
             return None, False
         # the question's own words must show up in the answer, unless the meaning clearly matches (the
         # words of the clauses that ask: "my daughter keeps mixing them up" is context)
-        asking = asking_clauses(q.text)
-        asked = set(q.residual) & set(terms(asking)) if asking != q.text else set()
+        asked = q.asked_residual
         if q.content and self.lex(q.content, chunk, j) < 0.34 and not (
                 asked and self.lex(asked, chunk, j) >= 0.34) and best_sim < STRONG_SIM:
             return None, False
