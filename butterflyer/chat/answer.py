@@ -26,6 +26,7 @@ from butterflyer.chat.describe import (
     tells_looks,
 )
 from butterflyer.chat.embed import Encoder, get_encoder
+from butterflyer.chat.frame import strip_frame
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import (
@@ -153,7 +154,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        message = repair_typos(repair_question_words(message), QUESTION_WORDS, self.vocabulary)
+        message = strip_frame(repair_typos(repair_question_words(message), QUESTION_WORDS, self.vocabulary))
         mentions = self.linker.find(message)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -237,8 +238,9 @@ class ChatEngine:
             text = not_covered_text(self.guide, as_typed(message, unknown_name))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
-        if off_topic and not unknown_name:
-            # "where does the brimstone live": no butterfly word, but a name the guide lacks may be meant
+        if not unknown_name and not targets and (off_topic or plan is None or not plan.parts):
+            # "where does the brimstone live": no butterfly word (or nothing in the guide answers it),
+            # but a name the guide lacks may be meant; say which
             maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
                      or latin_pair(message, self.vocabulary))
             if maybe is not None:
@@ -439,15 +441,16 @@ def _compared_with(message: str, start: int) -> bool:
 
 
 def _described(message: str, unknown: Unknown) -> bool:
-    """Whether a name phrase is part of a description, not a species asked about by name: it starts a
-    description ("a black swallowtail with shiny blue hindwings"), it is the last of a list of colours
-    ("electric blue and black swallowtail"), or, in a message that describes an insect, it is a plain
-    butterfly, moth or caterpillar qualified by looks ("pink and yellow fuzzy little moth")."""
+    """Whether a name phrase is part of a description, not a species asked about by name: a phrase of
+    look words starts a description ("a black swallowtail with shiny blue hindwings"), it is the last of a
+    list of colours ("electric blue and black swallowtail"), or, in a message that describes an insect, it
+    is a plain butterfly, moth or caterpillar qualified by looks ("pink and yellow fuzzy little moth")."""
     words = tokens(message)
     end, start = unknown.end, unknown.start
     # "large white butterfly with black spots": the group word may stand between the name and "with"
     after = end + 1 if end + 1 < len(words) and words[end] in PLAIN_HEADS else end
     if (after < len(words) and words[after] == "with" and tells_looks(" ".join(words[after + 1:]))
+            and tells_looks(" ".join(words[start:end]))  # "elephant hawk moth ... with fake eyes" names one
             and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"})):
         return True
     if not is_description(message):

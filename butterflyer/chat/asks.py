@@ -59,8 +59,12 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                re.compile(r"\b(described|discovered|first found|collected) (by|in)\b|"
                           r"\b(1[6-9]\d\d|20[0-2]\d)\b")),
     # "is it a butterfly?", "moth or butterfly?": the classification sentence answers, not an alias
-    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) an? "
+    "kind": (re.compile(r"\b(is|are) (it|this|that|they|these|the [a-z' -]+?) "
+                        r"(?:(?:really|actually|truly|definitely|even|still) )?an? "
                         r"(butterfl\w*|moths?)\s*\??\s*$|"
+                        # "this looks like a butterfly - is it actually one?"
+                        r"\b(butterfl\w*|moths?)\b.*\b(is|are) (it|this|they) (?:really |actually )?"
+                        r"(one|ones)\s*\??\s*$|"
                         r"\b(butterfl\w*|moths?) or (an? )?(moths?|butterfl\w*)\b|"
                         r"\b(birds?|insects?|bugs?) or (an? )?(insects?|birds?|bugs?)\b|"
                         # "is the cinnabar moth a kind of tiger moth", "are rosy maples silk moths too":

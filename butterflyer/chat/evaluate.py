@@ -109,8 +109,15 @@ def has_fact(q: EvalQuestion, text: str) -> bool:
 def is_correct(q: EvalQuestion, reply: ChatReply) -> bool:
     """Refused when it must (naming the asked-about species if set), else answered with an expected fact."""
     if q.refuse:
-        return reply.refused and (q.mention is None or normalize(q.mention) in normalize(reply.answer))
+        return reply.refused and (q.mention is None or names(q.mention, reply.answer))
     return not reply.refused and has_fact(q, reply.answer)
+
+
+def names(mention: str, text: str) -> bool:
+    """Whether ``text`` names ``mention``, in the singular or the plural ("gulf fritillaries")."""
+    norm, name = normalize(text), normalize(mention)
+    stem_ = name[:-1] if name.endswith("y") else name
+    return any(form in norm for form in (name, name + "s", name + "es", stem_ + "ies"))
 
 
 CANDIDATE_WORDING = re.compile(r"\bprobably the\b.*\bto be sure, send a photo\b", re.IGNORECASE | re.DOTALL)

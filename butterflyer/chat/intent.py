@@ -26,7 +26,9 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                  ("how long are", "wing span")),
     "distribution": ({"where", "distribution", "range", "native", "countri", "country", "continent",
                       "region", "occur", "found", "world", "everywhere", "worldwide", "widespread",
-                      "cosmopolitan"}, ()),
+                      "cosmopolitan"},
+                     ("see it here", "see one here", "see them here", "likely to see", "chance of seeing",
+                      "in my area", "around here", "near me", "in my country", "in my state")),
     "habitat": ({"habitat", "environment", "live", "lives", "forest", "meadow", "grassland", "place",
                  "places"},
                 ("what kind of place", "type of place", "sort of place", "kind of places")),
@@ -67,6 +69,8 @@ wingspan nectar lepidoptera insect insects milkweed metamorphosis migration migr
 migratory mimicry swallowtail hornworm hornworms
 skipper hairstreak birdwing admiral sulphur white blue copper fritillary host plant eggs antenna antennae
 proboscis scales pollinator garden photograph photo photographing camera species entomology
+eyespot eyespots instar instars diapause pupate pupates pupation inchworm inchworms silkworm silkworms
+lepidopterist lepidopterists overwinter hibernate hibernating
 """
 DOMAIN = {stem(w) for w in _DOMAIN_TEXT.split()}
 
@@ -145,22 +149,35 @@ QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
 _ASKING_START = re.compile(r"^(?:(?:and|so|also|but|ok|okay|hi|hey|pls|please|quick q|q)\s+)*"
                            r"(what|whats|where|wheres|why|how|hows|when|which|who|whose|is|are|was|were|do|"
                            r"does|did|can|could|will|would|should|has|have|any)\b")
-_CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b")
+# a clause break: punctuation, a free-standing dash, "but", or a question word that starts a question
+# inside a run-on message ("a monarch landed on my balcony what do its caterpillars eat")
+_CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b|"
+                           r"(?<=\S)\s+(?=(?:what|where|why|how|which|when)\s+(?:do|does|did|is|are|was|"
+                           r"were|can|could|would|should|will|long|big|many|much|far|fast|come|kind)\b)")
 
 
 def asking_clauses(message: str) -> str:
-    """The clauses of ``message`` that ask something (end in "?" or open with a question word), joined;
-    the whole message when no clause does. Context a visitor adds ("my son touched one", "it was in a
-    zoo exhibit") is left out."""
+    """The clauses of ``message`` that ask something (end in "?" or open with a question word; failing
+    those, name a section such as "range"), joined; the whole message when no clause does. Context a
+    visitor adds ("my son touched one", "it was in a zoo exhibit") is left out."""
     norm = message.lower()
     parts: list[str] = []
+    clauses: list[str] = []
     start = 0
     for m in [*_CLAUSE_BREAK.finditer(norm), None]:
         end = m.start() if m else len(norm)
         clause = norm[start:end].strip()
+        if clause:
+            clauses.append(clause)
         if clause and ((m is not None and "?" in m.group()) or _ASKING_START.match(clause)):
             parts.append(clause)
         start = m.end() if m else len(norm)
+    if not parts and len(clauses) > 1:
+        # no clause is worded as a question ("we were out walking and the kids got curious. luna moth
+        # range"): the clauses that name something to look up ask, the story around them does not
+        parts = [c for c in clauses if parse_intent(c, []).sections]
+        if len(parts) == len(clauses):
+            parts = []
     return " ".join(parts) if parts else message
 
 

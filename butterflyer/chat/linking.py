@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import STOPWORDS, edit_distance, stem, tokens
+from butterflyer.chat.text import STOPWORDS, clause_starts, edit_distance, stem, tokens
 
 MAX_NAME_TOKENS = 5
 
@@ -73,12 +73,15 @@ class SpeciesLinker:
         self.vocabulary = vocabulary or set()
 
     def find(self, text: str) -> list[Mention]:
-        """Non-overlapping mentions, left to right, longest names first at each position."""
+        """Non-overlapping mentions, left to right, longest names first at each position; a name never
+        spans a clause mark ("quick question - paris peacock" holds no "question mark")."""
         toks = tokens(text)
+        breaks = sorted(clause_starts(text)) + [len(toks)]
         out: list[Mention] = []
         i = 0
         while i < len(toks):
-            hit = self._match_at(toks, i)
+            clause_end = next(b for b in breaks if b > i)
+            hit = self._match_at(toks[:clause_end], i)
             if hit is None:
                 i += 1
                 continue
@@ -118,7 +121,7 @@ class SpeciesLinker:
                 continue
             if any(t in self._heads and self._is_typo_candidate(t, 1) for t in cand):
                 continue
-            label = self._fuzzy("".join(cand))
+            label = self._fuzzy("".join(cand), same_start=n == 1)
             if label is not None:
                 return Mention(label, i, i + n, exact=False)
         for n in range(top, 1, -1):
@@ -147,12 +150,16 @@ class SpeciesLinker:
         return (len(token) >= shortest and token not in STOPWORDS and token not in self.vocabulary
                 and stem(token) not in self.vocabulary and not token.isdigit())
 
-    def _fuzzy(self, squashed: str) -> str | None:
+    def _fuzzy(self, squashed: str, same_start: bool = False) -> str | None:
+        """The covered name within the typo budget of ``squashed``; ``same_start``: one word alone
+        must keep its first letter ("moment" is no slip of "comet")."""
         budget = _typo_budget(len(squashed))
         if budget == 0:
             return None
         best: tuple[int, str] | None = None
         for key, label in self._squashed.items():
+            if same_start and key[:1] != squashed[:1]:
+                continue
             d = edit_distance(squashed, key, budget)
             if d <= budget and (best is None or d < best[0]):
                 best = (d, label)

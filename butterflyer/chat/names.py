@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from butterflyer.chat.describe import COLOURS
 from butterflyer.chat.intent import GROUP_NOUNS
 from butterflyer.chat.measure import ALIASES, REGIONS
-from butterflyer.chat.text import STOPWORDS, normalize, stem, tokens
+from butterflyer.chat.text import STOPWORDS, clause_starts, normalize, stem, tokens
 from butterflyer.chat.unknown import Unknown
 
 # Words that end the common names of particular groups (besides intent.GROUP_NOUNS).
@@ -88,7 +88,10 @@ _COMPASS = {"north", "south", "east", "west", "central"}
 _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "said", "saw", "seen", "see",
           # words that count insects, never part of a name ("a bunch of male adonis blues")
           "bunch", "lot", "lots", "load", "loads", "group", "groups", "pair", "couple", "swarm", "swarms",
-          "dozens", "hundreds", "thousands", "number", "flock", "cloud", "heaps"}
+          "dozens", "hundreds", "thousands", "number", "flock", "cloud", "heaps",
+          # words that talk about the question, never part of a name ("the reason male luna moths")
+          "reason", "reasons", "point", "purpose", "difference", "question", "idea", "chance", "triggers",
+          "trigger", "makes", "causes", "cause", "lets", "helps"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 
@@ -147,6 +150,12 @@ def _hyphen_patterns(message: str) -> set[str]:
             if m.group(2).startswith(_PATTERN_ED)}
 
 
+def _shade_words(message: str) -> set[str]:
+    """First parts of colour compounds written with a hyphen ("mahogany-brown", "lemon-yellow")."""
+    pairs = re.finditer(r"\b([a-z]+)-([a-z]+)\b", normalize(message))
+    return {m.group(1) for m in pairs if m.group(2) in COLOURS}
+
+
 class NameShapes:
     """Knows one guide's vocabulary and species kinds; finds name phrases it does not cover."""
 
@@ -188,13 +197,16 @@ class NameShapes:
     def _known(self, word: str) -> bool:
         return word in self.vocabulary or stem(word) in self.vocabulary
 
-    def _name_like(self, toks: Sequence[str], k: int, capital: set[str], hyphened: set[str]) -> bool:
+    def _name_like(self, toks: Sequence[str], k: int, capital: set[str], hyphened: set[str],
+                   shades: Collection[str] = ()) -> bool:
         """Whether token ``k`` reads as part of a proper name rather than as a description."""
         w = toks[k]
         if w in STOPWORDS or w in DESCRIPTIVE or w.isdigit() or len(w) < 3:
             return False
         if w in hyphened:
             return True  # "pink-spotted swallowtail"
+        if w in shades:
+            return False  # "mahogany-brown", "lemon-yellow": a shade of colour
         if w in COLOURS or w.endswith(("ish", "coloured", "colored")):
             return False
         possessive = k + 1 < len(toks) and toks[k + 1] == "s"
@@ -223,6 +235,8 @@ class NameShapes:
         toks = tokens(message)
         capital = _capitalised(message)
         hyphened = _hyphen_patterns(message)
+        shades = _shade_words(message)
+        breaks = clause_starts(message)
         owner = {k: m for m in mentions for k in range(m.start, m.end)}
         found = self._binomial(toks, owner)
         if found is not None:
@@ -231,41 +245,43 @@ class NameShapes:
             m = owner.get(h)
             if m is not None:
                 if h == m.end - 1:
-                    found = self._before_covered(toks, m, owner, capital, hyphened)
+                    found = self._before_covered(toks, m, owner, capital, hyphened, breaks, shades)
                     if found is not None:
                         return found
                 continue
             if not _is_head(word) and word not in _YOUNG:
                 continue
-            found = self._before_head(toks, h, owner, capital, hyphened)
+            found = self._before_head(toks, h, owner, capital, hyphened, breaks, shades)
             if found is not None:
                 return found
         return None
 
-    def _run(self, toks: Sequence[str], end: int, owner: Mapping[int, Span]) -> int:
+    def _run(self, toks: Sequence[str], end: int, owner: Mapping[int, Span], breaks: Collection[int]) -> int:
         """Start of the run of name words (at most ``MAX_RUN``; "of" and a possessive's "s" free) that
-        ends just before ``end``."""
+        ends just before ``end``; a run never crosses a clause mark ("quick question - painted lady")."""
         start, words, k = end, 0, end - 1
-        while k >= 0 and words < MAX_RUN:
+        while k >= 0 and words < MAX_RUN and k + 1 not in breaks:
             w = toks[k]
             if w in _FILLER:
                 if k > 0 and toks[k - 1] not in STOPWORDS and k < end - 1 or (w == "s" and k > 0):
                     k -= 1
                     continue
                 break
-            if w in STOPWORDS or w in GENERIC or w in _BREAK or (_is_head(w) and k not in owner):
-                break
+            if (w in STOPWORDS or w in GENERIC or w in _BREAK or w in _YOUNG
+                    or (_is_head(w) and k not in owner)):
+                break  # (nor a life stage: "cinnabar caterpillars striped yellow")
             start, words, k = k, words + 1, k - 1
         return start
 
     def _before_covered(self, toks: Sequence[str], m: Span, owner: Mapping[int, Span], capital: set[str],
-                        hyphened: set[str]) -> Unknown | None:
+                        hyphened: set[str], breaks: Collection[int], shades: Collection[str] = ()
+                        ) -> Unknown | None:
         """"Menelaus blue morpho", "lesser purple emperor" (a longer name ending in a covered one), and
         "giant peacock moth" (a butterfly's name with "moth")."""
-        start = self._run(toks, m.start, owner)
+        start = self._run(toks, m.start, owner, breaks)
         extra = [k for k in range(start, m.start) if k not in owner and toks[k] not in _FILLER]
         strong = [k for k in extra
-                  if toks[k] not in _POPULATION and self._name_like(toks, k, capital, hyphened)]
+                  if toks[k] not in _POPULATION and self._name_like(toks, k, capital, hyphened, shades)]
         head_after = m.end < len(toks) and toks[m.end] in GENERIC
         if strong:
             first = min(strong)
@@ -279,12 +295,18 @@ class NameShapes:
         return None
 
     def _before_head(self, toks: Sequence[str], h: int, owner: Mapping[int, Span], capital: set[str],
-                     hyphened: set[str]) -> Unknown | None:
+                     hyphened: set[str], breaks: Collection[int], shades: Collection[str] = ()
+                     ) -> Unknown | None:
         """"Mexican bluewing", "Queen Victoria's birdwing", "zebra swallowtail": name words before a
         group word that is not part of any covered name."""
-        start = self._run(toks, h, owner)
+        start = self._run(toks, h, owner, breaks)
+        if toks[h] in _YOUNG and h > 0 and toks[h - 1].endswith(("ing", "ed")):
+            return None  # "wingtips laying eggs": what it does, not a name
+        if (toks[h] in COLOURS and h >= 2 and toks[h - 1] == "s" and self._known(toks[h - 2])
+                and toks[h - 2] not in capital):
+            return None  # "a morpho's blue": the colour of something, not "Boisduval's blue"
         if start == h:
-            bare = toks[h - 1] if h > 0 else ""
+            bare = toks[h - 1] if h > 0 and h not in breaks else ""
             # "buckeye caterpillars": a group word the guide never uses names a species on its own
             if (toks[h] in GENERIC | _YOUNG and _is_head(bare) and not self._known(bare)
                     and h - 1 not in owner):
@@ -309,7 +331,7 @@ class NameShapes:
         if generic:
             # "codling moth", "Cecropia moth": a word the guide never uses before butterfly/moth
             named = [k for k in inside
-                     if not self._known(toks[k]) and self._name_like(toks, k, capital, hyphened)]
+                     if not self._known(toks[k]) and self._name_like(toks, k, capital, hyphened, shades)]
             if not named and len(inside) >= 2 and toks[inside[0]] in NAME_MODIFIERS and all(
                     self._known(toks[k]) and toks[k] not in DESCRIPTIVE | COLOURS for k in inside[1:]):
                 named = [inside[0]]  # "african moon moth": a region before a group name no entry has
@@ -318,7 +340,7 @@ class NameShapes:
             # "poplar admiral": a plant before a group word; "blue mormon": a colour before a group word
             # that no covered name holds (a description would go on: "blue mormon with ...")
             foreign_head = self._foreign_head(toks, h) or self._unpaired_colour(toks, h)
-            named = [k for k in inside if self._name_like(toks, k, capital, hyphened)
+            named = [k for k in inside if self._name_like(toks, k, capital, hyphened, shades)
                      or (toks[k] in self.name_vocab and toks[k] not in COLOURS | DESCRIPTIVE
                          and not (k > 0 and toks[k - 1] in _COMPASS))
                      or (toks[k] in PLANTS and toks[h] not in COLOURS
@@ -335,7 +357,8 @@ class NameShapes:
         """"Morpho menelaus", "Papilio machaon": a known genus and an epithet no covered name has
         ("Polygonia c-album": a hyphenated epithet is one)."""
         for i in range(len(toks) - 2):
-            if toks[i] in self.genera and i not in owner and len(toks[i + 1]) == 1 and toks[i + 1].isalpha():
+            if (toks[i] in self.genera and i not in owner and len(toks[i + 1]) == 1 and toks[i + 1].isalpha()
+                    and toks[i + 1] != "s"):  # ("a morpho's blue" is a possessive)
                 return Unknown(f"{toks[i]} {toks[i + 1]}-{toks[i + 2]}", i, i + 3)
         for i in range(len(toks) - 1):
             genus, epithet = toks[i], toks[i + 1]

@@ -29,6 +29,8 @@ from butterflyer.chat.text import stem, terms, tokens
 
 MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
+TOPIC_SIM = 0.60   # a general question this close to a topic page ...
+TOPIC_LEX = 0.20   # ... needs only this share of its asked words in the answer sentence
 QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|wide|small)\b")
 COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar", "money", "pay", "cheap",
             "expensive", "euro", "pound", "store", "worth", "value", "valuable", "ticket", "admission"}
@@ -117,6 +119,11 @@ _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country
 
 
 _BECOME = re.compile(r"\b(become|becomes|turn into|turns into|change into|changes into|develop into)\b")
+_PLACE_PREPOSITIONS = {"on", "at", "in", "near", "around", "by", "onto", "over"}
+_DETERMINERS = {"my", "our", "your", "the", "a", "an", "his", "her", "their", "some", "this", "that"}
+# the stage a question names is behind it: "after it comes out of its cocoon", "once it emerges from the pupa"
+_EMERGED = re.compile(r"\b(out of|emerg\w* from|hatch\w* from|leaves?|left)\s+(its|the|a|their|his|her)?\s*"
+                      r"(cocoon|chrysalis|pupa|pupal case)")
 
 
 @dataclass
@@ -182,8 +189,21 @@ class Query:
         """The life stage the question is about ("caterpillar", "pupa", "egg"), if it names one."""
         if _BECOME.search(self.text.lower()):
             return None  # "how long does it take for a caterpillar to become a butterfly": the whole cycle
+        if _EMERGED.search(self.text.lower()):
+            return None  # "how long does it live after it comes out of its cocoon": the adult
         words = set(tokens(self.text))
         return next((k for k, v in STAGES.items() if words & v), None)
+
+    @cached_property
+    def placed(self) -> set[str]:
+        """Terms said as a place ("on my buddleia", "at the phlox", "in our garden")."""
+        words = tokens(self.asking)
+        out: set[str] = set()
+        for k, w in enumerate(words[:-1]):
+            if w in _PLACE_PREPOSITIONS:
+                rest = [x for x in words[k + 1:k + 4] if x not in _DETERMINERS]
+                out.update(terms(" ".join(rest[:1])))
+        return out
 
     @property
     def quantity(self) -> bool:
@@ -208,9 +228,12 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
-            "smell": "scent", "nocturnal": "night", "see-through": "transparent", "clear": "transparent",
+            "smell": "scent", "nocturnal": "day", "night": "day", "nighttime": "day", "afternoon": "day",
+            "see-through": "transparent", "clear": "transparent",
             "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
-            "boy": "male", "girl": "female", "nose": "snout", "beak": "snout", "top": "upperside",
+            "boy": "male", "girl": "female", "babies": "larva", "baby": "larva", "nickname": "name",
+            "countryside": "habitat", "terrain": "habitat", "landscape": "habitat", "environment": "habitat",
+            "nose": "snout", "beak": "snout", "top": "upperside",
             "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven", "8": "eight",
             "9": "nine", "10": "ten", "12": "twelve"}
 
@@ -468,7 +491,14 @@ class Planner:
             return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True
-        if self.lex(q.content, chunk, j) >= 0.5:
+        # "do they go for kale and brussels sprouts": a plant the question names that a food sentence
+        # lists makes that sentence the answer, with no food word in the question
+        # (a plant it was seen on is where it was, not what is asked: "could I see it on my buddleia")
+        if not q.wanted and chunk.section in FOOD_SECTIONS and any(
+                _present(_canon(t), self._sent_terms[chunk.id][j]) for t in q.asked_content - q.placed):
+            return True
+        # (the words of the clauses that ask: "I heard it's nearly a whole year" adds none)
+        if self.lex(q.asked_content or q.content, chunk, j) >= 0.5:
             return True
         return not specific and bool(q.wanted) and chunk.section in q.wanted
 
@@ -619,9 +649,12 @@ class Planner:
             return None, False
         # the question's own words must show up in the answer, unless the meaning clearly matches (the
         # words of the clauses that ask: "my daughter keeps mixing them up" is context)
-        asked = q.asked_residual
+        # (a topic page close in meaning needs fewer of the asked words: "what nectar flowers should I grow
+        # to bring butterflies in" shares "nectar" and "flowers" with the gardening page)
+        asked = q.asked_residual or q.content
+        need = TOPIC_LEX if chunk.entry_kind == "topic" and best_sim >= TOPIC_SIM else 0.34
         if q.content and self.lex(q.content, chunk, j) < 0.34 and not (
-                asked and self.lex(asked, chunk, j) >= 0.34) and best_sim < STRONG_SIM:
+                asked and self.lex(asked, chunk, j) >= need) and best_sim < STRONG_SIM:
             return None, False
         return self._assemble(q, ranked, best), False
 

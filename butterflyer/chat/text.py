@@ -16,6 +16,7 @@ one ones get got make does kind sort type thing things i'd i'm you're between am
 across through toward towards against around before after because while whether either neither both every
 u ur n m ll ve re d ya pls plz tbh ngl rn idk imo lol omg btw something anything everything nothing
 actually originally exactly really basically honestly literally anyway
+somewhere anywhere else aswell am likely unlikely possibly probably
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
@@ -60,6 +61,22 @@ def stem(token: str) -> str:
 def tokens(text: str) -> list[str]:
     """Normalized word tokens (no stemming, stopwords kept)."""
     return _TOKEN.findall(normalize(text))
+
+
+# Marks that end a clause: a name never runs across one ("quick question - painted lady host plants")
+_CLAUSE_GAP = re.compile(r"[.!?;:,()\[\]\u2013\u2014]|\s-|-\s")
+
+
+def clause_starts(text: str) -> set[int]:
+    """Indices (into :func:`tokens`) of the tokens that follow a clause mark: a full stop, question or
+    exclamation mark, colon, semicolon, comma, bracket or free-standing dash (not the hyphen in "c-album")."""
+    norm = normalize(text)
+    out, prev_end = set(), 0
+    for k, m in enumerate(_TOKEN.finditer(norm)):
+        if k and _CLAUSE_GAP.search(norm[prev_end:m.start()]):
+            out.add(k)
+        prev_end = m.end()
+    return out
 
 
 def terms(text: str) -> list[str]:

@@ -17,12 +17,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import stem, tokens
+from butterflyer.chat.text import clause_starts, stem, tokens
 
 CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
-_FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+_EVERYDAY = {"gatekeeper", "harvester"}
+_FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "wing", "wings"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     name it may be, and the refusal can say which species the guide lacks."""
     toks = tokens(message)
     stems = [_forms(t) for t in toks]
+    breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
     about_butterflies = refusing or bool(_FOLLOW & set(toks)) or bool(guide_spans)
     names = list(checklist()) + [(h,) for h in sorted(_heads())]
     for name in names:
@@ -71,11 +73,16 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
         for i in range(len(toks) - n + 1):
             if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
                 continue
+            if any(i + k in breaks for k in range(1, n)):
+                continue
             bare_head = name[0] in _heads() and name not in checklist()
             needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
             before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
             after_the = i > 0 and toks[i - 1] == "the" and about_butterflies
-            if needs_context and not (before_noun or after_the):
+            # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
+            # "harvester" are everyday words too)
+            loose = refusing and name[0] in _NEEDS_NOUN - _EVERYDAY
+            if needs_context and not (before_noun or after_the or loose):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
             # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match

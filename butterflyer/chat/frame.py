@@ -1,0 +1,68 @@
+"""The conversational frame around a question: "my daughter wants to know ...", "homework question:",
+"settle an argument between me and my husband ...", "explain like I'm 7 ...", "um so like ...",
+"excuse me, ...", "for my project I need to know ...".
+
+Such a frame says who asks and why, never what is asked; its words ("daughter", "homework") are
+words the guide never uses, and read as part of the question they make it look like one about
+something the guide lacks. :func:`strip_frame` removes frames at the start of a message, one after
+another, and keeps the message whole when nothing would be left to ask.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PEOPLE = (r"(?:son|daughter|kids?|child|children|boy|girl|husband|wife|partner|grandson|granddaughter|"
+           r"grandkids?|grandchildren|teacher|class|students?|pupils?|friends?|neighbou?rs?|mum|mom|dad|"
+           r"brother|nephew|niece|boyfriend|girlfriend|family|toddler|little one|group|club)")
+_GAP = r"(?:\s*[,.:;!?]+|\s+-+|\s+)*"  # a hyphen only after a space ("well-known" is one word)
+_FRAMES = [
+    # fillers and greetings: "um", "so like", "hey butterflyer", "ok so"
+    rf"(?:um+|uh+|erm*|hmm+|so+(?: like)?|ok(?:ay)?|hey|hi|hello|yo)(?: there)?\b{_GAP}",
+    rf"(?:butterflyer|bot|chatbot)\b{_GAP}",
+    # "excuse me", "sorry to bother you", "pardon me"
+    rf"(?:excuse me|pardon me|sorry(?: to bother you)?)\b{_GAP}",
+    # "for my project I need to know", "for my biology project on mimicry:"
+    rf"for (?:my|our|a) (?:school |science |biology |class )?(?:project|report|essay|homework|assignment|"
+    rf"presentation)(?: (?:on|about) [a-z]+)?"
+    rf"(?:,? (?:i|we) (?:need|have|want) to (?:know|find out))?\b{_GAP}",
+    # "quick question", "random q", "question for you"
+    rf"(?:(?:a )?(?:quick|random|silly|dumb|stupid|simple|easy|small|little|serious) )?"
+    rf"(?:question|q)(?: for (?:you|ya))?\b(?! mark){_GAP}",
+    # "homework question", "school project help", "science quiz"
+    rf"(?:(?:my|our|a|for (?:my|our|a))\s+)?(?:homework|school|science|biology|project|assignment|"
+    rf"quiz|test|exam)(?: (?:question|help|q|project|quiz|task))?\b{_GAP}",
+    rf"true or false\b{_GAP}",
+    # "explain like I'm 7", "explain it to me like I'm five", "in words a kid would get"
+    rf"explain(?: (?:it|this))?(?: to me)?(?: (?:like|as if|as though) (?:i'?m|i am|im|to) (?:a |an )?"
+    rf"[a-z0-9-]+(?: (?:years?|yrs?|yo)(?: old)?)?)\b{_GAP}",
+    # "my daughter wants to know", "our class asked", "the kids keep asking me"
+    rf"(?:my|our|the) (?:little |young |eldest |youngest |oldest |\d+ ?(?:year|yr)[ -]old )?{_PEOPLE}"
+    rf"(?: and i)? (?:wants?|wanted|would like|is asking|are asking|asked|asks|keeps? asking|kept asking|"
+    rf"(?:is |are |was |were )?wondering|wonders?|wondered|(?:is |are |was |were )?curious)"
+    rf"(?: me)?(?: to know)?(?: (?:about|if|whether))?\b{_GAP}",
+    # "settle an argument between me and my husband", "help us settle a bet"
+    rf"(?:(?:can you |please )?help (?:me |us )?)?settle (?:an|a|this|our) (?:argument|debate|bet|dispute)"
+    rf"(?: (?:between|for) (?:me|us)(?: and (?:my|our) [a-z]+)?)?\b{_GAP}",
+    # "I was wondering", "just curious", "I'd like to know", "do you know"
+    rf"(?:(?:i|we) (?:was|were|am|are|'m|'re) |im |i'm |we're )?(?:just )?(?:wondering|curious)"
+    rf"(?: (?:about|if|whether))?\b{_GAP}",
+    rf"(?:(?:i|we) (?:would|'d) like to know|i'd like to know|(?:i|we) (?:want|wanna|need) to know|"
+    rf"do you (?:happen to )?know)(?: (?:if|whether))?\b{_GAP}",
+]
+_FRAME = re.compile(r"^(?:" + "|".join(_FRAMES) + r")", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)
+
+
+def strip_frame(message: str) -> str:
+    """``message`` without the conversational frames it opens with; unchanged when fewer than two
+    words would be left."""
+    text = message.strip()
+    while True:
+        m = _FRAME.match(text)
+        if not m or not m.group(0):
+            return text
+        rest = text[m.end():].lstrip()
+        if len(_WORD.findall(rest)) < 2:
+            return text
+        text = rest

@@ -1,0 +1,109 @@
+"""Questions typed the way visitors type them, turn 9 (issue 17): a run-on question after a story
+("a monarch landed on my balcony what do its caterpillars eat"), a plant named as food, the adult
+after the cocoon, and words that only look like names ("the reason male luna moths", "laying eggs",
+"a morpho's blue", "mahogany-brown"). Each was found by three blind dev files."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.evaluate import names
+from butterflyer.chat.frame import strip_frame
+from butterflyer.chat.intent import asking_clauses
+from butterflyer.chat.linking import SpeciesLinker
+from butterflyer.chat.names import NameShapes, Span
+from butterflyer.chat.text import tokens
+from butterflyer.chat.unknown import find_unknown
+
+
+def test_a_question_inside_a_run_on_message_is_what_is_asked() -> None:
+    message = "a monarch landed on my balcony what do its caterpillars eat"
+    assert asking_clauses(message) == "what do its caterpillars eat"
+    assert asking_clauses("omg one landed on me 😍 what does it eat") == "what does it eat"
+    # "what" that does not open a question stays inside its clause
+    assert asking_clauses("i know what it is called") == "i know what it is called"
+
+
+@pytest.mark.parametrize("message", ["excuse me, what do they eat",
+                                     "for my project I need to know what do they eat",
+                                     "for my biology project on mimicry: what do they eat"])
+def test_polite_and_project_frames_are_stripped(message: str) -> None:
+    assert strip_frame(message) == "what do they eat"
+
+
+def _shapes() -> NameShapes:
+    words = {"LUNA MOTH": {"luna", "moth"}, "CINNABAR MOTH": {"cinnabar", "moth"},
+             "BLUE MORPHO": {"blue", "morpho"}}
+    vocabulary = {"luna", "moth", "cinnabar", "blue", "morpho", "brown", "milkweed", "butterfly", "vanish",
+                  "lands", "feathery", "antennae", "yellow", "black"}
+    kinds = {"LUNA MOTH": "moth", "CINNABAR MOTH": "moth", "BLUE MORPHO": "butterfly"}
+    return NameShapes(kinds, words, vocabulary, genera=["morpho"])
+
+
+def _find(shapes: NameShapes, message: str, label: str, name: str):  # noqa: ANN202
+    toks = tokens(message)
+    parts = name.split()
+    start = next(k for k in range(len(toks)) if toks[k:k + len(parts)] == parts)
+    return shapes.find(message, [Span(label, start, start + len(parts))])
+
+
+@pytest.mark.parametrize(("message", "label", "name"), [
+    ("what's the reason male luna moths have such big feathery antennae?", "LUNA MOTH", "luna moths"),
+    ("why are cinnabar caterpillars striped yellow and black like a wasp", "CINNABAR MOTH", "cinnabar"),
+])
+def test_words_about_the_question_or_a_life_stage_make_no_name(message: str, label: str, name: str) -> None:
+    assert _find(_shapes(), message, label, name) is None
+
+
+def test_possessives_shades_and_doings_make_no_name() -> None:
+    shapes = _shapes()
+    assert shapes.find("why does a morpho's blue vanish the moment it lands", []) is None
+    assert shapes.find("a butterfly with black wingtips laying eggs on my kale", []) is None
+    assert shapes.find("I saw a mahogany-brown milkweed butterfly in Arizona", []) is None
+    # a real name of the same shape is still found
+    found = shapes.find("where does the zorbex milkweed butterfly live", [])
+    assert found is not None and "zorbex" in found.name
+
+
+def test_a_checklist_name_never_spans_a_clause_mark() -> None:
+    assert find_unknown("long tails, blue and orange eyespot near the tail", []) is None
+    found = find_unknown("what does the long-tailed blue eat", [])
+    assert found is not None
+
+
+def test_an_everyday_word_is_no_slip_of_a_name(tiny_engine) -> None:  # noqa: ANN001
+    linker: SpeciesLinker = tiny_engine.linker
+    # "atlus" keeps the first letter: a slip; "matlas" would need a new first letter
+    assert [m.label for m in linker.find("where does the atlus moth live")] == ["ATLAS MOTH"]
+    assert linker.find("matlas") == []
+
+
+def test_a_refusal_may_name_the_species_in_the_plural() -> None:
+    assert names("gulf fritillary", "My guide has no entry for the gulf fritillaries.")
+    assert names("brimstone", "no entry for brimstones")
+    assert not names("gulf fritillary", "no entry for the variegated fritillary")
+
+
+def test_run_on_questions_get_their_answer(tiny_engine) -> None:  # noqa: ANN001
+    plain = tiny_engine.ask("what do monarch caterpillars eat")
+    run_on = tiny_engine.ask("a monarch landed on my balcony what do its caterpillars eat")
+    assert plain.status == run_on.status == "answered"
+    assert "milkweed" in run_on.answer
+
+
+def test_a_plant_named_as_food_finds_the_food_sentence(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("do viceroys go for willows or poplars?")
+    assert reply.status == "answered" and "willow" in reply.answer
+    assert all(c.section == "larval_host_plants" for c in reply.citations)
+
+
+def test_the_adult_is_meant_after_the_cocoon(tiny_engine) -> None:  # noqa: ANN001
+    from butterflyer.chat.intent import parse_intent
+    from butterflyer.chat.plan import Query
+
+    q = Query(text="how long does it live after it comes out of its cocoon", intent=parse_intent("", []),
+              targets=["ATLAS MOTH"], residual=[])
+    assert q.stage is None
+    q = Query(text="how long does it stay in its cocoon", intent=parse_intent("", []), targets=[],
+              residual=[])
+    assert q.stage == "pupa"
