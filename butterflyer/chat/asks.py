@@ -47,7 +47,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"\b(which|what) (butterfly|moth|species) is (that|it|this)\b"),
              re.compile(r"\b(known as|called|named|nicknamed|its name|is the classic)\b")),
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
-    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name|call (it|them))\b|"
+    "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name|call)\b|"
                           r"\bwho (first )?named\b|\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|"
                           r"\bnamed (after|for)\b"),
                re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"

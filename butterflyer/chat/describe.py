@@ -33,7 +33,8 @@ _LOOKS = COLOURS | {"striped", "stripes", "spots", "spotted", "spot", "bands", "
                     "rainbow", "88", "huge", "tiny", "rings", "veins", "comma", "zigzag", "colourful",
                     "colorful", "border", "stripe", "band"}
 _KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?|swallowtails?|birdwings?|skippers?|hairstreaks?|"
-                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?|wings?)\b")
+                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?|wings?)\b|"
+                   r"\bones?\b(?= (?:that|which|with|from)\b)")  # "the big shiny blue one that turns brown"
 _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 # words that say nothing about which species it is
 _IGNORE = {"butterfly", "butterflies", "moth", "moths", "saw", "see", "seen", "found", "spotted", "think",

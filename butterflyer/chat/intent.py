@@ -35,7 +35,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
     "flight_period": ({"when", "season", "month", "flight", "fly", "brood", "summer", "spring",
                        "autumn", "winter"}, ("time of year", "on the wing", "flight period", "what months")),
     "life_cycle": ({"egg", "pupa", "pupae", "chrysalis", "cocoon", "overwinter", "hibernat", "generation",
-                    "metamorphosi", "lifecycle", "lifespan", "develop", "grow"},
+                    "metamorphosi", "lifecycle", "lifespan", "develop", "grow", "winter"},
                    ("life cycle", "how long do", "how long does", "how long can", "live for",
                     "spend the winter", "survive the winter", "the winter", "winter as", "survive a cold",
                     "survive cold", "survive winter", "survive a winter", "survive the cold",
@@ -148,7 +148,7 @@ QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
 # A clause that asks ("where is it from originally") rather than tells ("it was in a zoo exhibit").
 _ASKING_START = re.compile(r"^(?:(?:and|so|also|but|ok|okay|hi|hey|pls|please|quick q|q)\s+)*"
                            r"(what|whats|where|wheres|why|how|hows|when|which|who|whose|is|are|was|were|do|"
-                           r"does|did|can|could|will|would|should|has|have|any)\b")
+                           r"does|did|can|could|will|would|should|has|have|any|tell me)\b")
 # a clause break: punctuation, a free-standing dash, "but", or a question word that starts a question
 # inside a run-on message ("a monarch landed on my balcony what do its caterpillars eat")
 _CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b|"
@@ -211,6 +211,10 @@ class Intent:
         return section in self.sections
 
 
+# each phrase cue as whole words ("from a" is not in "from abroad", "tell a" not in "tell about")
+_PHRASES = {p: re.compile(rf"\b{re.escape(p)}\b") for _, phrases in _CUES.values() for p in phrases}
+
+
 def parse_intent(text: str, content_terms: list[str]) -> Intent:
     """Guess the asked-for sections from cue words; ``content_terms`` are the message's stemmed terms."""
     norm = normalize(text)
@@ -220,7 +224,7 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
     for section, (words, phrases) in _CUES.items():
         hits = sum(1 for w in words if w in stems or w in raw_words
                    or (w in PREFIX_CUES and any(r.startswith(w) for r in raw_words)))
-        hits += sum(2 for p in phrases if p in norm)
+        hits += sum(2 for p in phrases if _PHRASES[p].search(norm))
         if hits:
             scores[section] = hits
     # "how do caterpillars eat" is about host plants; "what do adults eat" about nectar

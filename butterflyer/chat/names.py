@@ -326,6 +326,8 @@ class NameShapes:
             own = self.name_words.get(m.label, set())
             if toks[h] in own or stem(toks[h]) in own:
                 return None
+            if toks[h] in COLOURS and covered[-1] == h - 1:
+                return None  # "is the monarch yellow underneath": a colour said of it, not a name
             first = min(inside)
             return Unknown(" ".join(toks[first:h + 1]), first, h + 1)
         if generic:

@@ -21,11 +21,19 @@ from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.describe import PLAIN_HEADS
 from butterflyer.chat.index import ChatIndex
-from butterflyer.chat.intent import CUE_TERMS, DOMAIN, GROUP_NOUNS, STRONG_CUES, Intent, asking_clauses
+from butterflyer.chat.intent import (
+    CUE_TERMS,
+    DOMAIN,
+    GROUP_NOUNS,
+    STRONG_CUES,
+    Intent,
+    asking_clauses,
+    parse_intent,
+)
 from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
-from butterflyer.chat.text import stem, terms, tokens
+from butterflyer.chat.text import STOPWORDS, stem, terms, tokens
 
 MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
@@ -97,7 +105,8 @@ STAGE_SECTIONS = {"caterpillar": {"larval_host_plants"}, "pupa": set(), "egg": {
 FOOD_ASK = {"eat", "eats", "feed", "feeds", "food", "diet", "nectar", "drink", "drinks"}
 FOOD_SAY = {"eat", "eats", "eaten", "eating", "feed", "feeds", "fed", "feeding", "food", "foodplant",
             "nectar", "drink", "drinks", "sip", "sips", "leaves", "plant", "plants", "flowers", "fruit",
-            "sap", "pollen", "diet", "host", "vine", "vines", "shrub", "shrubs", "grow"}
+            "sap", "pollen", "diet", "host", "vine", "vines", "shrub", "shrubs", "grow", "mouth", "mouths",
+            "mouthparts", "proboscis", "tongue"}
 FOOD_SECTIONS = {"larval_host_plants", "adult_food"}
 
 # "what does it eat" is answered for both stages; "where does it live" only by the range (the
@@ -115,10 +124,38 @@ _RANGE_TERMS = {stem(w) for w in ("live", "lives", "see", "seen", "find", "found
                                   "countries", "part", "parts", "region", "wild", "world", "anywhere",
                                   "apart", "else")}
 _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
-                         r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out)\b")
+                         r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out|"
+                         r"where (?:(?:do|does|did) )?(?:\w+ ){0,3}(hide|hides|rest|rests|roost|roosts|sleep|"
+                         r"sleeps|shelter|shelters))\b")
 
 
 _BECOME = re.compile(r"\b(become|becomes|turn into|turns into|change into|changes into|develop into)\b")
+_NAME_REASON = re.compile(r"\b(after|because|likens|for its|from the)\b")
+_NAMING = re.compile(r"\b(call|calls|called|name|names|named)\b")
+
+
+def asked_name(asking: str) -> str:
+    """The name a naming question ends on ("why do they call it the camberwell beauty" -> "camberwell
+    beauty"): its last two words that are no stopwords, or "" when it names nothing."""
+    m = list(_NAMING.finditer(asking.lower()))
+    if not m:
+        return ""
+    words = [w for w in tokens(asking[m[-1].end():]) if w not in STOPWORDS]
+    return " ".join(words[-2:])
+
+
+def explains_name(sentence: str, name: str) -> bool:
+    """Whether ``sentence`` gives the name ``name`` as the one it explains ("the name mourning cloak
+    likens ...", "is called the camberwell beauty ... after ...")."""
+    if not name:
+        return False
+    text = " ".join(tokens(sentence))
+    return bool(re.search(rf"\b(name|called|known as)( the| a| an)? {re.escape(name)}\b", text))
+
+
+# a question whose answer is one or more species: "which moth", "what kind", "turns into", "called"
+_WHICH_SPECIES = re.compile(r"\b(which|what) (moths?|butterfl\w+|species|ones?|kinds?|sorts?|types?)\b|"
+                            r"\bturns? into\b|\bcalled\b")
 _PLACE_PREPOSITIONS = {"on", "at", "in", "near", "around", "by", "onto", "over"}
 _DETERMINERS = {"my", "our", "your", "the", "a", "an", "his", "her", "their", "some", "this", "that"}
 # the stage a question names is behind it: "after it comes out of its cocoon", "once it emerges from the pupa"
@@ -193,6 +230,17 @@ class Query:
             return None  # "how long does it live after it comes out of its cocoon": the adult
         words = set(tokens(self.text))
         return next((k for k, v in STAGES.items() if words & v), None)
+
+    @cached_property
+    def compares(self) -> bool:
+        """Whether a clause that asks compares ("how long do monarchs live? the fall migrants vs the summer
+        ones" asks for a lifespan; the comparison is context)."""
+        if not self.intent.compare or not (self.asking == self.text or parse_intent(self.asking, []).compare):
+            return False
+        # with one species, "vs" sets two of its own things side by side ("summer generation vs migrating
+        # generation"); only a cue such as "tell apart" or "similar" asks for its look-alikes
+        bare = re.sub(r"\b(vs|versus)\b", " ", self.asking.lower())
+        return len(self.targets) >= 2 or parse_intent(bare, []).compare
 
     @cached_property
     def placed(self) -> set[str]:
@@ -556,7 +604,7 @@ class Planner:
             return None
         q.sims = self.index.sentence_sims(vec)
         q.pick = self.semantic_pick(q, hits)
-        if q.intent.compare and not (set(q.residual) & {"male", "female"}):
+        if q.compares and not (set(q.residual) & {"male", "female"}):
             plan = Plan()
             for h in hits:
                 c = self.index.chunks[h.idx]
@@ -587,6 +635,13 @@ class Planner:
             best = near[0] if near else None
         if best is None:
             return None
+        if "origin" in q.asks:
+            # "why do the British call it the camberwell beauty": the sentence that explains the name
+            # the question ends on, not another of its names
+            name = asked_name(q.asking)
+            best = next((x for x in ranked if x[1].section != "overview"
+                         and explains_name(x[1].sentences[x[2]], name)
+                         and _NAME_REASON.search(x[1].sentences[x[2]].lower())), best)
         if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
             # "why are some females black": a sentence that only restates the question ("some females are
             # almost entirely black") gives way to a close one that states a reason outright ("mimics")
@@ -696,13 +751,18 @@ class Planner:
                 plan.add(single(chunk, j + 1), 1)
         # more sentences of the same section only when they bear on the question too: a "facts" or
         # topic section mixes unrelated statements, so there a sentence must share the question's words
-        broad = chunk.section in SPECIFIC_SKIP or chunk.entry_kind == "topic" or bool(q.asks)
+        # (the life cycle mixes eggs, caterpillars, pupae and winter: a second sentence must share words too)
+        broad = (chunk.section in SPECIFIC_SKIP or chunk.section == "life_cycle"
+                 or chunk.entry_kind == "topic" or bool(q.asks))
         for k in range(len(chunk.sentences)):
             if k == j or len(plan.parts) >= 3:
                 continue
             if broad and "origin" in q.asks:
-                # "why is it called that" does not want every reason the entry gives
-                on_point = answers_ask(chunk.sentences[k], ["origin"])
+                # "why is it called that" does not want every reason the entry gives, nor the origin of
+                # another of its names
+                name = asked_name(q.asking)
+                on_point = answers_ask(chunk.sentences[k], ["origin"]) and not (
+                    explains_name(chunk.sentences[j], name) and not explains_name(chunk.sentences[k], name))
             elif broad:
                 on_point = self.lex(q.content, chunk, k) > 0 or (
                     bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))
@@ -721,8 +781,13 @@ class Planner:
                 plan.add(extra, 1)
         # a close runner-up from another chunk of the same kind (another entry's range, a second food
         # passage); a sentence on another topic would only pad the answer
+        # (a question that names no species never gets a second species' sentence beside the first: the
+        # runner-up would attribute the asked thing to a species nobody asked about)
+        # ("which moth does the woolly bear turn into" asks for species, and may get two)
+        same_entry = chunk.entry_kind == "species" and not q.targets and not _WHICH_SPECIES.search(text)
         runner = next(((s, c, k) for s, c, k in ranked
-                       if c.id != chunk.id and c.section == chunk.section and self.supported(q, c, k)), None)
+                       if c.id != chunk.id and c.section == chunk.section and self.supported(q, c, k)
+                       and not (same_entry and c.entry != chunk.entry)), None)
         if runner and runner[0] >= best[0] - 0.01 and len(plan.parts) < 4:
             plan.add(single(runner[1], runner[2]), 1)
         for extra_label in q.targets[1:]:

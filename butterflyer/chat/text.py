@@ -17,6 +17,8 @@ across through toward towards against around before after because while whether 
 u ur n m ll ve re d ya pls plz tbh ngl rn idk imo lol omg btw something anything everything nothing
 actually originally exactly really basically honestly literally anyway
 somewhere anywhere else aswell am likely unlikely possibly probably
+anyone someone everyone anybody somebody nobody everybody
+don doesn isn aren didn wasn weren couldn wouldn shouldn haven hasn hadn ain
 """
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 

@@ -107,3 +107,50 @@ def test_the_adult_is_meant_after_the_cocoon(tiny_engine) -> None:  # noqa: ANN0
     q = Query(text="how long does it stay in its cocoon", intent=parse_intent("", []), targets=[],
               residual=[])
     assert q.stage == "pupa"
+
+
+def test_phrase_cues_match_whole_words() -> None:
+    from butterflyer.chat.intent import parse_intent
+
+    # "from a" asks how to tell one from another; "from abroad" does not
+    assert "similar_species" in parse_intent("how do I tell it from a viceroy", []).sections
+    assert "similar_species" not in parse_intent("does it come over from abroad", []).sections
+
+
+def test_vs_between_two_things_of_one_species_is_no_lookalike_question() -> None:
+    from butterflyer.chat.intent import parse_intent
+    from butterflyer.chat.plan import Query
+
+    def query(text: str, targets: list[str]) -> Query:
+        return Query(text=text, intent=parse_intent(text, []), targets=targets, residual=[])
+
+    assert not query("monarch lifespan summer generation vs migrating generation", ["MONARCH"]).compares
+    assert query("monarch vs viceroy", ["MONARCH", "VICEROY"]).compares
+    assert query("how do I tell it apart from the viceroy", ["MONARCH"]).compares
+    # a comparison in the context, not in the clause that asks
+    assert not query("how long do monarchs live? the fall migrants vs the summer ones", ["MONARCH"]).compares
+
+
+def test_the_origin_asked_is_the_name_the_question_ends_on() -> None:
+    from butterflyer.chat.plan import asked_name, explains_name
+
+    assert asked_name("why do the british call the mourning cloak the camberwell beauty") == "camberwell beauty"
+    assert asked_name("why would anyone call a butterfly a mourning cloak") == "mourning cloak"
+    assert asked_name("where does it live") == ""
+    own = "The name mourning cloak likens the dark wings to the dark cloaks once worn in mourning."
+    other = "The mourning cloak is called the Camberwell beauty in Britain, after a London district."
+    assert explains_name(own, "mourning cloak") and not explains_name(own, "camberwell beauty")
+    assert explains_name(other, "camberwell beauty") and not explains_name(other, "mourning cloak")
+
+
+def test_a_colour_after_a_covered_name_is_said_of_it() -> None:
+    shapes = NameShapes({"MONARCH": "butterfly"}, {"MONARCH": {"monarch"}}, {"monarch", "underneath"})
+    message = "is the monarch yellow underneath"
+    start = tokens(message).index("monarch")
+    assert shapes.find(message, [Span("MONARCH", start, start + 1)]) is None
+
+
+def test_a_question_naming_no_species_gets_no_second_species(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("caterpillars that feed on willows and poplars?")
+    entries = {c.entry for c in reply.citations if c.entry_kind == "species"}
+    assert len(entries) <= 1
