@@ -134,7 +134,8 @@ def test_vs_between_two_things_of_one_species_is_no_lookalike_question() -> None
 def test_the_origin_asked_is_the_name_the_question_ends_on() -> None:
     from butterflyer.chat.plan import asked_name, explains_name
 
-    assert asked_name("why do the british call the mourning cloak the camberwell beauty") == "camberwell beauty"
+    british = "why do the british call the mourning cloak the camberwell beauty"
+    assert asked_name(british) == "camberwell beauty"
     assert asked_name("why would anyone call a butterfly a mourning cloak") == "mourning cloak"
     assert asked_name("where does it live") == ""
     own = "The name mourning cloak likens the dark wings to the dark cloaks once worn in mourning."
