@@ -3,10 +3,11 @@
 Run: ``.venv/bin/python benchmarks/bench_chat_perturb.py [--rewrite prefix --rewrite typo ...]``.
 Takes every dev question the bot answers right as written, rewrites it in several meaning-keeping
 ways (lower case without punctuation, a greeting before it, thanks after it, one swapped pair of
-letters, "could you please tell me ...", a story clause before it) and prints, per rewrite, the
-share that is still right. A metamorphic check: no new labels are needed, because the rewritten
-question has the same right answer. Dev questions only (held-out is never read), so every figure
-here is a development figure.
+letters, "could you please tell me ...", a story clause before it; and four added later as a check on
+fixes made for those six: a place-greeting, a sentence of context after it, capitals, "???") and
+prints, per rewrite, the share that is still right. A metamorphic check: no new labels are needed,
+because the rewritten question has the same right answer. Dev questions only (held-out is never
+read), so every figure here is a development figure.
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ REWRITES: dict[str, Callable[[str], str]] = {
     "typo": _typo,
     "please": _please,
     "story": lambda q: "we were out walking yesterday and the kids got curious. " + q,
+    # added in turn 9 after the six above had guided fixes, to check those fixes on wrappings they
+    # were not made for
+    "hello": lambda q: "Hello from Ohio! " + q,
+    "after": lambda q: q.rstrip() + " We saw one in the park this morning.",
+    "shout": lambda q: q.upper(),
+    "marks": lambda q: q.rstrip(" ?!.") + "???",
 }
 
 

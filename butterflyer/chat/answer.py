@@ -45,9 +45,11 @@ from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, 
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.superlatives import (
+    asked_most,
     asks_farthest_migrant,
     asks_most_widespread,
     farthest_migrant,
+    most_stated,
     most_widespread,
 )
 from butterflyer.chat.text import (
@@ -55,6 +57,7 @@ from butterflyer.chat.text import (
     edit_distance,
     normalize,
     repair_question_words,
+    repair_swaps,
     repair_typos,
     stem,
     terms,
@@ -154,7 +157,8 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        message = strip_frame(repair_typos(repair_question_words(message), QUESTION_WORDS, self.vocabulary))
+        message = strip_frame(repair_swaps(repair_typos(repair_question_words(message), QUESTION_WORDS,
+                                                        self.vocabulary), self.vocabulary))
         mentions = self.linker.find(message)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -331,7 +335,8 @@ class ChatEngine:
     def _stated_superlative(self, message: str, focus: str | None) -> ChatReply | None:
         """"Which butterfly is most widespread / migrates farthest", from the guide's own sentences."""
         widespread, farthest = asks_most_widespread(message), asks_farthest_migrant(message)
-        if not (widespread or farthest):
+        adjective = asked_most(message)
+        if not (widespread or farthest or adjective):
             return None
         words = set(tokens(message))
         kind = ("moth" if words & {"moth", "moths"} else
@@ -345,6 +350,14 @@ class ChatEngine:
                         else "My guide calls this one of the most widespread in the world:")
                 text = " ".join(f"{c.text} [{c.n}]" for c in citations)
                 return ChatReply(answer=f"{lead} {text}", citations=citations, species_id=focus)
+        if adjective and not (widespread or farthest):
+            said = most_stated(self.index.chunks, of_kind, adjective)[:3]
+            if not said:
+                return None
+            citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(said, 1)]
+            text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+            return ChatReply(answer=f"My guide says this of {'these' if len(said) > 1 else 'one'}: {text}",
+                             citations=citations, species_id=focus)
         found = farthest_migrant(self.index.chunks, of_kind) if farthest else None
         if found is None:
             return None

@@ -1,6 +1,6 @@
 """The conversational frame around a question: "my daughter wants to know ...", "homework question:",
 "settle an argument between me and my husband ...", "explain like I'm 7 ...", "um so like ...",
-"excuse me, ...", "for my project I need to know ...".
+"excuse me, ...", "for my project I need to know ...", and thanks at the end ("... thanks so much!!").
 
 Such a frame says who asks and why, never what is asked; its words ("daughter", "homework") are
 words the guide never uses, and read as part of the question they make it look like one about
@@ -54,10 +54,21 @@ _FRAME = re.compile(r"^(?:" + "|".join(_FRAMES) + r")", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)
 
 
+# thanks and sign-offs at the end: "... thanks so much!!", "... cheers", "... thank you in advance"
+_TAIL = re.compile(r"[\s,.;:!?-]*\b(?:(?:thanks|thank you|thankyou|thx|ty|cheers|many thanks|ta)"
+                   r"(?: (?:so|very) much| a lot| a bunch| in advance| again)?|"
+                   r"have a (?:nice|good|great) day)"
+                   r"[\s!.?:)(]*$", re.IGNORECASE)
+
+
 def strip_frame(message: str) -> str:
-    """``message`` without the conversational frames it opens with; unchanged when fewer than two
-    words would be left."""
+    """``message`` without the conversational frames it opens with and the thanks it ends with;
+    unchanged where fewer than two words would be left."""
     text = message.strip()
+    m = _TAIL.search(text)
+    if m and m.start() > 0 and len(_WORD.findall(text[:m.start()])) >= 2:
+        # keep the question's own mark: "where does it live? thanks!" -> "where does it live?"
+        text = text[:m.start()] + ("?" if "?" in m.group(0) else "")
     while True:
         m = _FRAME.match(text)
         if not m or not m.group(0):

@@ -694,6 +694,13 @@ class Planner:
             best = next(((s, c, k) for s, c, k in ranked
                          if c.entry_kind == "topic" and s >= best[0] - TOPIC_MARGIN
                          and self.fits(q, c, k) and self.lex(q.content, c, k) >= own), best)
+        if (q.content and best_sim < STRONG_SIM and self.lex(q.content, best[1], best[2]) < 0.34
+                and not (q.asked_residual and self.lex(q.asked_residual, best[1], best[2]) >= 0.34)):
+            # the top sentence shares too few of the question's words to answer it: a close topic sentence
+            # that shares them answers instead ("why were they all sitting on the wet mud")
+            best = next(((s, c, k) for s, c, k in ranked if s >= best[0] - TOPIC_MARGIN
+                         and c.entry_kind == "topic" and self.lex(q.content, c, k) >= 0.34
+                         and self.fits(q, c, k)), best)
         top_score, chunk, j = best
         if chunk.entry_kind == "species" and not on_domain and q.content and q.content <= self.name_words.get(
                 chunk.entry, set()):

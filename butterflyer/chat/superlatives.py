@@ -69,3 +69,27 @@ def most_widespread(chunks: Iterable[Chunk], entries: Collection[str]) -> list[t
     return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
             for j, sentence in enumerate(chunk.sentences)
             if _WIDESPREAD_SAYS.search(sentence.lower()) and "world" in sentence.lower()]
+
+
+# "Which one is the most poisonous / recognisable / famous": a claim the guide makes in words ("often
+# described as the most poisonous butterfly in Africa"); the sentences that make it answer, in order.
+_MOST_ASK = re.compile(r"\b(which|what)\b.*\b(?:the|is|are) most ([a-z]{4,})\b")
+_SAME = {"poisonous": ("poison", "toxic"), "toxic": ("poison", "toxic"),
+         "colourful": ("colourful", "colorful"), "colorful": ("colourful", "colorful")}
+# handled by their own rules (ranked from fields or from the widespread claims)
+_OWN_RULE = {"widespread", "places", "countries", "continents", "widely"}
+
+
+def asked_most(text: str) -> str | None:
+    """The adjective of a "which one is the most X" question ("poisonous"), or ``None``."""
+    m = _MOST_ASK.search(normalize(text))
+    return m.group(2) if m and m.group(2) not in _OWN_RULE else None
+
+
+def most_stated(chunks: Iterable[Chunk], entries: Collection[str], adjective: str) -> list[tuple[Chunk, int]]:
+    """``(chunk, sentence index)`` of every sentence of one of ``entries`` that calls its species the most
+    ``adjective`` (or a word of the same meaning)."""
+    forms = _SAME.get(adjective, (adjective[:6],))
+    pattern = re.compile(r"\bmost (" + "|".join(re.escape(f) for f in forms) + r")\w*")
+    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+            for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]

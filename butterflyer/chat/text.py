@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 
 # Words too common to carry meaning for retrieval or grounding checks.
 _STOPWORD_TEXT = """
@@ -161,4 +162,18 @@ def repair_typos(text: str, known: frozenset[str], keep: set[str]) -> str:
         if not best or (len(best) > 1 and best[1][0] == best[0][0]):
             return word  # no known word that close, or two equally close
         return best[0][1]
+    return re.sub(r"[A-Za-z]+", fix, text)
+
+
+def repair_swaps(text: str, vocabulary: Collection[str]) -> str:
+    """``text`` with each unknown word of six letters or more that is two neighbouring letters swapped
+    in exactly one ``vocabulary`` word put right ("ylelow" -> "yellow", "floirda" -> "florida"). The
+    most common typing slip, and one that never turns one real word into another of the guide's."""
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = normalize(word)
+        if len(low) < 6 or low in vocabulary or low in STOPWORDS or stem(low) in vocabulary:
+            return word
+        found = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)} & set(vocabulary)
+        return found.pop() if len(found) == 1 else word
     return re.sub(r"[A-Za-z]+", fix, text)

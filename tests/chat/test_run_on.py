@@ -155,3 +155,42 @@ def test_a_question_naming_no_species_gets_no_second_species(tiny_engine) -> Non
     reply = tiny_engine.ask("caterpillars that feed on willows and poplars?")
     entries = {c.entry for c in reply.citations if c.entry_kind == "species"}
     assert len(entries) <= 1
+
+
+def test_swapped_letters_are_put_right_against_the_guide_words() -> None:
+    from butterflyer.chat.text import repair_swaps
+
+    vocabulary = {"yellow", "florida", "queensland", "moths"}
+    assert repair_swaps("bright ylelow moth from floirda", vocabulary) == "bright yellow moth from florida"
+    assert repair_swaps("north queesnland", vocabulary) == "north queensland"
+    # known words, short words and words two swaps away stay as typed
+    assert repair_swaps("yellow mtohs lyelwo", vocabulary) == "yellow mtohs lyelwo"
+
+
+@pytest.mark.parametrize(("message", "question"), [
+    ("is the camberwell beauty the same as the mourning cloak? thanks so much!!",
+     "is the camberwell beauty the same as the mourning cloak?"),
+    ("what are the long tails for thanks so much!!", "what are the long tails for"),
+    ("where does it live? cheers", "where does it live?"),
+])
+def test_thanks_at_the_end_are_stripped(message: str, question: str) -> None:
+    assert strip_frame(message) == question
+
+
+def test_a_thanks_question_is_kept() -> None:
+    assert strip_frame("thank you") == "thank you"
+    assert strip_frame("what does the word thanks mean") == "what does the word thanks mean"
+
+
+def test_a_stated_superlative_is_found_by_its_adjective() -> None:
+    from butterflyer.chat.chunks import Chunk
+    from butterflyer.chat.superlatives import asked_most, most_stated
+
+    assert asked_most("which one is supposed to be the most poisonous?") == "poisonous"
+    assert asked_most("which butterfly is the most widespread") is None  # its own rule
+    assert asked_most("what do most butterflies eat") is None
+    chunk = Chunk(id="A::facts", entry="A", entry_kind="species", entry_title="A", section="facts",
+                  section_title="Facts",
+                  sentences=("A is often called the most toxic butterfly.", "A is orange."))
+    assert most_stated([chunk], {"A"}, "poisonous") == [(chunk, 0)]
+    assert most_stated([chunk], {"B"}, "poisonous") == []
