@@ -40,7 +40,7 @@ from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
-from butterflyer.chat.plan import NUMBER_WORDS, Plan, Planner, Query
+from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query
 from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
@@ -63,9 +63,12 @@ from butterflyer.chat.text import (
     terms,
     tokens,
 )
-from butterflyer.chat.unknown import Unknown, as_typed, find_unknown, not_covered_text
+from butterflyer.chat.unknown import Unknown, as_typed, checklist, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
+# question words typed without their apostrophe, which repair_question_words reads
+_RUN_TOGETHER = frozenset({"wheres", "whats", "hows", "whos", "whens", "theres", "dont", "doesnt", "isnt",
+                           "arent", "cant", "wont", "didnt"})
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
                        r"\b[\s!.,?]*(there|you|bot)?[\s!.,?]*$", re.IGNORECASE)
 MAX_SENTENCES = 4
@@ -103,6 +106,10 @@ class ChatEngine:
         self.index = index or open_index(self.guide, self.encoder, index_root)
         self.retriever = Retriever(self.index, self.encoder)
         self.vocabulary = {t for c in self.index.chunks for t in tokens(c.search_text)}
+        # words a swapped pair of letters is put right against: the guide's, the names it lacks, and the
+        # words questions are asked with ("wehres", "datyime", "glassiwng")
+        self._spelled = frozenset(self.vocabulary | QUESTION_WORDS | CUE_WORDS | STOPWORDS
+                                  | {w for name in checklist() for w in name} | set(SYNONYMS) | _RUN_TOGETHER)
         self.vocabulary |= {stem(t) for t in self.vocabulary}
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
@@ -157,8 +164,8 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        message = strip_frame(repair_swaps(repair_typos(repair_question_words(message), QUESTION_WORDS,
-                                                        self.vocabulary), self.vocabulary))
+        message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
+                                           QUESTION_WORDS, self.vocabulary))
         mentions = self.linker.find(message)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.

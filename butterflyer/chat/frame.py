@@ -49,6 +49,9 @@ _FRAMES = [
     rf"(?: (?:about|if|whether))?\b{_GAP}",
     rf"(?:(?:i|we) (?:would|'d) like to know|i'd like to know|(?:i|we) (?:want|wanna|need) to know|"
     rf"do you (?:happen to )?know)(?: (?:if|whether))?\b{_GAP}",
+    # "could you please tell me ...", "can u tell me if ..." (not "tell me about", which asks for a summary)
+    rf"(?:(?:can|could|would|will) (?:you|u) )?(?:please |pls |plz )?(?:tell|let) me(?: know)?(?! about)"
+    rf"(?: (?:if|whether))?\b{_GAP}",
 ]
 _FRAME = re.compile(r"^(?:" + "|".join(_FRAMES) + r")", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)

@@ -194,3 +194,15 @@ def test_a_stated_superlative_is_found_by_its_adjective() -> None:
                   sentences=("A is often called the most toxic butterfly.", "A is orange."))
     assert most_stated([chunk], {"A"}, "poisonous") == [(chunk, 0)]
     assert most_stated([chunk], {"B"}, "poisonous") == []
+
+
+def test_could_you_tell_me_is_a_frame_but_tell_me_about_asks() -> None:
+    assert strip_frame("could you please tell me wheres the comet moth from") == "wheres the comet moth from"
+    assert strip_frame("tell me about the monarch") == "tell me about the monarch"
+
+
+def test_swapped_letters_in_names_the_guide_lacks_and_in_question_words(tiny_engine) -> None:  # noqa: ANN001
+    # a checklist name typed with a swap is still refused by name; a swapped question word still asks
+    reply = tiny_engine.ask("where does the glassiwng butterfly live")
+    assert reply.status == "not_covered" and "glasswing" in reply.answer.lower()
+    assert tiny_engine.ask("wehres the monarch from").status == "answered"
