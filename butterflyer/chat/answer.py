@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from butterflyer.chat.asks import asks
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.describe import (
     COLOURS,
@@ -37,7 +38,7 @@ from butterflyer.chat.intent import (
     parse_intent,
 )
 from butterflyer.chat.kin import asks_relatives, relatives
-from butterflyer.chat.linking import SpeciesLinker
+from butterflyer.chat.linking import Mention, SpeciesLinker
 from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
 from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query
@@ -66,6 +67,9 @@ from butterflyer.chat.text import (
 from butterflyer.chat.unknown import Unknown, as_typed, checklist, find_unknown, not_covered_text
 from butterflyer.errors import ChatError
 
+_SAME_KIND = re.compile(r"\bsame (species|thing|butterfly|moth|genus|family|kind)\b")
+# sections a question about how two species relate may name ("same species", "mimic", "tell apart")
+_RELATION_SECTIONS = {"similar_species", "overview", "identification", "facts"}
 # question words typed without their apostrophe, which repair_question_words reads
 _RUN_TOGETHER = frozenset({"wheres", "whats", "hows", "whos", "whens", "theres", "dont", "doesnt", "isnt",
                            "arent", "cant", "wont", "didnt"})
@@ -176,6 +180,8 @@ class ChatEngine:
         unknown = listed or self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if unknown is not None and _described(message, unknown):
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
+        if unknown is not None and self._related_in_guide(message, unknown, mentions):
+            unknown = None  # "does the danaid eggfly mimic the plain tiger": its entry says so itself
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         # "an orange butterfly like a monarch but smaller ...": the monarch is what it is compared with
@@ -280,6 +286,22 @@ class ChatEngine:
             return found[0]
         raise ChatError(f"no species called {name!r} in the field guide; use a dataset label such as "
                         "'MONARCH' or a common name such as 'painted lady'")
+
+    def _related_in_guide(self, message: str, unknown: Unknown, mentions: Sequence[Mention]) -> bool:
+        """Whether a question about how a covered species relates to one the guide lacks ("does the female
+        danaid eggfly mimic the plain tiger", "are the red-spotted purple and the white admiral the same
+        species") can be answered from the covered entry, because that entry names the other one. A
+        question about the lacking species itself ("what does the plain tiger eat") never can."""
+        if not ("relation" in asks(message) or asks_relatives(message) or parse_intent(message, []).compare
+                or _SAME_KIND.search(normalize(message))):
+            return False
+        if set(parse_intent(message, terms(message)).sections) - _RELATION_SECTIONS:
+            return False  # "what does the plain tiger eat, the one the eggfly copies" asks about it
+        covered = {m.label for m in mentions if m.end <= unknown.start or m.start >= unknown.end}
+        name = normalize(unknown.name)
+        forms = (name, name + "s", name[:-1] + "ies" if name.endswith("y") else name)
+        return any(c.entry in covered and any(f in normalize(c.text) for f in forms)
+                   for c in self.index.chunks)
 
     def _foreign(self, term: str) -> bool:
         """A word the guide never uses and that is no one-letter slip of one it does ("genome")."""

@@ -206,3 +206,22 @@ def test_swapped_letters_in_names_the_guide_lacks_and_in_question_words(tiny_eng
     reply = tiny_engine.ask("where does the glassiwng butterfly live")
     assert reply.status == "not_covered" and "glasswing" in reply.answer.lower()
     assert tiny_engine.ask("wehres the monarch from").status == "answered"
+
+
+def test_a_relation_the_covered_entry_states_is_answered_not_refused(tiny_engine) -> None:  # noqa: ANN001
+    from butterflyer.chat.unknown import Unknown
+
+    # the monarch's own text names the goldenrod; a relation question may be answered from it, a question
+    # about the lacking one's own food or range may not
+    mentions = tiny_engine.linker.find("is the monarch the same species as the goldenrod")
+    related = "is the monarch the same species as the goldenrod"
+    k = tokens(related).index("goldenrod")
+    assert tiny_engine._related_in_guide(related, Unknown("goldenrod", k, k + 1), mentions)
+    food = "what does the goldenrod eat, the one the monarch mimics"
+    k = tokens(food).index("goldenrod")
+    found = tiny_engine.linker.find(food)
+    assert not tiny_engine._related_in_guide(food, Unknown("goldenrod", k, k + 1), found)
+    other = "is the monarch the same species as the zorbex"
+    k = tokens(other).index("zorbex")
+    found = tiny_engine.linker.find(other)
+    assert not tiny_engine._related_in_guide(other, Unknown("zorbex", k, k + 1), found)
