@@ -159,7 +159,7 @@ class ChatEngine:
 
     def _ask(self, message: str, species_id: str | None,
              history: Sequence[dict[str, str]] | None) -> ChatReply:
-        message = (message or "").strip()
+        message = re.sub(r"\s+", " ", message or "").strip()  # "SMALL  TORTOISESHELL" has one space
         if not message:
             raise ChatError("the message is empty; ask a question about a butterfly or moth")
         if len(message) > MAX_MESSAGE_CHARS:
@@ -249,6 +249,8 @@ class ChatEngine:
             plan = self.planner.species(query, self.retriever.embed(message))
         else:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
+            if plan is not None and described and any(c.entry_kind == "species" for c, _ in plan.parts):
+                plan = None  # a description no species fits is not answered by one species' sentence
             if not off_topic and about_other_animal(words):
                 plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
@@ -336,7 +338,8 @@ class ChatEngine:
     def _special(self, message: str, named: list[str], residual: list[str], focus: str | None,
                  compared: Sequence[str] = (), follow_up: bool = False) -> ChatReply | None:
         """Size rankings and comparisons, and description-to-species candidates; ``None`` otherwise."""
-        if is_size_question(message):
+        # ("orange and black checkered butterfly, smaller than a monarch" describes one; it asks no size)
+        if is_size_question(message) and not (compared and is_description(message)):
             size = (compare(self.guide, named[0], named[1]) if len(named) >= 2
                     else rank(self.guide, message) if not named else None)
             if size is not None:
@@ -477,9 +480,11 @@ def asks_identity(message: str) -> bool:
 
 
 def _compared_with(message: str, start: int) -> bool:
-    """Whether the name at token ``start`` follows "like (a|the)" or "similar to": a comparison."""
+    """Whether the name at token ``start`` follows "like (a|the)", "than (a|the)" or "similar to": a
+    comparison ("smaller than a monarch")."""
     before = tokens(message)[max(0, start - 3):start]
-    return "like" in before or before[-2:] in (["similar", "to"], ["looks", "like"])
+    return ("like" in before or "than" in before[-2:]
+            or before[-2:] in (["similar", "to"], ["looks", "like"]))
 
 
 def _described(message: str, unknown: Unknown) -> bool:
@@ -497,7 +502,8 @@ def _described(message: str, unknown: Unknown) -> bool:
         return True
     if not is_description(message):
         return False
-    if start >= 2 and words[start - 1] in {"and", "or"} and words[start - 2] in COLOURS:
+    if start >= 2 and words[start - 1] in {"and", "or"} and (words[start - 2] in COLOURS
+                                                              or tells_looks(words[start - 2])):
         return True
     return looks_qualified(words[start:end])
 

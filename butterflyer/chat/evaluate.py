@@ -94,15 +94,24 @@ def load_splits(folder: str | Path | None = None, only: Sequence[str] | None = N
     return out
 
 
+_UNITS = ((re.compile(r"\b(\d+(?:\.\d+)?) ?(centimetres|centimeters)\b"), r"\1 cm"),
+          (re.compile(r"\b(\d+(?:\.\d+)?) ?(millimetres|millimeters)\b"), r"\1 mm"))
+
+
 def has_fact(q: EvalQuestion, text: str) -> bool:
-    """Whether ``text`` states one of the question's expected facts."""
+    """Whether ``text`` states one of the question's expected facts (a unit spelt out counts as its
+    symbol: "27 centimetres" states "27 cm")."""
     norm = normalize(text)
+    short = norm
+    for pattern, symbol in _UNITS:
+        short = pattern.sub(symbol, short)
     for fact in q.expect_any:
-        if fact.startswith("re:"):
-            if re.search(normalize(fact[3:]), norm):
+        for said in {norm, short}:
+            if fact.startswith("re:"):
+                if re.search(normalize(fact[3:]), said):
+                    return True
+            elif normalize(fact) in said:
                 return True
-        elif normalize(fact) in norm:
-            return True
     return False
 
 
@@ -115,7 +124,7 @@ def is_correct(q: EvalQuestion, reply: ChatReply) -> bool:
 
 def names(mention: str, text: str) -> bool:
     """Whether ``text`` names ``mention``, in the singular or the plural ("gulf fritillaries")."""
-    norm, name = normalize(text), normalize(mention)
+    norm, name = normalize(text).replace("-", " "), normalize(mention).replace("-", " ")
     stem_ = name[:-1] if name.endswith("y") else name
     return any(form in norm for form in (name, name + "s", name + "es", stem_ + "ies"))
 

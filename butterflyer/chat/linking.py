@@ -152,7 +152,8 @@ class SpeciesLinker:
 
     def _fuzzy(self, squashed: str, same_start: bool = False) -> str | None:
         """The covered name within the typo budget of ``squashed``; ``same_start``: one word alone
-        must keep its first letter ("moment" is no slip of "comet")."""
+        must keep its first letter ("moment" is no slip of "comet") and, under eight letters and two slips
+        away, its first three ("monark" is the monarch, "sussex" is no "sunset")."""
         budget = _typo_budget(len(squashed))
         if budget == 0:
             return None
@@ -161,6 +162,8 @@ class SpeciesLinker:
             if same_start and key[:1] != squashed[:1]:
                 continue
             d = edit_distance(squashed, key, budget)
+            if same_start and d >= 2 and len(squashed) < 8 and key[:3] != squashed[:3]:
+                continue  # a short word two slips from a name, changed near its start, is another word
             if d <= budget and (best is None or d < best[0]):
                 best = (d, label)
         return best[1] if best else None

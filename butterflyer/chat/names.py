@@ -91,7 +91,8 @@ _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "sai
           "dozens", "hundreds", "thousands", "number", "flock", "cloud", "heaps",
           # words that talk about the question, never part of a name ("the reason male luna moths")
           "reason", "reasons", "point", "purpose", "difference", "question", "idea", "chance", "triggers",
-          "trigger", "makes", "causes", "cause", "lets", "helps"}
+          "trigger", "makes", "causes", "cause", "lets", "helps", "name", "names", "word", "calls", "call",
+          "book", "books"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import clause_starts, stem, tokens
+from butterflyer.chat.text import clause_starts, normalize, stem, tokens
 
 CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
@@ -66,6 +66,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     toks = tokens(message)
     stems = [_forms(t) for t in toks]
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
+    capital = {normalize(m.group(0)) for m in re.finditer(r"\b[A-Z][a-z]+", message)}
     about_butterflies = refusing or bool(_FOLLOW & set(toks)) or bool(guide_spans)
     names = list(checklist()) + [(h,) for h in sorted(_heads())]
     for name in names:
@@ -81,7 +82,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             after_the = i > 0 and toks[i - 1] == "the" and about_butterflies
             # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
             # "harvester" are everyday words too)
-            loose = refusing and name[0] in _NEEDS_NOUN - _EVERYDAY
+            # (written with a capital, "Glasswing (Greta oto)", it is a name too)
+            loose = (refusing or name[0] in capital) and name[0] in _NEEDS_NOUN - _EVERYDAY
             if needs_context and not (before_noun or after_the or loose):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)

@@ -225,3 +225,40 @@ def test_a_relation_the_covered_entry_states_is_answered_not_refused(tiny_engine
     k = tokens(other).index("zorbex")
     found = tiny_engine.linker.find(other)
     assert not tiny_engine._related_in_guide(other, Unknown("zorbex", k, k + 1), found)
+
+
+def test_grader_reads_spelt_out_units_and_hyphenated_names() -> None:
+    from butterflyer.chat.evaluate import has_fact
+    from butterflyer.chat.schema import EvalQuestion
+
+    q = EvalQuestion(question="how big", expect_any=["re:\\b2[5-8] ?cm"])
+    assert has_fact(q, "Females can span about 27 centimetres.")
+    assert not has_fact(q, "Females can span about 17 centimetres.")
+    assert names("purple emperor", "My guide has no entry for the purple-emperor.")
+
+
+def test_a_capitalised_checklist_word_is_a_name() -> None:
+    found = find_unknown("Glasswing (Greta oto) -- how are its wings see-through?", [])
+    assert found is not None and found.name == "glasswing"
+    assert find_unknown("the glasswing effect in windows", []) is None
+
+
+def test_talk_about_a_name_is_no_part_of_it() -> None:
+    shapes = NameShapes({"MOURNING CLOAK": "butterfly"}, {"MOURNING CLOAK": {"mourning", "cloak"}},
+                        {"mourning", "cloak", "come"})
+    message = "where does the gloomy name mourning cloak come from"
+    start = tokens(message).index("mourning")
+    assert shapes.find(message, [Span("MOURNING CLOAK", start, start + 2)]) is None
+
+
+def test_a_short_word_two_slips_from_a_name_near_its_start_is_another_word(tiny_engine) -> None:  # noqa: ANN001
+    linker: SpeciesLinker = tiny_engine.linker
+    assert [m.label for m in linker.find("where does the monark live")] == ["MONARCH"]
+    assert linker.find("a chalk hillside in sussex") == []
+
+
+def test_spaces_and_a_comparison_in_a_description(tiny_engine) -> None:  # noqa: ANN001
+    # runs of spaces are one space; "smaller than a monarch" in a description asks for no size ranking
+    assert tiny_engine.ask("where  does   the monarch    live").status == "answered"
+    reply = tiny_engine.ask("small orange and black butterfly on the asters, smaller than a monarch")
+    assert "smallest" not in reply.answer.lower()
