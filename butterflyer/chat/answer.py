@@ -54,8 +54,10 @@ from butterflyer.chat.superlatives import (
     most_widespread,
 )
 from butterflyer.chat.text import (
+    RUN_TOGETHER,
     STOPWORDS,
     edit_distance,
+    name_forms,
     normalize,
     repair_question_words,
     repair_swaps,
@@ -70,9 +72,6 @@ from butterflyer.errors import ChatError
 _SAME_KIND = re.compile(r"\bsame (species|thing|butterfly|moth|genus|family|kind)\b")
 # sections a question about how two species relate may name ("same species", "mimic", "tell apart")
 _RELATION_SECTIONS = {"similar_species", "overview", "identification", "facts"}
-# question words typed without their apostrophe, which repair_question_words reads
-_RUN_TOGETHER = frozenset({"wheres", "whats", "hows", "whos", "whens", "theres", "dont", "doesnt", "isnt",
-                           "arent", "cant", "wont", "didnt"})
 _GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks?|thank you|cheers)"
                        r"\b[\s!.,?]*(there|you|bot)?[\s!.,?]*$", re.IGNORECASE)
 MAX_SENTENCES = 4
@@ -113,7 +112,7 @@ class ChatEngine:
         # words a swapped pair of letters is put right against: the guide's, the names it lacks, and the
         # words questions are asked with ("wehres", "datyime", "glassiwng")
         self._spelled = frozenset(self.vocabulary | QUESTION_WORDS | CUE_WORDS | STOPWORDS
-                                  | {w for name in checklist() for w in name} | set(SYNONYMS) | _RUN_TOGETHER)
+                                  | {w for name in checklist() for w in name} | set(SYNONYMS) | RUN_TOGETHER)
         self.vocabulary |= {stem(t) for t in self.vocabulary}
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
@@ -300,9 +299,8 @@ class ChatEngine:
         if set(parse_intent(message, terms(message)).sections) - _RELATION_SECTIONS:
             return False  # "what does the plain tiger eat, the one the eggfly copies" asks about it
         covered = {m.label for m in mentions if m.end <= unknown.start or m.start >= unknown.end}
-        name = normalize(unknown.name)
-        forms = (name, name + "s", name[:-1] + "ies" if name.endswith("y") else name)
-        return any(c.entry in covered and any(f in normalize(c.text) for f in forms)
+        forms = name_forms(unknown.name)
+        return any(c.entry in covered and any(f in normalize(c.text).replace("-", " ") for f in forms)
                    for c in self.index.chunks)
 
     def _foreign(self, term: str) -> bool:

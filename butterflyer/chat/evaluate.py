@@ -34,7 +34,7 @@ from butterflyer import paths
 from butterflyer.chat.answer import ChatEngine
 from butterflyer.chat.reply import ChatReply, answer_sentences, cited_numbers, fully_grounded, strip_marks
 from butterflyer.chat.schema import EvalQuestion
-from butterflyer.chat.text import normalize
+from butterflyer.chat.text import name_forms, normalize
 from butterflyer.errors import ChatError
 from butterflyer.fileio import atomic_write_json, atomic_write_text
 
@@ -124,9 +124,8 @@ def is_correct(q: EvalQuestion, reply: ChatReply) -> bool:
 
 def names(mention: str, text: str) -> bool:
     """Whether ``text`` names ``mention``, in the singular or the plural ("gulf fritillaries")."""
-    norm, name = normalize(text).replace("-", " "), normalize(mention).replace("-", " ")
-    stem_ = name[:-1] if name.endswith("y") else name
-    return any(form in norm for form in (name, name + "s", name + "es", stem_ + "ies"))
+    norm = normalize(text).replace("-", " ")
+    return any(form in norm for form in name_forms(mention))
 
 
 CANDIDATE_WORDING = re.compile(r"\bprobably the\b.*\bto be sure, send a photo\b", re.IGNORECASE | re.DOTALL)

@@ -5,7 +5,7 @@
 Such a frame says who asks and why, never what is asked; its words ("daughter", "homework") are
 words the guide never uses, and read as part of the question they make it look like one about
 something the guide lacks. :func:`strip_frame` removes frames at the start of a message, one after
-another, and keeps the message whole when nothing would be left to ask.
+another, and the thanks at its end, and keeps the message whole when nothing would be left to ask.
 """
 
 from __future__ import annotations

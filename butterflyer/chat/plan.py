@@ -232,6 +232,11 @@ class Query:
         return next((k for k, v in STAGES.items() if words & v), None)
 
     @cached_property
+    def asked_name(self) -> str:
+        """The name a naming question ends on (see :func:`asked_name`)."""
+        return asked_name(self.asking)
+
+    @cached_property
     def compares(self) -> bool:
         """Whether a clause that asks compares ("how long do monarchs live? the fall migrants vs the summer
         ones" asks for a lifespan; the comparison is context)."""
@@ -638,9 +643,8 @@ class Planner:
         if "origin" in q.asks:
             # "why do the British call it the camberwell beauty": the sentence that explains the name
             # the question ends on, not another of its names
-            name = asked_name(q.asking)
             best = next((x for x in ranked if x[1].section != "overview"
-                         and explains_name(x[1].sentences[x[2]], name)
+                         and explains_name(x[1].sentences[x[2]], q.asked_name)
                          and _NAME_REASON.search(x[1].sentences[x[2]].lower())), best)
         if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
             # "why are some females black": a sentence that only restates the question ("some females are
@@ -761,15 +765,15 @@ class Planner:
         # (the life cycle mixes eggs, caterpillars, pupae and winter: a second sentence must share words too)
         broad = (chunk.section in SPECIFIC_SKIP or chunk.section == "life_cycle"
                  or chunk.entry_kind == "topic" or bool(q.asks))
+        # ("why is it called that" wants the origin of the name it ends on, not of another of its names)
+        other_names_too = not explains_name(chunk.sentences[j], q.asked_name)
         for k in range(len(chunk.sentences)):
             if k == j or len(plan.parts) >= 3:
                 continue
             if broad and "origin" in q.asks:
-                # "why is it called that" does not want every reason the entry gives, nor the origin of
-                # another of its names
-                name = asked_name(q.asking)
-                on_point = answers_ask(chunk.sentences[k], ["origin"]) and not (
-                    explains_name(chunk.sentences[j], name) and not explains_name(chunk.sentences[k], name))
+                # "why is it called that" does not want every reason the entry gives
+                on_point = answers_ask(chunk.sentences[k], ["origin"]) and (
+                    other_names_too or explains_name(chunk.sentences[k], q.asked_name))
             elif broad:
                 on_point = self.lex(q.content, chunk, k) > 0 or (
                     bool(q.asks) and answers_ask(chunk.sentences[k], q.asks))

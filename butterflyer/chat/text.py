@@ -82,11 +82,21 @@ def clause_starts(text: str) -> set[int]:
     return out
 
 
+def name_forms(name: str) -> tuple[str, ...]:
+    """A normalised name in the singular and the plural ("gulf fritillary", "gulf fritillaries"), with
+    hyphens read as spaces."""
+    name = normalize(name).replace("-", " ")
+    plural_y = name[:-1] + "ies" if name.endswith("y") else name
+    return tuple(dict.fromkeys((name, name + "s", name + "es", plural_y)))
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content terms: tokens without stopwords, for BM25 and overlap checks."""
     return [stem(t) for t in tokens(text) if t not in STOPWORDS]
 
 
+_IS_BEFORE = ("what", "where", "who", "how", "that")
+_NOT_AFTER = ("does", "do", "is", "are", "did", "can", "was", "were", "have", "has")
 # Misspelt question words visitors type ("wher do", "wat does", "were does it live"): they decide what
 # is asked, so they are repaired before anything else reads the message. "were" only before a verb
 # that makes it a question ("were they common" stays).
@@ -101,9 +111,11 @@ _QUESTION_TYPOS = [
     # the word visitors misspell most: "catapiller", "cattapilar", "caterpiller"
     (re.compile(r"\bcatt?[aeiou]r?p+[aeiou]?l+[aeiou]r(s?)\b", re.I), r"caterpillar\1"),
     # contractions typed without the apostrophe ("whats a chrysalis", "why doesnt it")
-    (re.compile(r"\b(what|where|who|how|that)s\b", re.I), r"\1 is"),
-    (re.compile(r"\b(does|do|is|are|did|can|was|were|have|has)nt\b", re.I), r"\1 not"),
+    (re.compile(rf"\b({'|'.join(_IS_BEFORE)})s\b", re.I), r"\1 is"),
+    (re.compile(rf"\b({'|'.join(_NOT_AFTER)})nt\b", re.I), r"\1 not"),
 ]
+# the same contractions as words ("whats", "doesnt"), which a typo repair must leave for the rules above
+RUN_TOGETHER = frozenset({f"{w}s" for w in _IS_BEFORE} | {f"{w}nt" for w in _NOT_AFTER})
 
 
 # Everyday phrasings of something the guide says in one word: "wiped out" is what the guide calls
@@ -174,6 +186,7 @@ def repair_swaps(text: str, vocabulary: Collection[str]) -> str:
         low = normalize(word)
         if len(low) < 6 or low in vocabulary or low in STOPWORDS or stem(low) in vocabulary:
             return word
-        found = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)} & set(vocabulary)
-        return found.pop() if len(found) == 1 else word
+        swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)}
+        found = [w for w in swapped if w in vocabulary]
+        return found[0] if len(found) == 1 else word
     return re.sub(r"[A-Za-z]+", fix, text)

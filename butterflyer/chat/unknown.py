@@ -23,7 +23,9 @@ CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
 _EVERYDAY = {"gatekeeper", "harvester"}
-_FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "wing", "wings"}
+_FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+# words that make a message about butterflies ("the glasswing - how come its wings are clear?")
+_ABOUT = _FOLLOW | {"wing", "wings"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     stems = [_forms(t) for t in toks]
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
     capital = {normalize(m.group(0)) for m in re.finditer(r"\b[A-Z][a-z]+", message)}
-    about_butterflies = refusing or bool(_FOLLOW & set(toks)) or bool(guide_spans)
+    about_butterflies = refusing or bool(_ABOUT & set(toks)) or bool(guide_spans)
     names = list(checklist()) + [(h,) for h in sorted(_heads())]
     for name in names:
         n = len(name)

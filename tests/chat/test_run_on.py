@@ -152,9 +152,10 @@ def test_a_colour_after_a_covered_name_is_said_of_it() -> None:
 
 
 def test_a_question_naming_no_species_gets_no_second_species(tiny_engine) -> None:  # noqa: ANN001
-    reply = tiny_engine.ask("caterpillars that feed on willows and poplars?")
+    # the atlas moth's and the viceroy's food sentences rank almost level; only one may answer
+    reply = tiny_engine.ask("do caterpillars eat leaves")
     entries = {c.entry for c in reply.citations if c.entry_kind == "species"}
-    assert len(entries) <= 1
+    assert reply.status == "answered" and len(entries) == 1
 
 
 def test_swapped_letters_are_put_right_against_the_guide_words() -> None:
@@ -254,11 +255,14 @@ def test_talk_about_a_name_is_no_part_of_it() -> None:
 def test_a_short_word_two_slips_from_a_name_near_its_start_is_another_word(tiny_engine) -> None:  # noqa: ANN001
     linker: SpeciesLinker = tiny_engine.linker
     assert [m.label for m in linker.find("where does the monark live")] == ["MONARCH"]
-    assert linker.find("a chalk hillside in sussex") == []
+    # "vocaroy" is two slips from "viceroy", both near its start (as "sussex" is from "sunset")
+    assert linker.find("a walk near vocaroy") == []
 
 
 def test_spaces_and_a_comparison_in_a_description(tiny_engine) -> None:  # noqa: ANN001
-    # runs of spaces are one space; "smaller than a monarch" in a description asks for no size ranking
-    assert tiny_engine.ask("where  does   the monarch    live").status == "answered"
+    # runs of spaces are one space, so a refusal names what was typed ("small tortoiseshell");
+    # "smaller than a monarch" in a description asks for no size ranking
+    refused = tiny_engine.ask("SMALL  TORTOISESHELL!!! what does it eat")
+    assert refused.status == "not_covered" and "small tortoiseshell" in refused.answer.lower()
     reply = tiny_engine.ask("small orange and black butterfly on the asters, smaller than a monarch")
     assert "smallest" not in reply.answer.lower()
