@@ -133,6 +133,8 @@ class ChatEngine:
             self.vocabulary, [e.genus for e in self.guide.species.values() if e.genus],
             guide_epithets(c.text for c in self.index.chunks))
         self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
+        self._spans = {label: (e.wingspan_mm.min, e.wingspan_mm.max)
+                       for label, e in self.guide.species.items() if e.wingspan_mm is not None}
 
     # --- public -------------------------------------------------------------------------
     def ask(self, message: str, species_id: str | None = None,
@@ -357,7 +359,8 @@ class ChatEngine:
         # species; only "... what is it?" asks which species a description fits
         if not named and is_description(message) and not (follow_up and not asks_identity(message)):
             vec = self.retriever.embed(message)
-            found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared)
+            found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared,
+                               spans=self._spans)
             if found:
                 return self._cite_candidates(found, focus)
         return None
@@ -377,7 +380,8 @@ class ChatEngine:
             if widest:
                 citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(widest, 1)]
                 lead = ("My guide calls these among the most widespread in the world:" if len(widest) > 1
-                        else "My guide calls this one of the most widespread in the world:")
+                        else "My guide calls this one of the most widespread in the world:"
+                        if "one of" in citations[0].text.lower() else "From my guide:")
                 text = " ".join(f"{c.text} [{c.n}]" for c in citations)
                 return ChatReply(answer=f"{lead} {text}", citations=citations, species_id=focus)
         if adjective and not (widespread or farthest):

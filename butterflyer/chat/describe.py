@@ -21,7 +21,8 @@ import numpy as np
 
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.index import ChatIndex
-from butterflyer.chat.measure import ALIASES, REGIONS
+from butterflyer.chat.measure import REGIONS
+from butterflyer.chat.places import PLACE_REGIONS
 from butterflyer.chat.text import STOPWORDS, normalize, stem, tokens
 
 COLOURS = {"black", "white", "yellow", "orange", "red", "blue", "green", "brown", "pink", "purple", "grey",
@@ -40,7 +41,7 @@ _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 _IGNORE = {"butterfly", "butterflies", "moth", "moths", "saw", "see", "seen", "found", "spotted", "think",
            "wing", "wings", "looks", "look", "like", "one", "little", "big", "large", "small", "really",
            "lot", "lots", "today", "yesterday", "flying", "flew", "sitting", "landed", "name", "called",
-           "identify"}
+           "identify", "never", "ever", "before"}
 # the caterpillar's looks (life cycle) count only when the description is of a caterpillar
 SECTION_GROUPS = {"look": ("identification", "facts", "overview"), "young": ("life_cycle",),
                   "place": ("distribution", "habitat"), "plant": ("larval_host_plants", "adult_food"),
@@ -53,6 +54,32 @@ SECOND_RATIO = 0.94    # a second candidate only when it scores nearly as well a
 SECOND_SHARE_GAP = 0.0
 MIN_SHARE = 0.25       # at least a quarter of the description (by weight) must be found in the entry
 PLANT_WEIGHT = 0.5     # a plant it was seen on that is the entry's food plant is strong evidence
+# Colours are what people see first: a species whose identification passage lacks a colour the
+# description states is less likely, whatever else it shares ("pink and yellow moth at my porch light"
+# is no luna moth). The score is scaled by HUE_FLOOR + (1 - HUE_FLOOR) x the share of stated hues found.
+HUE_FLOOR = 0.6
+# the hue a colour word names ("crimson" is red, "jade" green); words not listed name their own hue
+HUES = {"black": "black", "white": "white", "yellow": "yellow", "orange": "orange", "red": "red",
+        "blue": "blue", "green": "green", "brown": "brown", "pink": "pink", "purple": "purple",
+        "grey": "grey", "gray": "grey", "silver": "silver", "silvery": "silver", "gold": "gold",
+        "golden": "gold", "cream": "cream", "creamy": "cream", "crimson": "red", "scarlet": "red",
+        "lime": "green", "emerald": "green", "jade": "green", "violet": "purple", "sooty": "black",
+        "tawny": "orange", "rosy": "pink", "turquoise": "blue", "sky": "blue", "maroon": "brown",
+        "chestnut": "brown"}
+# A size word the wingspan contradicts ("tiny" for a 90 mm butterfly) scales the score by SIZE_MISS.
+SMALL_WORDS = {"tiny", "small", "little", "smaller", "wee"}
+BIG_WORDS = {"huge", "giant", "big", "large", "enormous", "massive", "bigger"}
+SMALL_MID_MM = 60   # a species whose middle wingspan is this wide or wider is never "tiny"
+BIG_MID_MM = 50     # nor one whose middle wingspan is this narrow or narrower "huge"
+SIZE_MISS = 0.75
+# a species whose range and habitat never mention the region of a place the description names
+REGION_MISS = 0.8
+# "front wing", "back wings" said as the guide says them, "checkered" spelt as the guide spells it, and
+# comparisons left out
+_WING_WORDS = [(re.compile(r"\bcheckered\b"), "chequered"),
+               (re.compile(r"\b(smaller|bigger|larger|darker|paler|brighter) than (an? |the )?[a-z-]+"), " "),
+               (re.compile(r"\b(front|fore|upper) wings?\b"), "forewings"),
+               (re.compile(r"\b(back|hind|rear|lower|bottom) wings?\b"), "hindwings")]
 
 
 def is_description(text: str) -> bool:
@@ -118,6 +145,8 @@ class _Profile:
     words: dict[str, set[str]] = field(default_factory=dict)
     sentences: list[list[str]] = field(default_factory=list)
     place: str = ""
+    hues: set[str] = field(default_factory=set)        # named in the identification passage
+    young_hues: set[str] = field(default_factory=set)  # named in sentences about the caterpillar or pupa
 
 
 def _profiles(index: ChatIndex) -> dict[str, _Profile]:
@@ -138,8 +167,56 @@ def _profiles(index: ChatIndex) -> dict[str, _Profile]:
                         prof.sentences.append([_prefix(t) for t in toks])
                     if group == "place":
                         prof.place += " " + normalize(s)
+        for s in c.sentences:
+            toks = tokens(s)
+            if c.section == "identification":
+                prof.hues |= guide_hues(toks)
+            if _YOUNG_WORDS & set(toks):
+                prof.young_hues |= guide_hues(toks)
     index._describe_profiles = out  # type: ignore[attr-defined]  # built once per index
     return out
+
+
+_NEGATE = {"no", "not", "without", "never", "nor"}
+_YOUNG_WORDS = {"caterpillar", "caterpillars", "larva", "larvae", "chrysalis", "pupa", "pupae", "cocoon"}
+
+
+def hues(words: Sequence[str]) -> set[str]:
+    """The hues a list of words names ("reddish", "crimson" -> "red"), leaving out negated ones ("no blue
+    at all")."""
+    return {HUES[_base(w)] for i, w in enumerate(words)
+            if _base(w) in HUES and not _NEGATE & set(words[max(0, i - 3):i])}
+
+
+def negated_hues(words: Sequence[str]) -> set[str]:
+    """Hues the description says it lacks ("no blue at all")."""
+    return {HUES[_base(w)] for i, w in enumerate(words)
+            if _base(w) in HUES and _NEGATE & set(words[max(0, i - 3):i])}
+
+
+def guide_hues(words: Sequence[str]) -> set[str]:
+    """Hues a guide passage names; "dark" wings look black to an observer."""
+    return hues(words) | ({"black"} if "dark" in words else set())
+
+
+def plain_wings(text: str) -> str:
+    """``text`` with "front wing" / "back wings" written as "forewings" / "hindwings", "checkered" as
+    "chequered", and comparisons ("smaller than a monarch") left out: they name another species."""
+    for pattern, word in _WING_WORDS:
+        text = pattern.sub(word, text)
+    return text
+
+
+def size_fit(words: set[str], span: tuple[float | None, float] | None) -> float:
+    """SIZE_MISS when the description's size word contradicts a wingspan of ``(min, max)`` mm, else 1."""
+    if span is None:
+        return 1.0
+    mid = (span[0] + span[1]) / 2 if span[0] is not None else span[1]
+    if words & SMALL_WORDS and not words & BIG_WORDS and mid >= SMALL_MID_MM:
+        return SIZE_MISS
+    if words & BIG_WORDS and not words & SMALL_WORDS and mid <= BIG_MID_MM:
+        return SIZE_MISS
+    return 1.0
 
 
 def _pairs(toks: list[str]) -> list[tuple[str, str]]:
@@ -167,11 +244,14 @@ def _has_pair(sentences: list[list[str]], colour: str, part: str) -> bool:
 
 
 def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical: str, text: str,
-               k: int = 2, exclude: Sequence[str] = ()) -> list[Chunk]:
+               k: int = 2, exclude: Sequence[str] = (),
+               spans: dict[str, tuple[float | None, float]] | None = None) -> list[Chunk]:
     """Identification chunks of the ``k`` likeliest species (moths only if it says moth, etc.);
-    ``exclude``: species the description compares it with ("like a monarch but smaller")."""
+    ``exclude``: species the description compares it with ("like a monarch but smaller");
+    ``spans``: wingspans ``(min, max)`` in mm by label, which rule out sizes the description contradicts."""
     del lexical  # the description's own words are read from ``text``
-    norm = normalize(text)
+    text = plain_wings(normalize(text))
+    norm = text
     want = "moth" if re.search(r"\bmoths?\b", norm) else "butterfly" if "butterfl" in norm else None
     idf = index.bm25.idf
     # words the guide never uses, even in another form ("ngl", "screen"), can neither fit nor rule out an
@@ -190,13 +270,17 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     dense = index.dense(vec)
     ident = {c.entry: i for i, c in enumerate(index.chunks) if c.section == "identification"}
     pairs = _pairs(tokens(text))
+    # ("smaller than a monarch" compares; the monarch is excluded and the size word is no size)
+    said = set(tokens(text))
+    sizes = said if not exclude else set()
+    stated, lacking = hues(tokens(text)), negated_hues(tokens(text)) - hues(tokens(text))
     total = sum(weight(w) for w in words) + PAIR_WEIGHT * sum(weight(p) for _, p in pairs)
     scores: dict[str, float] = {}
     shares: dict[str, float] = {}
     # "in costa rica": a range text saying "Central America" counts for the place's words
-    phrase = next((p for p in sorted([*REGIONS, *ALIASES], key=len, reverse=True)
+    phrase = next((p for p in sorted([*REGIONS, *PLACE_REGIONS], key=len, reverse=True)
                    if re.search(rf"\b{re.escape(p)}\b", norm)), None)
-    region = ALIASES.get(phrase, phrase) if phrase else None
+    region = PLACE_REGIONS.get(phrase, phrase) if phrase else None
     region_words = set(phrase.split()) if phrase else set()
     for label, prof in profiles.items():
         if want is not None and kinds.get(label) != want or label not in ident or label in exclude:
@@ -211,6 +295,14 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
         on_plant = sum(weight(w) for w in words if w not in _LOOKS and _found(w, prof.words["plant"]))
         scores[label] = (shares[label] + DENSE_WEIGHT * float(dense[ident[label]])
                          + PLANT_WEIGHT * on_plant / total)
+        if stated or lacking:
+            # a hue said to be missing ("no blue at all") counts as found when the entry lacks it
+            seen = prof.young_hues if young else prof.hues
+            fit = (len(stated & seen) + len(lacking - seen)) / (len(stated) + len(lacking))
+            scores[label] *= HUE_FLOOR + (1 - HUE_FLOOR) * fit
+        scores[label] *= size_fit(sizes, (spans or {}).get(label))
+        if region and not in_region:
+            scores[label] *= REGION_MISS
     ranked = sorted(scores, key=lambda e: -scores[e])[:k]
     ranked = [e for e in ranked if shares[e] >= MIN_SHARE]
     # a second candidate only when it is nearly as likely and states as much of the description

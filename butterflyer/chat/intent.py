@@ -187,6 +187,10 @@ _LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
                        r"\b(short|long|time|days?|weeks?|months?|years?|while)\b|"
                        r"\bhow long\b[a-z ]{0,30}\b(live|lives|living)\b")
 
+# "what plants do they live on", "which tree does it live on": its food
+_LIVE_ON = re.compile(r"\b(what|which)\b[a-z ]{0,30}\b(live|lives|living)\s+on\b"
+                      r"(?!\s+(the|an?|this|that|my|our)\b)")
+
 # ("ten different species" is no comparison; "different from", "how is it different" are)
 _COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow (is|are|do|does|can)\b[^?.]{0,40}\bdifferent\b|"
                       r"\bor different\b|"
@@ -236,6 +240,10 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
         scores["similar_species"] = scores.get("similar_species", 0) + 2
     if "where" in raw_words and ("live" in stems or "lives" in raw_words):
         scores["distribution"] = scores.get("distribution", 0) + 2
+    if _LIVE_ON.search(norm):
+        # "what do its caterpillars live on": what it eats, not where it lives
+        scores["food"] = scores.get("food", 0) + 2
+        scores.pop("habitat", None)
     if _LIFESPAN.search(norm) and "where" not in raw_words:
         if "habitat" in scores:
             scores["habitat"] -= 1

@@ -37,6 +37,10 @@ def _keys(toks: list[str]) -> set[str]:
     return keys
 
 
+# endings of English verb forms: a word ending so is a verb, not a slip of a name that does not
+_INFLECTED = ("ed", "ing")
+
+
 def _typo_budget(length: int) -> int:
     return 0 if length < 5 else 1 if length < 6 else 2 if length < 12 else 3
 
@@ -152,8 +156,8 @@ class SpeciesLinker:
 
     def _fuzzy(self, squashed: str, same_start: bool = False) -> str | None:
         """The covered name within the typo budget of ``squashed``; ``same_start``: one word alone
-        must keep its first letter ("moment" is no slip of "comet") and, under eight letters and two slips
-        away, its first three ("monark" is the monarch, "sussex" is no "sunset")."""
+        must keep its first letter ("moment" is no slip of "comet"), under eight letters and two slips
+        away its first three ("monark" is the monarch, "sussex" is no "sunset"), and a verb's ending."""
         budget = _typo_budget(len(squashed))
         if budget == 0:
             return None
@@ -164,6 +168,8 @@ class SpeciesLinker:
             d = edit_distance(squashed, key, budget)
             if same_start and d >= 2 and len(squashed) < 8 and key[:3] != squashed[:3]:
                 continue  # a short word two slips from a name, changed near its start, is another word
+            if same_start and squashed.endswith(_INFLECTED) and not key.endswith(_INFLECTED):
+                continue  # "wondered" is a verb, not a slip of "wanderer"
             if d <= budget and (best is None or d < best[0]):
                 best = (d, label)
         return best[1] if best else None

@@ -92,7 +92,11 @@ _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "sai
           # words that talk about the question, never part of a name ("the reason male luna moths")
           "reason", "reasons", "point", "purpose", "difference", "question", "idea", "chance", "triggers",
           "trigger", "makes", "causes", "cause", "lets", "helps", "name", "names", "word", "calls", "call",
-          "book", "books"}
+          "book", "books",
+          # verbs of hearing, reading and believing ("I read polyphemus moth caterpillars ...")
+          "read", "heard", "hear", "told", "tell", "think", "thought", "know", "knew", "believe", "guess",
+          "reckon", "wonder", "wondering", "learned", "learnt", "taught", "show", "showed", "shown", "got",
+          "found", "caught", "watched", "photographed", "had", "have", "has"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 

@@ -88,6 +88,15 @@ TOPIC_MARGIN = 0.03
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
 SEM_SKIP = ("overview", "wingspan")
+# a species question its entry cannot answer ("why were dozens of tiger swallowtails on the wet mud") is
+# answered by a topic sentence holding at least this share (IDF-weighted) of the asked words: the habit
+# of butterflies in general, which the topic pages explain
+TOPIC_SHARE = 0.5
+# a general question is answered by the topic sentence closest to it in meaning when that one is this close
+# and leads the ranked best by this much
+GENERAL_MEANT_SIM = 0.65
+GENERAL_MEANT_LEAD = 0.15
+HABIT_SIM = 0.35  # ... and is at least this close to it in meaning
 
 
 # Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").
@@ -214,6 +223,14 @@ class Query:
         for s in self.intent.sections:
             out.extend(["larval_host_plants", "adult_food"] if s == "food" else [s])
         return out
+
+    @cached_property
+    def asked_words(self) -> set[str]:
+        """Residual words of the clauses that ask, cue words too, less words the guide never uses and
+        counts ("I never see them at my light trap any more. why have they declined" asks about the
+        decline; "dozens of them" says how many, not what they did)."""
+        return {w for w in (self.asked_residual or set(self.residual)) - self.foreign
+                if w not in NUMBER_WORDS | COUNT_WORDS}
 
     @cached_property
     def asks(self) -> list[str]:
@@ -349,6 +366,7 @@ class Planner:
                             for c in index.chunks}
         # the other species each sentence names: a relation ("which moth looks like it?") is answered
         # by a sentence that names one, or by a similar-species passage
+        self._topics = sorted({c.entry for c in index.chunks if c.entry_kind == "topic"})
         find = species_in or (lambda _text: [])
         self._others = {c.id: [[x for x in find(s) if x != c.entry] for s in c.sentences]
                         for c in index.chunks}
@@ -626,6 +644,7 @@ class Planner:
         if not q.residual and not q.intent.sections:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
+        specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
         if best is None and "reason" in q.asks:
             # a reason worded differently from the question ("why do birds avoid it" / "toxic ... warns
@@ -638,6 +657,13 @@ class Planner:
                 # "how come viceroys look so much like monarchs": a reason that ties the two together
                 near = [x for x in near if set(self._others[x[1].id][x[2]]) & set(q.targets)] or near
             best = near[0] if near else None
+        if WHY.search(q.text.lower()) and len(q.targets) == 1 and not specific and (
+                best is None or not self.lex(q.asked_words, best[1], best[2])):
+            # nothing in the entry gives the reason, or its reason bears on none of the asked words (a "why"
+            # about two species asks how they relate, which a general habit does not say)
+            general = self.habit(q, vec)
+            if general is not None or best is None:
+                return general
         if best is None:
             return None
         if "origin" in q.asks:
@@ -655,6 +681,25 @@ class Planner:
                          and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)
                          and self.lex(q.content, c, j) >= own), best)
         return self._assemble(q, ranked, best)
+
+    def habit(self, q: Query, vec: np.ndarray) -> Plan | None:
+        """A topic sentence for a "why" about a species that explains what butterflies or moths in general
+        do ("why were dozens of tiger swallowtails sitting on the wet mud"): it must hold most of the asked
+        words (two at least) and be close to the question in meaning; ``None`` when no topic sentence does."""
+        # (how many were there says nothing of what they did: "dozens of them")
+        words = q.asked_words
+        if not words or not self._topics:
+            return None
+        hits = self.retriever.search(vec, " ".join(sorted(words)), q.intent, entries=self._topics, k=12)
+        for _, chunk, j in self.rank_sentences(q, hits):
+            have = self._sent_terms[chunk.id][j]
+            shared = sum(_present(_canon(w), have) for w in words)
+            if (shared >= 2 and self.lex(words, chunk, j) >= TOPIC_SHARE and self.fits(q, chunk, j)
+                    and self.sem(q, chunk, j) >= HABIT_SIM):
+                plan = Plan()
+                plan.add(single(chunk, j), 1)
+                return plan
+        return None
 
     def definition(self, term: str) -> tuple[Chunk, int] | None:
         """The guide sentence that defines ``term`` ("a proboscis, a long tube ...", "a dormant state called
@@ -705,6 +750,11 @@ class Planner:
             best = next(((s, c, k) for s, c, k in ranked if s >= best[0] - TOPIC_MARGIN
                          and c.entry_kind == "topic" and self.lex(q.content, c, k) >= 0.34
                          and self.fits(q, c, k)), best)
+        # a topic sentence that means the question clearly ("is it ok to hold a butterfly by the wings" /
+        # "touching butterfly wings rubs off the tiny scales") answers it, though it shares few words
+        meant = self._meant_topic(q, vec, hits, best)
+        if meant is not None:
+            return self._assemble(q, ranked, meant), False
         top_score, chunk, j = best
         if chunk.entry_kind == "species" and not on_domain and q.content and q.content <= self.name_words.get(
                 chunk.entry, set()):
@@ -723,6 +773,24 @@ class Planner:
                 asked and self.lex(asked, chunk, j) >= need) and best_sim < STRONG_SIM:
             return None, False
         return self._assemble(q, ranked, best), False
+
+    def _meant_topic(self, q: Query, vec: np.ndarray, hits, best) -> tuple[float, Chunk, int] | None:  # noqa: ANN001
+        """The topic sentence of the hit chunks closest in meaning to a general question, when it is close
+        (GENERAL_MEANT_SIM) and clearly closer than the ranked best (by GENERAL_MEANT_LEAD)."""
+        sims = self.index.sentence_sims(vec)
+        if sims is None:
+            return None
+        start = self.index.sentence_start
+        chunks = [self.index.chunks[h.idx] for h in hits]
+        scored = sorted(((float(sims[start[c.id] + k]), c, k) for c in chunks
+                         if c.entry_kind == "topic" for k in range(len(c.sentences))), key=lambda x: -x[0])
+        if not scored:
+            return None
+        sim, chunk, k = scored[0]
+        best_sim = float(sims[start[best[1].id] + best[2]])
+        if sim < GENERAL_MEANT_SIM or sim - best_sim < GENERAL_MEANT_LEAD or not self.fits(q, chunk, k):
+            return None
+        return sim, chunk, k
 
     @staticmethod
     def _specific_food(q: Query) -> bool:

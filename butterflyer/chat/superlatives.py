@@ -65,10 +65,13 @@ def asks_most_widespread(text: str) -> bool:
 
 def most_widespread(chunks: Iterable[Chunk], entries: Collection[str]) -> list[tuple[Chunk, int]]:
     """``(chunk, sentence index)`` of every sentence of one of ``entries`` that calls its species one of
-    the most widespread in the world (not "in North America")."""
-    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
-            for j, sentence in enumerate(chunk.sentences)
-            if _WIDESPREAD_SAYS.search(sentence.lower()) and "world" in sentence.lower()]
+    the most widespread in the world (not "in North America"); a sentence that calls it *the* most
+    widespread stands above those calling theirs "one of" them."""
+    found = [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+             for j, sentence in enumerate(chunk.sentences)
+             if _WIDESPREAD_SAYS.search(sentence.lower()) and "world" in sentence.lower()]
+    first = [(c, j) for c, j in found if not re.search(r"\bone of\b", c.sentences[j].lower())]
+    return first or found
 
 
 # "Which one is the most poisonous / recognisable / famous": a claim the guide makes in words ("often

@@ -81,7 +81,11 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             bare_head = name[0] in _heads() and name not in checklist()
             needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
             before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
-            after_the = i > 0 and toks[i - 1] == "the" and about_butterflies
+            # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is
+            # named beside it; "a gatekeeper" is as likely a person, and "a lime" a fruit)
+            after_the = i > 0 and about_butterflies and (
+                toks[i - 1] == "the" or toks[i - 1] in ("a", "an") and not guide_spans
+                and name[0] in _NEEDS_NOUN - _EVERYDAY)
             # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
             # "harvester" are everyday words too)
             # (written with a capital, "Glasswing (Greta oto)", it is a name too)
