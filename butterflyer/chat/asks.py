@@ -94,7 +94,9 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
              re.compile(r"\b(pests?|damag\w*|crops?|defoliat\w*|strip\w* (the )?(leaves|plants))\b")),
     # "can it hurt him", "is it safe for birds to eat": whether it is poisonous or stings
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful|hurt|edible|"
-                           r"safe (to|for \w+ to) (eat|touch|handle|hold|pick up)|(ok|okay) to touch)\b"),
+                           r"safe (to|for \w+ to) (eat|touch|handle|hold|pick up)|(ok|okay) to touch|"
+                           r"(pick|picks|picking) (it |them |one |that |this )?up\b.*"
+                           r"\b(ok|okay|alright|all right|safe))\b"),
                 re.compile(r"\b(poison\w*|toxi\w*|distasteful|cyanide|venom\w*|sting\w*|irritat\w*|bitter)\b")),
 }
 

@@ -34,7 +34,7 @@ _LOOKS = COLOURS | {"striped", "stripes", "spots", "spotted", "spot", "bands", "
                     "rainbow", "88", "huge", "tiny", "rings", "veins", "comma", "zigzag", "colourful",
                     "colorful", "border", "stripe", "band"}
 _KIND = re.compile(r"\b(butterfl(y|ies)|moths?|caterpillars?|swallowtails?|birdwings?|skippers?|hairstreaks?|"
-                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?|wings?)\b|"
+                   r"fritillar(y|ies)|hawkmoths?|sphinx|longwings?|(hind|fore)?wings?)\b|"
                    r"\bones?\b(?= (?:that|which|with|from)\b)")  # "the big shiny blue one that turns brown"
 _NOT = re.compile(r"^\s*(why|how|when|is|are|does|do|can|should)\b")
 # words that say nothing about which species it is
@@ -76,7 +76,7 @@ SIZE_MISS = 0.75
 REGION_MISS = 0.8
 # "front wing", "back wings" said as the guide says them, "checkered" spelt as the guide spells it, and
 # comparisons left out
-_WING_WORDS = [(re.compile(r"\bcheckered\b"), "chequered"),
+_WING_WORDS = [(re.compile(r"\bcheckered\b"), "chequered"), (re.compile(r"\bteeth\b"), "tooth"),
                (re.compile(r"\b(smaller|bigger|larger|darker|paler|brighter) than (an? |the )?[a-z-]+"), " "),
                (re.compile(r"\b(front|fore|upper) wings?\b"), "forewings"),
                (re.compile(r"\b(back|hind|rear|lower|bottom) wings?\b"), "hindwings")]

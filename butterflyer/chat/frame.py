@@ -1,6 +1,7 @@
 """The conversational frame around a question: "my daughter wants to know ...", "homework question:",
 "settle an argument between me and my husband ...", "explain like I'm 7 ...", "um so like ...",
-"excuse me, ...", "for my project I need to know ...", and thanks at the end ("... thanks so much!!").
+"excuse me, ...", "for my project I need to know ...", a claim to check ("isn't it true that ...", "I read
+that ... is that right?"), and thanks at the end ("... thanks so much!!").
 
 Such a frame says who asks and why, never what is asked; its words ("daughter", "homework") are
 words the guide never uses, and read as part of the question they make it look like one about
@@ -49,6 +50,12 @@ _FRAMES = [
     rf"(?: (?:about|if|whether))?\b{_GAP}",
     rf"(?:(?:i|we) (?:would|'d) like to know|i'd like to know|(?:i|we) (?:want|wanna|need) to know|"
     rf"do you (?:happen to )?know)(?: (?:if|whether))?\b{_GAP}",
+    # a claim to check: "isn't it true that ...", "is it true ...", "I read that ...", "I've heard ...",
+    # "my teacher says ...": the claim's subject is what is asked about
+    rf"(?:(?:is ?n'?t|is not|is) it (?:true|right|correct|a fact)|am i right(?: in thinking)?|"
+    rf"(?:i|we) (?:have |'ve |had )?(?:read|heard|was told|were told|learned|learnt)(?: somewhere| once)?|"
+    rf"(?:someone|somebody|people) (?:says?|said|told (?:me|us))|"
+    rf"(?:my|our|the) {_PEOPLE} (?:says?|said|told (?:me|us)|thinks?|reckons?))(?: that)?\b{_GAP}",
     # "could you please tell me ...", "can u tell me if ..." (not "tell me about", which asks for a summary)
     rf"(?:(?:can|could|would|will) (?:you|u) )?(?:please |pls |plz )?(?:tell|let) me(?: know)?(?! about)"
     rf"(?: (?:if|whether))?\b{_GAP}",
@@ -64,14 +71,20 @@ _TAIL = re.compile(r"[\s,.;:!?-]*\b(?:(?:thanks|thank you|thankyou|thx|ty|cheers
                    r"[\s!.?:)(]*$", re.IGNORECASE)
 
 
+# a request to confirm at the end: "... is that right?", "... is that true?", "..., right?"
+_CHECK = re.compile(r"[\s,.;:!?-]*\b(?:(?:is|was) (?:that|this|it) (?:right|true|correct|so|a myth|real)|"
+                    r"(?:right|true|correct)(?= *\?))[\s!.?]*$", re.IGNORECASE)
+
+
 def strip_frame(message: str) -> str:
     """``message`` without the conversational frames it opens with and the thanks it ends with;
     unchanged where fewer than two words would be left."""
     text = message.strip()
-    m = _TAIL.search(text)
-    if m and m.start() > 0 and len(_WORD.findall(text[:m.start()])) >= 2:
-        # keep the question's own mark: "where does it live? thanks!" -> "where does it live?"
-        text = text[:m.start()] + ("?" if "?" in m.group(0) else "")
+    for tail in (_TAIL, _CHECK):
+        m = tail.search(text)
+        if m and m.start() > 0 and len(_WORD.findall(text[:m.start()])) >= 2:
+            # keep the question's own mark: "where does it live? thanks!" -> "where does it live?"
+            text = text[:m.start()] + ("?" if "?" in m.group(0) else "")
     while True:
         m = _FRAME.match(text)
         if not m or not m.group(0):

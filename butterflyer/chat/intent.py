@@ -71,7 +71,8 @@ migratory mimicry swallowtail hornworm hornworms
 skipper hairstreak birdwing admiral sulphur white blue copper fritillary host plant eggs antenna antennae
 proboscis scales pollinator garden photograph photo photographing camera species entomology
 eyespot eyespots instar instars diapause pupate pupates pupation inchworm inchworms silkworm silkworms
-lepidopterist lepidopterists overwinter hibernate hibernating
+lepidopterist lepidopterists overwinter hibernate hibernating hindwing hindwings forewing forewings
+underwing underwings tongue
 """
 DOMAIN = {stem(w) for w in _DOMAIN_TEXT.split()}
 
@@ -157,6 +158,11 @@ _CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b|"
                            r"were|can|could|would|should|will|long|big|many|much|far|fast|come|kind)\b)")
 
 
+# a clause that asks only about the one before it: "..., is that ok?", "... - is it safe?"
+_BACK_REFERENCE = re.compile(r"^(is|was|would|will) (that|this|it) (be )?(ok|okay|alright|all right|safe|"
+                             r"allowed|bad|harmful|dangerous|a good idea|a problem)$")
+
+
 def asking_clauses(message: str) -> str:
     """The clauses of ``message`` that ask something (end in "?" or open with a question word; failing
     those, name a section such as "range"), joined; the whole message when no clause does. Context a
@@ -168,6 +174,8 @@ def asking_clauses(message: str) -> str:
     for m in [*_CLAUSE_BREAK.finditer(norm), None]:
         end = m.start() if m else len(norm)
         clause = norm[start:end].strip()
+        if clause and _BACK_REFERENCE.match(clause) and clauses and clauses[-1] not in parts:
+            parts.append(clauses[-1])  # "pick up the caterpillar, is that ok?" asks about the picking up
         if clause:
             clauses.append(clause)
         if clause and ((m is not None and "?" in m.group()) or _ASKING_START.match(clause)):
@@ -191,11 +199,16 @@ _LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
 _LIVE_ON = re.compile(r"\b(what|which)\b[a-z ]{0,30}\b(live|lives|living)\s+on\b"
                       r"(?!\s+(the|an?|this|that|my|our)\b)")
 
+# "which bush do I look for", "what vine does it lay eggs on": a plant asked for is a food plant
+_WHICH_PLANT = re.compile(r"\b(which|what) (kind of |sort of |type of )?(bush|bushes|shrubs?|trees?|plants?|"
+                          r"vines?|weeds?|hedge|hedges)\b")
+
 # ("ten different species" is no comparison; "different from", "how is it different" are)
 _COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow (is|are|do|does|can)\b[^?.]{0,40}\bdifferent\b|"
                       r"\bor different\b|"
                       r"\b(distinguish\w*|difference\w*|differ|differs|versus|vs|compar\w*|confus\w*|apart|"
-                      r"mistak\w*|lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b")
+                      r"mistak\w*|lookalikes?|similar)\b|\btell\b.*\bfrom\b|\bbetween\b.*\band\b|"
+                      r"\bor\b[^?.]*\bhow (do|can|would|should) (i|you|u|we) tell\b")
 
 
 # Every single-word cue, stemmed: words that choose a section but say nothing about the answer itself.
@@ -240,7 +253,7 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
         scores["similar_species"] = scores.get("similar_species", 0) + 2
     if "where" in raw_words and ("live" in stems or "lives" in raw_words):
         scores["distribution"] = scores.get("distribution", 0) + 2
-    if _LIVE_ON.search(norm):
+    if _LIVE_ON.search(norm) or _WHICH_PLANT.search(norm):
         # "what do its caterpillars live on": what it eats, not where it lives
         scores["food"] = scores.get("food", 0) + 2
         scores.pop("habitat", None)

@@ -135,9 +135,11 @@ class SpeciesLinker:
         return None
 
     def _fuzzy_words(self, cand: list[str]) -> str | None:
-        """A name of two or more words with one short word mistyped ("blu morpho"): every other word
-        exact, the slip one edit away and keeping its first letter, and only one name that fits."""
-        if cand[-1] in STOPWORDS or sum(t not in self.vocabulary for t in cand) != 1:
+        """A name of two or more words with one word mistyped ("blu morpho", "morning cloak"): every other
+        word exact, the slip one edit away and keeping its first letter (six letters at least when it is
+        itself a word), and only one name that fits."""
+        unknown = sum(t not in self.vocabulary for t in cand)
+        if cand[-1] in STOPWORDS or unknown > 1:
             return None
         found = set()
         for key, label in self._exact.items():
@@ -145,7 +147,9 @@ class SpeciesLinker:
             if len(parts) != len(cand):
                 continue
             slips = [(a, b) for a, b in zip(cand, parts, strict=True) if a != b]
-            if len(slips) == 1 and len(slips[0][0]) >= 3 and slips[0][0][0] == slips[0][1][0] and (
+            # (every word a real word, "morning cloak": the slip must be a long word, not "red" for "rex")
+            shortest = 3 if unknown else 6
+            if len(slips) == 1 and len(slips[0][0]) >= shortest and slips[0][0][0] == slips[0][1][0] and (
                     edit_distance(slips[0][0], slips[0][1], 1) <= 1):
                 found.add(label)
         return found.pop() if len(found) == 1 else None

@@ -92,6 +92,10 @@ SEM_SKIP = ("overview", "wingspan")
 # answered by a topic sentence holding at least this share (IDF-weighted) of the asked words: the habit
 # of butterflies in general, which the topic pages explain
 TOPIC_SHARE = 0.5
+# a species question nothing else answers takes its entry's sentence closest in meaning when that one is
+# this close and holds this share of the asked words
+CLOSE_SIM = 0.72
+CLOSE_LEX = 0.10
 # a general question is answered by the topic sentence closest to it in meaning when that one is this close
 # and leads the ranked best by this much
 GENERAL_MEANT_SIM = 0.65
@@ -135,7 +139,7 @@ _RANGE_TERMS = {stem(w) for w in ("live", "lives", "see", "seen", "find", "found
 _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country)|type of (place|habitat)|"
                          r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out|"
                          r"where (?:(?:do|does|did) )?(?:\w+ ){0,3}(hide|hides|rest|rests|roost|roosts|sleep|"
-                         r"sleeps|shelter|shelters))\b")
+                         r"sleeps|shelter|shelters)|spends? (its|their|the) (time|days))\b")
 
 
 _BECOME = re.compile(r"\b(become|becomes|turn into|turns into|change into|changes into|develop into)\b")
@@ -657,6 +661,11 @@ class Planner:
                 # "how come viceroys look so much like monarchs": a reason that ties the two together
                 near = [x for x in near if set(self._others[x[1].id][x[2]]) & set(q.targets)] or near
             best = near[0] if near else None
+        if best is None:
+            # nothing passes the rules, but one sentence of the entry means the question closely and shares
+            # an asked word ("does the Cleopatra really survive the winter as a butterfly" / "spends the
+            # winter as an adult butterfly")
+            best = self._close_in_meaning(q, hits)
         if WHY.search(q.text.lower()) and len(q.targets) == 1 and not specific and (
                 best is None or not self.lex(q.asked_words, best[1], best[2])):
             # nothing in the entry gives the reason, or its reason bears on none of the asked words (a "why"
@@ -681,6 +690,18 @@ class Planner:
                          and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)
                          and self.lex(q.content, c, j) >= own), best)
         return self._assemble(q, ranked, best)
+
+    def _close_in_meaning(self, q: Query, hits) -> tuple[float, Chunk, int] | None:  # noqa: ANN001
+        """The hit sentence closest in meaning to ``q`` when it is very close (CLOSE_SIM), shares some of the
+        asked words (CLOSE_LEX) and has the form the question needs (:meth:`fits`); else ``None``."""
+        scored = sorted(((self.sem(q, c, j), c, j) for c in (self.index.chunks[h.idx] for h in hits)
+                         if c.section not in SEM_SKIP for j in range(len(c.sentences))), key=lambda x: -x[0])
+        if not scored:
+            return None
+        sim, chunk, j = scored[0]
+        if sim < CLOSE_SIM or self.lex(q.asked_words, chunk, j) < CLOSE_LEX or not self.fits(q, chunk, j):
+            return None
+        return sim, chunk, j
 
     def habit(self, q: Query, vec: np.ndarray) -> Plan | None:
         """A topic sentence for a "why" about a species that explains what butterflies or moths in general

@@ -119,10 +119,13 @@ RUN_TOGETHER = frozenset({f"{w}s" for w in _IS_BEFORE} | {f"{w}nt" for w in _NOT
 
 
 # Everyday phrasings of something the guide says in one word: "wiped out" is what the guide calls
-# extinct, "once a year or twice" asks how many generations (broods) a year.
+# extinct, "once a year or twice" asks how many generations (broods) a year, "all the way" how far.
 _IDIOMS = [
     (re.compile(r"\b(wiped|wipe|wipes|wiping|die|died|dies|dying|dyed) out\b", re.I), "extinct"),
     (re.compile(r"\b(in|into) (plain|normal|simple|everyday) english\b", re.I), "called"),
+    # "flies all the way to Mexico" says how far, not which way; "in danger of dying out" is threatened
+    (re.compile(r"\ball the way\b", re.I), "far"),
+    (re.compile(r"\b(in danger|at risk) of\b", re.I), "threatened,"),
     (re.compile(r"\b(once|twice|two times|three times|how many times|how often)\b[a-z ]{0,20}\b"
                 r"(a|per|each|every) year\b", re.I), r"\g<0> generations"),
 ]

@@ -1,7 +1,8 @@
 """Rules added after the fourteenth and fifteenth blind dev files (issue 17, turn 10): colours, sizes and
-places in descriptions, a general habit answering a species "why", a topic sentence that clearly means a
-general question, verbs that are no names or name slips, "a brimstone" in a butterfly message, "live on"
-as food, and questions about where a name comes from."""
+places in descriptions, a general habit answering a species "why", verbs that are no names or name slips,
+"a brimstone" in a butterfly message, "live on" and "which bush" as food, where a name comes from, claims
+to check ("isn't it true that ..."), "..., is that ok?", "X or Y, how do I tell", "morning cloak", idioms
+and wing parts."""
 
 from __future__ import annotations
 
@@ -88,3 +89,60 @@ def test_a_habit_of_butterflies_answers_a_species_why_its_entry_cannot(tiny_engi
     reply = tiny_engine.ask("why do viceroys escape the cold")
     assert not reply.refused
     assert [c.entry_kind for c in reply.citations] == ["topic"]
+
+
+@pytest.mark.parametrize(("typed", "left"), [
+    ("Isn't it true that a monarch lives for a whole year?", "a monarch lives for a whole year?"),
+    ("I read that butterflies taste with their feet. Is that right?", "butterflies taste with their feet?"),
+    ("my teacher says insects have six legs. why four?", "insects have six legs. why four?"),
+    ("the viceroy and the red-spotted purple are in the same genus right?",
+     "the viceroy and the red-spotted purple are in the same genus?"),
+    ("is it true?", "is it true?"),  # nothing would be left to ask
+])
+def test_a_claim_to_check_is_read_as_the_claim(typed: str, left: str) -> None:
+    from butterflyer.chat.frame import strip_frame
+
+    assert strip_frame(typed) == left
+
+
+def test_a_clause_asking_about_the_one_before_takes_it_along() -> None:
+    from butterflyer.chat.intent import asking_clauses
+
+    assert "pick up the caterpillar" in asking_clauses("my kid wants to pick up the caterpillar, is that ok?")
+    assert "defence" in asks(asking_clauses("pick up the caterpillar, is that ok?"))
+
+
+@pytest.mark.parametrize(("text", "food"), [
+    ("which bush do i need to look for to find them", True),
+    ("what vine does it lay eggs on", True),
+    ("what kind of place does it live in", False),
+])
+def test_a_plant_asked_for_is_a_food_plant(text: str, food: bool) -> None:
+    assert ("food" in parse_intent(text, []).sections) == food
+
+
+def test_x_or_y_how_do_i_tell_compares() -> None:
+    assert parse_intent("monarch or viceroy how do i tell in a photo", []).compare
+    assert not parse_intent("how do i tell if it is male", []).compare
+
+
+def test_a_long_real_word_one_letter_from_a_name_word_is_a_slip() -> None:
+    linker = SpeciesLinker(load_guide())
+    assert [m.label for m in linker.find("a morning cloak today")] == ["MOURNING CLOAK"]
+    assert [m.label for m in linker.find("the painted lady")] == ["PAINTED LADY"]
+
+
+def test_idioms_in_the_guides_words() -> None:
+    from butterflyer.chat.text import repair_question_words
+
+    assert "far" in repair_question_words("it flies all the way to mexico")
+    assert "threatened" in repair_question_words("is it in danger of dying out")
+
+
+def test_wing_parts_make_a_description_and_a_butterfly_message() -> None:
+    from butterflyer.chat.describe import is_description
+    from butterflyer.chat.intent import DOMAIN
+    from butterflyer.chat.text import stem
+
+    assert is_description("something like a tiny hummingbird, greyish with orange hindwings")
+    assert stem("hindwings") in DOMAIN
