@@ -76,7 +76,7 @@ SIZE_MISS = 0.75
 REGION_MISS = 0.8
 # "front wing", "back wings" said as the guide says them, "checkered" spelt as the guide spells it, and
 # comparisons left out
-_WING_WORDS = [(re.compile(r"\bcheckered\b"), "chequered"), (re.compile(r"\bteeth\b"), "tooth"),
+_PLAIN_FORMS = [(re.compile(r"\bcheckered\b"), "chequered"), (re.compile(r"\bteeth\b"), "tooth"),
                (re.compile(r"\b(smaller|bigger|larger|darker|paler|brighter) than (an? |the )?[a-z-]+"), " "),
                (re.compile(r"\b(front|fore|upper) wings?\b"), "forewings"),
                (re.compile(r"\b(back|hind|rear|lower|bottom) wings?\b"), "hindwings")]
@@ -167,8 +167,8 @@ def _profiles(index: ChatIndex) -> dict[str, _Profile]:
                         prof.sentences.append([_prefix(t) for t in toks])
                     if group == "place":
                         prof.place += " " + normalize(s)
-        for s in c.sentences:
-            toks = tokens(s)
+        for sentence in c.sentences:
+            toks = tokens(sentence)
             if c.section == "identification":
                 prof.hues |= guide_hues(toks)
             if _YOUNG_WORDS & set(toks):
@@ -181,17 +181,20 @@ _NEGATE = {"no", "not", "without", "never", "nor"}
 _YOUNG_WORDS = {"caterpillar", "caterpillars", "larva", "larvae", "chrysalis", "pupa", "pupae", "cocoon"}
 
 
+def _hues(words: Sequence[str], negated: bool) -> set[str]:
+    return {HUES[_base(w)] for i, w in enumerate(words)
+            if _base(w) in HUES and bool(_NEGATE & set(words[max(0, i - 3):i])) == negated}
+
+
 def hues(words: Sequence[str]) -> set[str]:
     """The hues a list of words names ("reddish", "crimson" -> "red"), leaving out negated ones ("no blue
     at all")."""
-    return {HUES[_base(w)] for i, w in enumerate(words)
-            if _base(w) in HUES and not _NEGATE & set(words[max(0, i - 3):i])}
+    return _hues(words, negated=False)
 
 
 def negated_hues(words: Sequence[str]) -> set[str]:
     """Hues the description says it lacks ("no blue at all")."""
-    return {HUES[_base(w)] for i, w in enumerate(words)
-            if _base(w) in HUES and _NEGATE & set(words[max(0, i - 3):i])}
+    return _hues(words, negated=True)
 
 
 def guide_hues(words: Sequence[str]) -> set[str]:
@@ -202,7 +205,7 @@ def guide_hues(words: Sequence[str]) -> set[str]:
 def plain_wings(text: str) -> str:
     """``text`` with "front wing" / "back wings" written as "forewings" / "hindwings", "checkered" as
     "chequered", and comparisons ("smaller than a monarch") left out: they name another species."""
-    for pattern, word in _WING_WORDS:
+    for pattern, word in _PLAIN_FORMS:
         text = pattern.sub(word, text)
     return text
 
@@ -273,7 +276,9 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     # ("smaller than a monarch" compares; the monarch is excluded and the size word is no size)
     said = set(tokens(text))
     sizes = said if not exclude else set()
-    stated, lacking = hues(tokens(text)), negated_hues(tokens(text)) - hues(tokens(text))
+    toks = tokens(text)
+    stated = hues(toks)
+    lacking = negated_hues(toks) - stated
     total = sum(weight(w) for w in words) + PAIR_WEIGHT * sum(weight(p) for _, p in pairs)
     scores: dict[str, float] = {}
     shares: dict[str, float] = {}

@@ -92,6 +92,7 @@ SEM_SKIP = ("overview", "wingspan")
 # answered by a topic sentence holding at least this share (IDF-weighted) of the asked words: the habit
 # of butterflies in general, which the topic pages explain
 TOPIC_SHARE = 0.5
+HABIT_SIM = 0.35  # ... and is at least this close to it in meaning
 # a species question nothing else answers takes its entry's sentence closest in meaning when that one is
 # this close and holds this share of the asked words
 CLOSE_SIM = 0.72
@@ -100,7 +101,6 @@ CLOSE_LEX = 0.10
 # and leads the ranked best by this much
 GENERAL_MEANT_SIM = 0.65
 GENERAL_MEANT_LEAD = 0.15
-HABIT_SIM = 0.35  # ... and is at least this close to it in meaning
 
 
 # Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").
@@ -691,23 +691,33 @@ class Planner:
                          and self.lex(q.content, c, j) >= own), best)
         return self._assemble(q, ranked, best)
 
+    def _closest(self, sims: np.ndarray, hits, keep: Callable[[Chunk], bool]  # noqa: ANN001
+                 ) -> tuple[float, Chunk, int] | None:
+        """``(similarity, chunk, sentence)`` of the sentence of the hit chunks kept by ``keep`` that ``sims``
+        (one similarity per guide sentence) rates highest; ``None`` when no chunk is kept."""
+        start = self.index.sentence_start
+        return max(((float(sims[start[c.id] + j]), c, j) for c in (self.index.chunks[h.idx] for h in hits)
+                    if keep(c) for j in range(len(c.sentences))), key=lambda x: x[0], default=None)
+
     def _close_in_meaning(self, q: Query, hits) -> tuple[float, Chunk, int] | None:  # noqa: ANN001
         """The hit sentence closest in meaning to ``q`` when it is very close (CLOSE_SIM), shares some of the
         asked words (CLOSE_LEX) and has the form the question needs (:meth:`fits`); else ``None``."""
-        scored = sorted(((self.sem(q, c, j), c, j) for c in (self.index.chunks[h.idx] for h in hits)
-                         if c.section not in SEM_SKIP for j in range(len(c.sentences))), key=lambda x: -x[0])
-        if not scored:
+        if q.sims is None:
             return None
-        sim, chunk, j = scored[0]
+        found = self._closest(q.sims, hits, lambda c: c.section not in SEM_SKIP)
+        if found is None:
+            return None
+        sim, chunk, j = found
         if sim < CLOSE_SIM or self.lex(q.asked_words, chunk, j) < CLOSE_LEX or not self.fits(q, chunk, j):
             return None
+        if WHY.search(q.text.lower()) and not answers_ask(chunk.sentences[j], ["reason"]):
+            return None  # "why is it reddish brown": a description close in meaning gives no reason
         return sim, chunk, j
 
     def habit(self, q: Query, vec: np.ndarray) -> Plan | None:
         """A topic sentence for a "why" about a species that explains what butterflies or moths in general
         do ("why were dozens of tiger swallowtails sitting on the wet mud"): it must hold most of the asked
         words (two at least) and be close to the question in meaning; ``None`` when no topic sentence does."""
-        # (how many were there says nothing of what they did: "dozens of them")
         words = q.asked_words
         if not words or not self._topics:
             return None
@@ -801,14 +811,11 @@ class Planner:
         sims = self.index.sentence_sims(vec)
         if sims is None:
             return None
-        start = self.index.sentence_start
-        chunks = [self.index.chunks[h.idx] for h in hits]
-        scored = sorted(((float(sims[start[c.id] + k]), c, k) for c in chunks
-                         if c.entry_kind == "topic" for k in range(len(c.sentences))), key=lambda x: -x[0])
-        if not scored:
+        found = self._closest(sims, hits, lambda c: c.entry_kind == "topic")
+        if found is None:
             return None
-        sim, chunk, k = scored[0]
-        best_sim = float(sims[start[best[1].id] + best[2]])
+        sim, chunk, k = found
+        best_sim = float(sims[self.index.sentence_start[best[1].id] + best[2]])
         if sim < GENERAL_MEANT_SIM or sim - best_sim < GENERAL_MEANT_LEAD or not self.fits(q, chunk, k):
             return None
         return sim, chunk, k
