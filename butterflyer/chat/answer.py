@@ -379,9 +379,12 @@ class ChatEngine:
             widest = most_widespread(self.index.chunks, of_kind)[:3]
             if widest:
                 citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(widest, 1)]
-                lead = ("My guide calls these among the most widespread in the world:" if len(widest) > 1
-                        else "My guide calls this one of the most widespread in the world:"
-                        if "one of" in citations[0].text.lower() else "From my guide:")
+                if len(widest) > 1:
+                    lead = "My guide calls these among the most widespread in the world:"
+                elif "one of" in citations[0].text.lower():
+                    lead = "My guide calls this one of the most widespread in the world:"
+                else:
+                    lead = "From my guide:"  # it calls this one *the* most widespread
                 text = " ".join(f"{c.text} [{c.n}]" for c in citations)
                 return ChatReply(answer=f"{lead} {text}", citations=citations, species_id=focus)
         if adjective and not (widespread or farthest):

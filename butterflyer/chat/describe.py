@@ -82,6 +82,11 @@ _PLAIN_FORMS = [(re.compile(r"\bcheckered\b"), "chequered"), (re.compile(r"\btee
                (re.compile(r"\b(back|hind|rear|lower|bottom) wings?\b"), "hindwings")]
 
 
+# every region and place name, longest first, as one pattern (built once: it runs for each description)
+_PLACE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted([*REGIONS, *PLACE_REGIONS], key=len,
+                                                                     reverse=True)) + r")\b")
+
+
 def is_description(text: str) -> bool:
     """A question that describes an unnamed butterfly or moth."""
     norm = normalize(text)
@@ -202,7 +207,7 @@ def guide_hues(words: Sequence[str]) -> set[str]:
     return hues(words) | ({"black"} if "dark" in words else set())
 
 
-def plain_wings(text: str) -> str:
+def plain_description(text: str) -> str:
     """``text`` with "front wing" / "back wings" written as "forewings" / "hindwings", "checkered" as
     "chequered", and comparisons ("smaller than a monarch") left out: they name another species."""
     for pattern, word in _PLAIN_FORMS:
@@ -253,14 +258,14 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     ``exclude``: species the description compares it with ("like a monarch but smaller");
     ``spans``: wingspans ``(min, max)`` in mm by label, which rule out sizes the description contradicts."""
     del lexical  # the description's own words are read from ``text``
-    text = plain_wings(normalize(text))
-    norm = text
+    norm = plain_description(normalize(text))
+    toks = tokens(norm)
     want = "moth" if re.search(r"\bmoths?\b", norm) else "butterfly" if "butterfl" in norm else None
     idf = index.bm25.idf
     # words the guide never uses, even in another form ("ngl", "screen"), can neither fit nor rule out an
     # entry ("stripy" stays: the guide says "striped")
     stems5 = _guide_prefixes(index)
-    words = [w for w in tokens(text) if w not in STOPWORDS and w not in _IGNORE and _prefix(w) in stems5]
+    words = [w for w in toks if w not in STOPWORDS and w not in _IGNORE and _prefix(w) in stems5]
     if not words:
         return []
     top_idf = max(idf.values(), default=1.0)
@@ -272,19 +277,16 @@ def candidates(index: ChatIndex, kinds: dict[str, str], vec: np.ndarray, lexical
     profiles = _profiles(index)
     dense = index.dense(vec)
     ident = {c.entry: i for i, c in enumerate(index.chunks) if c.section == "identification"}
-    pairs = _pairs(tokens(text))
+    pairs = _pairs(toks)
     # ("smaller than a monarch" compares; the monarch is excluded and the size word is no size)
-    said = set(tokens(text))
-    sizes = said if not exclude else set()
-    toks = tokens(text)
+    sizes = set(toks) if not exclude else set()
     stated = hues(toks)
     lacking = negated_hues(toks) - stated
     total = sum(weight(w) for w in words) + PAIR_WEIGHT * sum(weight(p) for _, p in pairs)
     scores: dict[str, float] = {}
     shares: dict[str, float] = {}
     # "in costa rica": a range text saying "Central America" counts for the place's words
-    phrase = next((p for p in sorted([*REGIONS, *PLACE_REGIONS], key=len, reverse=True)
-                   if re.search(rf"\b{re.escape(p)}\b", norm)), None)
+    phrase = max(_PLACE.findall(norm), key=len, default=None)  # the most specific place named
     region = PLACE_REGIONS.get(phrase, phrase) if phrase else None
     region_words = set(phrase.split()) if phrase else set()
     for label, prof in profiles.items():

@@ -83,14 +83,14 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
             # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is
             # named beside it; "a gatekeeper" is as likely a person, and "a lime" a fruit)
-            after_the = i > 0 and about_butterflies and (
+            after_article = i > 0 and about_butterflies and (
                 toks[i - 1] == "the" or toks[i - 1] in ("a", "an") and not guide_spans
                 and name[0] in _NEEDS_NOUN - _EVERYDAY)
             # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
             # "harvester" are everyday words too)
             # (written with a capital, "Glasswing (Greta oto)", it is a name too)
             loose = (refusing or name[0] in capital) and name[0] in _NEEDS_NOUN - _EVERYDAY
-            if needs_context and not (before_noun or after_the or loose):
+            if needs_context and not (before_noun or after_article or loose):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
             # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match

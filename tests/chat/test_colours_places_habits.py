@@ -10,7 +10,7 @@ import pytest
 
 from butterflyer.chat.answer import ChatEngine
 from butterflyer.chat.asks import asks
-from butterflyer.chat.describe import hues, negated_hues, plain_wings, size_fit
+from butterflyer.chat.describe import hues, negated_hues, plain_description, size_fit
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.intent import parse_intent
 from butterflyer.chat.linking import SpeciesLinker
@@ -27,7 +27,7 @@ def test_colour_words_name_hues_and_negated_ones_are_kept_apart() -> None:
 
 
 def test_wing_words_and_comparisons_are_read_as_the_guide_writes() -> None:
-    text = plain_wings("red back wings, grey front wing, checkered, smaller than a monarch")
+    text = plain_description("red back wings, grey front wing, checkered, smaller than a monarch")
     assert "hindwings" in text and "forewings" in text and "chequered" in text
     assert "monarch" not in text
 
@@ -70,7 +70,7 @@ def test_a_listed_word_after_a_in_a_butterfly_message(message: str, name: str | 
 
 
 def test_a_listed_word_after_a_beside_a_covered_name_is_a_comparison() -> None:
-    assert find_unknown("how do I tell a Cleopatra from a brimstone?", [(4, 5)]) is None
+    assert find_unknown("how do I tell a Cleopatra from a brimstone?", [(5, 6)]) is None
 
 
 def test_what_it_lives_on_is_its_food() -> None:
