@@ -48,8 +48,10 @@ from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.superlatives import (
     asked_most,
     asks_farthest_migrant,
+    asks_longest_lived,
     asks_most_widespread,
     farthest_migrant,
+    longest_lived,
     most_stated,
     most_widespread,
 )
@@ -199,9 +201,13 @@ class ChatEngine:
         compared = [m.label for m in mentions if described and _compared_with(message, m.start)]
         mentions = [m for m in mentions if m.label not in compared]
         if described:
-            # "small white dots", "chestnut brown": a name made of look words, said as a look
+            # "small white dots", "chestnut brown": a name made of look words, said as a look; and
+            # "electric-blue swallowtail" is a colour compound before a group word, not the "blue swallowtail"
+            norm = normalize(message)
             mentions = [m for m in mentions
-                        if not (m.end < len(words) and words[m.end] in COLOURS | _PATTERN_NOUNS)]
+                        if not (m.end < len(words) and words[m.end] in COLOURS | _PATTERN_NOUNS)
+                        and not (words[m.start] in COLOURS
+                                 and re.search(rf"[a-z]-{re.escape(words[m.start])}\b", norm))]
         named = list(dict.fromkeys(m.label for m in mentions))
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, m.end)}
@@ -380,12 +386,21 @@ class ChatEngine:
         """"Which butterfly is most widespread / migrates farthest", from the guide's own sentences."""
         widespread, farthest = asks_most_widespread(message), asks_farthest_migrant(message)
         adjective = asked_most(message)
-        if not (widespread or farthest or adjective):
+        oldest = asks_longest_lived(message)
+        if not (widespread or farthest or adjective or oldest):
             return None
         words = set(tokens(message))
         kind = ("moth" if words & {"moth", "moths"} else
                 "butterfly" if words & {"butterfly", "butterflies"} else None)
         of_kind = {lb for lb, k in self._kinds.items() if kind is None or k == kind}
+        if oldest:
+            said = longest_lived(self.index.chunks, of_kind)[:3]
+            if said:
+                citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(said, 1)]
+                text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+                which = "these" if len(said) > 1 else "one"
+                return ChatReply(answer=f"My guide says this of {which}: {text}", citations=citations,
+                                 species_id=focus)
         if widespread:
             widest = most_widespread(self.index.chunks, of_kind)[:3]
             if widest:

@@ -76,10 +76,39 @@ _CHECK = re.compile(r"[\s,.;:!?-]*\b(?:(?:is|was) (?:that|this|it) (?:right|true
                     r"(?:right|true|correct)(?= *\?))[\s!.?]*$", re.IGNORECASE)
 
 
+# a statement with a question tag ("it isn't only the monarch that migrates, is it?"), and a question that
+# asks which species ("which others make long journeys?", "which butterfly is found in the most places?")
+_TAGGED = re.compile(r"\b(?:is|isn'?t|are|aren'?t|does|doesn'?t|do|don'?t|was|wasn'?t|can|can'?t)\s+"
+                     r"(?:it|they|he|she|that|there|you)\s*\?+$", re.IGNORECASE)
+_WH_QUESTION = re.compile(r"^(?:so |and |but |then )?(?:which|what)\s+(?:other\s+)?"
+                          r"(?:others?|ones?|butterfl\w*|moths?|species|"
+                          r"(?:kinds?|types?|sorts?) of (?:butterfl\w*|moths?))\b.*\?\s*$",
+                          re.IGNORECASE)
+
+
+_NEGATED = re.compile(r"\b(?:isn'?t|aren'?t|doesn'?t|don'?t|wasn'?t|weren'?t|can'?t|won'?t|didn'?t|"
+                      r"not|never)\b", re.IGNORECASE)
+_BACK = re.compile(r"\b(?:it|its|it's|they|them|their|this|that one|these|those)\b", re.IGNORECASE)
+
+
+def drop_tagged_aside(text: str) -> str:
+    """``text`` without a tagged statement beside a question that asks which species: "it isn't only the
+    monarch that migrates, is it? which others make long journeys?" asks which others; "... ? it isn't
+    the cabbage white, is it?" says which answer the visitor doubts, and names no species to answer
+    about ("... doesn't live in open fields, does it? what sort of habitat ..." keeps its species)."""
+    parts = [p.strip() for p in re.findall(r"[^?!.]+[?!.]*", text) if p.strip()]
+    asking = [p for p in parts if _WH_QUESTION.match(p)]
+    # ("... doesn't eat garden weeds, does it? which plants does *its* caterpillar use?" refers back)
+    if len(parts) < 2 or not asking or any(_BACK.search(p) for p in asking):
+        return text
+    kept = [p for p in parts if not (_TAGGED.search(p) and _NEGATED.search(p))]
+    return " ".join(kept) if kept and len(kept) < len(parts) else text
+
+
 def strip_frame(message: str) -> str:
     """``message`` without the conversational frames it opens with and the thanks it ends with;
     unchanged where fewer than two words would be left."""
-    text = message.strip()
+    text = drop_tagged_aside(message.strip())
     for tail in (_TAIL, _CHECK):
         m = tail.search(text)
         if m and m.start() > 0 and len(_WORD.findall(text[:m.start()])) >= 2:

@@ -318,7 +318,8 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
             "boy": "male", "girl": "female", "babies": "larva", "baby": "larva", "nickname": "name",
             "countryside": "habitat", "terrain": "habitat", "landscape": "habitat", "environment": "habitat",
-            "nose": "snout", "beak": "snout", "top": "upperside",
+            "nose": "snout", "beak": "snout", "top": "upperside", "tongue": "proboscis",
+            "hold": "touch", "pick": "touch", "handl": "touch", "handle": "touch",
             "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven", "8": "eight",
             "9": "nine", "10": "ten", "12": "twelve"}
 

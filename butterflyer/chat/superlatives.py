@@ -96,3 +96,22 @@ def most_stated(chunks: Iterable[Chunk], entries: Collection[str], adjective: st
     pattern = re.compile(r"\bmost (" + "|".join(re.escape(f) for f in forms) + r")\w*")
     return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
             for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]
+
+
+# "Which butterfly lives longest as an adult": the guide says it in words ("one of the longest lifespans of
+# any butterfly"), never as a field
+_LONGEST_LIVED_ASK = re.compile(r"\b(lives?|living|survives?) (the )?longest\b|\blongest[- ]lived\b|"
+                                r"\blongest (life|lifespan|life span|lives)\b")
+_LONGEST_LIVED_SAYS = re.compile(r"\blongest (lifespans?|lives|life)\b|\blongest[- ]lived\b")
+
+
+def asks_longest_lived(text: str) -> bool:
+    """Whether a question asks which species lives longest."""
+    return bool(_LONGEST_LIVED_ASK.search(normalize(text)))
+
+
+def longest_lived(chunks: Iterable[Chunk], entries: Collection[str]) -> list[tuple[Chunk, int]]:
+    """``(chunk, sentence index)`` of every sentence of one of ``entries`` that says its species has one of
+    the longest lives."""
+    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+            for j, sentence in enumerate(chunk.sentences) if _LONGEST_LIVED_SAYS.search(sentence.lower())]
