@@ -46,10 +46,12 @@ from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, 
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.superlatives import (
+    asked_est,
     asked_most,
     asks_farthest_migrant,
     asks_longest_lived,
     asks_most_widespread,
+    est_stated,
     farthest_migrant,
     longest_lived,
     most_stated,
@@ -351,6 +353,12 @@ class ChatEngine:
                 out.append(w)
         return out
 
+    def _asks_foreign_thing(self, message: str) -> bool:
+        """Whether the message asks "what/which <thing>" of a thing the guide never mentions ("what
+        medicine should I give her")."""
+        return any(w not in self.vocabulary and stem(w) not in self.vocabulary and w not in STOPWORDS
+                   for w in _WHAT_THING.findall(normalize(message)))
+
     # --- questions answered from structured fields or as candidates ------------------------
     def _special(self, message: str, named: list[str], residual: list[str], focus: str | None,
                  compared: Sequence[str] = (), follow_up: bool = False) -> ChatReply | None:
@@ -374,7 +382,10 @@ class ChatEngine:
                 return stated
         # on a species page, "what do the caterpillars eat? found some huge green ones" asks about that
         # species; only "... what is it?" asks which species a description fits
-        if not named and is_description(message) and not (follow_up and not asks_identity(message)):
+        # ("... ate a big brown moth off the curtain. What medicine should I give her?" asks about a thing
+        # the guide never mentions, not which moth it was)
+        if (not named and is_description(message) and not (follow_up and not asks_identity(message))
+                and not (self._asks_foreign_thing(message) and not asks_identity(message))):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared,
                                spans=self._spans)
@@ -387,14 +398,16 @@ class ChatEngine:
         widespread, farthest = asks_most_widespread(message), asks_farthest_migrant(message)
         adjective = asked_most(message)
         oldest = asks_longest_lived(message)
-        if not (widespread or farthest or adjective or oldest):
+        est = asked_est(message)
+        if not (widespread or farthest or adjective or oldest or est):
             return None
         words = set(tokens(message))
         kind = ("moth" if words & {"moth", "moths"} else
                 "butterfly" if words & {"butterfly", "butterflies"} else None)
         of_kind = {lb for lb, k in self._kinds.items() if kind is None or k == kind}
-        if oldest:
-            said = longest_lived(self.index.chunks, of_kind)[:3]
+        if oldest or est:
+            said = (longest_lived(self.index.chunks, of_kind) if oldest
+                    else est_stated(self.index.chunks, of_kind, *est) if est else [])[:3]
             if said:
                 citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(said, 1)]
                 text = " ".join(f"{c.text} [{c.n}]" for c in citations)
@@ -503,6 +516,9 @@ class ChatEngine:
 _IDENTITY = re.compile(r"\bwhat (is|are|was|were|s) (it|this|that|they|these|those|he|she)\s*([?.!,]|$)|"
                        r"\b(what|which) (kind|sort|type|species|one)\b|\bwhat (butterfly|moth|caterpillar)\b|"
                        r"\bidentify\b|\bturn into\b|\bcalled\b|\bname\b|\bany idea\b|\bwho is\b")
+
+
+_WHAT_THING = re.compile(r"\b(?:what|which) ([a-z]{3,})\b")
 
 
 def asks_identity(message: str) -> bool:

@@ -88,20 +88,24 @@ _WH_QUESTION = re.compile(r"^(?:so |and |but |then )?(?:which|what)\s+(?:other\s
 
 _NEGATED = re.compile(r"\b(?:isn'?t|aren'?t|doesn'?t|don'?t|wasn'?t|weren'?t|can'?t|won'?t|didn'?t|"
                       r"not|never)\b", re.IGNORECASE)
+# someone's guess beside the question ("which moth has the longest tails? my teacher says the luna moth")
+_GUESS = re.compile(r"^(?:but |and )?(?:(?:my|our|the) [a-z]+ (?:says?|said|thinks?|thought|reckons?)|"
+                    r"(?:i|we) (?:think|thought|guess|reckon))\b", re.IGNORECASE)
 _BACK = re.compile(r"\b(?:it|its|it's|they|them|their|this|that one|these|those)\b", re.IGNORECASE)
 
 
 def drop_tagged_aside(text: str) -> str:
-    """``text`` without a tagged statement beside a question that asks which species: "it isn't only the
-    monarch that migrates, is it? which others make long journeys?" asks which others; "... ? it isn't
-    the cabbage white, is it?" says which answer the visitor doubts, and names no species to answer
-    about ("... doesn't live in open fields, does it? what sort of habitat ..." keeps its species)."""
+    """``text`` without a tagged statement or a guess beside a question that asks which species: "it isn't
+    only the monarch that migrates, is it? which others make long journeys?" asks which others; "... ? it
+    isn't the cabbage white, is it?" and "... ? my teacher says the luna moth" say which answer the
+    visitor doubts, and name no species to answer about ("... doesn't live in open fields, does it? what
+    sort of habitat ..." keeps its species)."""
     parts = [p.strip() for p in re.findall(r"[^?!.]+[?!.]*", text) if p.strip()]
     asking = [p for p in parts if _WH_QUESTION.match(p)]
     # ("... doesn't eat garden weeds, does it? which plants does *its* caterpillar use?" refers back)
     if len(parts) < 2 or not asking or any(_BACK.search(p) for p in asking):
         return text
-    kept = [p for p in parts if not (_TAGGED.search(p) and _NEGATED.search(p))]
+    kept = [p for p in parts if not (_TAGGED.search(p) and _NEGATED.search(p) or _GUESS.match(p))]
     return " ".join(kept) if kept and len(kept) < len(parts) else text
 
 

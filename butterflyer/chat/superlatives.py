@@ -115,3 +115,23 @@ def longest_lived(chunks: Iterable[Chunk], entries: Collection[str]) -> list[tup
     the longest lives."""
     return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
             for j, sentence in enumerate(chunk.sentences) if _LONGEST_LIVED_SAYS.search(sentence.lower())]
+
+
+# "Which moth has the longest tails": a claim the guide makes in words ("among the longest tails of any
+# moth"); size words are ranked from the wingspan field instead
+_EST_ASK = re.compile(r"\b(?:which|what)\b[^?.!]*?\b(longest|shortest|fastest|brightest|heaviest|loudest|"
+                      r"highest|hairiest|strongest) ([a-z]{3,})")
+
+
+def asked_est(text: str) -> tuple[str, str] | None:
+    """``(adjective, noun)`` of a "which one has the longest tails" question, or ``None``."""
+    m = _EST_ASK.search(normalize(text))
+    return (m.group(1), m.group(2)) if m else None
+
+
+def est_stated(chunks: Iterable[Chunk], entries: Collection[str], adjective: str, noun: str
+               ) -> list[tuple[Chunk, int]]:
+    """``(chunk, sentence index)`` of every sentence of one of ``entries`` that says "<adjective> <noun>"."""
+    pattern = re.compile(rf"\b{adjective} {re.escape(noun[:4])}\w*")
+    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+            for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]
