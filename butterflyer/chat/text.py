@@ -55,10 +55,18 @@ def stem(token: str) -> str:
     if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
     if len(token) > 5 and token.endswith("ing"):
-        return token[:-3]
+        return _undouble(token[:-3])
     if len(token) > 4 and token.endswith("ed"):
-        return token[:-2]
+        return _undouble(token[:-2])
     return token
+
+
+def _undouble(root: str) -> str:
+    """"sitt" -> "sit", "spott" -> "spot" (a doubled final consonant before -ing/-ed); "call", "pass" and
+    "buzz" keep theirs."""
+    if len(root) >= 4 and root[-1] == root[-2] and root[-1] not in "aeiouylsz":
+        return root[:-1]
+    return root
 
 
 def tokens(text: str) -> list[str]:
@@ -106,6 +114,8 @@ _QUESTION_TYPOS = [
     (re.compile(r"\b(wat|wht|waht|whta|wot)\b", re.I), "what"),
     (re.compile(r"\b(hw|hwo|howw)\b", re.I), "how"),
     (re.compile(r"\b(wy|whyy)\b", re.I), "why"),
+    # texting "y" for why, only where a question starts with it ("y do birds leave this one alone")
+    (re.compile(r"^\s*y(?= (do|does|did|is|are|was|were|would|can|cant|dont|doesnt)\b)", re.I), "why"),
     (re.compile(r"\bhow (lond|lomg|lnog|logn|lng|longg)\b", re.I), "how long"),
     (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
     # the word visitors misspell most: "catapiller", "cattapilar", "caterpiller"

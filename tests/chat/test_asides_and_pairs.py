@@ -18,7 +18,7 @@ from butterflyer.chat.intent import parse_intent
 from butterflyer.chat.linking import SpeciesLinker
 from butterflyer.chat.plan import Query, compared_terms
 from butterflyer.chat.superlatives import asked_est, asks_longest_lived
-from butterflyer.chat.text import terms
+from butterflyer.chat.text import repair_question_words, stem, terms
 from butterflyer.chat.unknown import find_unknown, more_unknown, not_covered_text
 
 from .conftest import write_tiny_guide
@@ -129,3 +129,13 @@ def test_ranking_uses_the_words_of_the_clauses_that_ask() -> None:
     tail = "it doesn't live very long once it comes out of the cocoon, does it? only days?"
     q = Query(text=tail, intent=parse_intent(tail, terms(tail)), targets=[], residual=terms(tail))
     assert q.lex_words == set(q.residual)
+
+
+def test_a_doubled_consonant_before_an_ending_is_undone() -> None:
+    assert [stem(w) for w in ("sitting", "spotted", "running")] == ["sit", "spot", "run"]
+    assert [stem(w) for w in ("calling", "passed", "buzzing", "feeding")] == ["call", "pass", "buzz", "feed"]
+
+
+def test_texting_y_for_why_starts_a_question() -> None:
+    assert repair_question_words("y do birds leave this one alone") == "why do birds leave this one alone"
+    assert repair_question_words("is it y or z") == "is it y or z"
