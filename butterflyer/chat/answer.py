@@ -384,8 +384,8 @@ class ChatEngine:
         # species; only "... what is it?" asks which species a description fits
         # ("... ate a big brown moth off the curtain. What medicine should I give her?" asks about a thing
         # the guide never mentions, not which moth it was)
-        if (not named and is_description(message) and not (follow_up and not asks_identity(message))
-                and not (self._asks_foreign_thing(message) and not asks_identity(message))):
+        if not named and is_description(message) and (
+                asks_identity(message) or not (follow_up or self._asks_foreign_thing(message))):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared,
                                spans=self._spans)
@@ -405,15 +405,17 @@ class ChatEngine:
         kind = ("moth" if words & {"moth", "moths"} else
                 "butterfly" if words & {"butterfly", "butterflies"} else None)
         of_kind = {lb for lb, k in self._kinds.items() if kind is None or k == kind}
-        if oldest or est:
-            said = (longest_lived(self.index.chunks, of_kind) if oldest
-                    else est_stated(self.index.chunks, of_kind, *est) if est else [])[:3]
-            if said:
-                citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(said, 1)]
-                text = " ".join(f"{c.text} [{c.n}]" for c in citations)
-                which = "these" if len(said) > 1 else "one"
-                return ChatReply(answer=f"My guide says this of {which}: {text}", citations=citations,
-                                 species_id=focus)
+        said: list[tuple[Chunk, int]] = []
+        if oldest:
+            said = longest_lived(self.index.chunks, of_kind)[:3]
+        elif est:
+            said = est_stated(self.index.chunks, of_kind, *est)[:3]
+        if said:  # "which butterfly lives longest", "which moth has the longest tails"
+            citations = [self._citation(n, c, c.sentences[j]) for n, (c, j) in enumerate(said, 1)]
+            text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+            which = "these" if len(said) > 1 else "one"
+            return ChatReply(answer=f"My guide says this of {which}: {text}", citations=citations,
+                             species_id=focus)
         if widespread:
             widest = most_widespread(self.index.chunks, of_kind)[:3]
             if widest:

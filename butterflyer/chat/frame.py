@@ -84,8 +84,6 @@ _WH_QUESTION = re.compile(r"^(?:so |and |but |then )?(?:which|what)\s+(?:other\s
                           r"(?:others?|ones?|butterfl\w*|moths?|species|"
                           r"(?:kinds?|types?|sorts?) of (?:butterfl\w*|moths?))\b.*\?\s*$",
                           re.IGNORECASE)
-
-
 _NEGATED = re.compile(r"\b(?:isn'?t|aren'?t|doesn'?t|don'?t|wasn'?t|weren'?t|can'?t|won'?t|didn'?t|"
                       r"not|never)\b", re.IGNORECASE)
 # someone's guess beside the question ("which moth has the longest tails? my teacher says the luna moth")
@@ -105,7 +103,7 @@ def drop_tagged_aside(text: str) -> str:
     # ("... doesn't eat garden weeds, does it? which plants does *its* caterpillar use?" refers back)
     if len(parts) < 2 or not asking or any(_BACK.search(p) for p in asking):
         return text
-    kept = [p for p in parts if not (_TAGGED.search(p) and _NEGATED.search(p) or _GUESS.match(p))]
+    kept = [p for p in parts if not ((_TAGGED.search(p) and _NEGATED.search(p)) or _GUESS.match(p))]
     return " ".join(kept) if kept and len(kept) < len(parts) else text
 
 

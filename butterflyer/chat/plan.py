@@ -401,6 +401,7 @@ class Planner:
                             for c in index.chunks}
         self._sent_words = {c.id: [set(tokens(s)) | {stem(w) for w in tokens(s)} for s in c.sentences]
                             for c in index.chunks}
+        self._normalized = {c.id: [normalize(s) for s in c.sentences] for c in index.chunks}
         # the other species each sentence names: a relation ("which moth looks like it?") is answered
         # by a sentence that names one, or by a similar-species passage
         self._topics = sorted({c.entry for c in index.chunks if c.entry_kind == "topic"})
@@ -777,10 +778,31 @@ class Planner:
                 for c in self.index.chunks:
                     if c.entry_kind != kind:
                         continue
-                    for j, s in enumerate(c.sentences):
-                        if rule.search(normalize(s)):
+                    for j, s in enumerate(self._normalized[c.id]):
+                        if rule.search(s):
                             return c, j
         return None
+
+    def pair_definitions(self, a: str, b: str) -> Plan | None:
+        """"Batesian vs Mullerian mimicry": each term's definition; a term the guide does not define is read
+        from a sentence beside the other's definition that names it ("... is called a chrysalis. Many moth
+        caterpillars spin a silk cocoon ..."); ``None`` unless both are found."""
+        found = [self.definition(a), self.definition(b)]
+        known = next((f for f in found if f is not None), None)
+        if known is None:
+            return None
+        chunk = known[0]
+        for n, term in enumerate((a, b)):
+            if found[n] is None:
+                said = re.compile(rf"\b{re.escape(normalize(term))}s?\b")
+                found[n] = next(((chunk, k) for k, s in enumerate(self._normalized[chunk.id])
+                                 if said.search(s)), None)
+        plan = Plan()
+        for f in found:
+            if f is None:
+                return None
+            plan.add(single(*f), 1)
+        return plan
 
     def general(self, q: Query, vec: np.ndarray, name_like_unknown: bool) -> tuple[Plan | None, bool]:
         """Plan for a question with no species; returns ``(plan, off_topic)``."""
@@ -790,21 +812,9 @@ class Planner:
             q = replace(q, text=MOTH_OR_BUTTERFLY, residual=[])
             vec = self.retriever.embed(MOTH_OR_BUTTERFLY)
         pair = compared_terms(q.text)
-        defined = [self.definition(t) for t in pair] if pair else []
-        if pair and any(defined):
-            # "Batesian vs Mullerian mimicry": each one's definition; one the guide does not define is
-            # read from a sentence beside the other's that names it ("... called a chrysalis. Many moth
-            # caterpillars spin a silk cocoon ...")
-            chunk = next(f[0] for f in defined if f is not None)
-            defined = [f or next(((chunk, k) for k, s in enumerate(chunk.sentences)
-                                  if re.search(rf"\b{re.escape(t)}s?\b", normalize(s))), None)
-                       for t, f in zip(pair, defined, strict=True)]
-            if all(defined):
-                plan = Plan()
-                for found in defined:
-                    assert found is not None
-                    plan.add(single(*found), 1)
-                return plan, False
+        both = self.pair_definitions(*pair) if pair else None
+        if both is not None:
+            return both, False
         term = defined_term(q.text)
         found = self.definition(term) if term else None
         if found is not None:  # "whats a proboscis", "what does diapause mean"
@@ -836,11 +846,11 @@ class Planner:
             # that shares them answers instead ("why were they all sitting on the wet mud")
             # (of those, the best once shared words weigh more: "find their way" is the sun compass,
             # not the radar sentence ranked just above it)
-            close = [(s + SHARED_REWEIGH * lex, lex, i) for i, (s, c, k) in enumerate(ranked)
+            close = [(s + SHARED_REWEIGH * lex, i) for i, (s, c, k) in enumerate(ranked)
                      if s >= best[0] - TOPIC_MARGIN and c.entry_kind == "topic" and self.fits(q, c, k)
                      and (lex := self.lex(q.content, c, k)) >= 0.34]
-            if close:
-                best = ranked[max(close)[2]]
+            if close:  # (the first of equals, in ranked order)
+                best = ranked[max(close, key=lambda x: x[0])[1]]
         # a topic sentence that means the question clearly ("is it ok to hold a butterfly by the wings" /
         # "touching butterfly wings rubs off the tiny scales") answers it, though it shares few words
         meant = self._meant_topic(q, vec, hits, best)
@@ -879,7 +889,7 @@ class Planner:
         if sim < GENERAL_MEANT_SIM or sim - best_sim < GENERAL_MEANT_LEAD or not self.fits(q, chunk, k):
             return None
         # a ranked best that carries most of the question's words, and more of them, stays: "how do they
-        # keep their direction" is answered by the sun compass, not by the closer "why they migrate"
+        # find their way" is answered by the sun compass, not by the closer "why they migrate"
         own = self.lex(q.content, best[1], best[2])
         if best[1].entry_kind == "topic" and own >= GENERAL_KEEP_LEX and own > self.lex(q.content, chunk, k):
             return None
