@@ -51,6 +51,14 @@ def farthest_migrant(chunks: Iterable[Chunk], entries: Collection[str]) -> tuple
     return best
 
 
+def saying(chunks: Iterable[Chunk], entries: Collection[str], pattern: re.Pattern[str]
+           ) -> list[tuple[Chunk, int]]:
+    """``(chunk, sentence index)`` of every sentence of one of ``entries`` (species labels) that ``pattern``
+    finds, lower-cased: the claims the guide states in words, in guide order."""
+    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
+            for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]
+
+
 # "Which butterfly is found in the most places": the guide states this one in words ("one of the most
 # widespread butterflies in the world"), so the sentence that says so answers it.
 _WIDESPREAD_ASK = re.compile(r"\b(most|more) (places|countries|continents|widespread|widely)\b|"
@@ -67,9 +75,8 @@ def most_widespread(chunks: Iterable[Chunk], entries: Collection[str]) -> list[t
     """``(chunk, sentence index)`` of every sentence of one of ``entries`` that calls its species one of
     the most widespread in the world (not "in North America"); a sentence that calls it *the* most
     widespread stands above those calling theirs "one of" them."""
-    found = [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
-             for j, sentence in enumerate(chunk.sentences)
-             if _WIDESPREAD_SAYS.search(sentence.lower()) and "world" in sentence.lower()]
+    found = [(c, j) for c, j in saying(chunks, entries, _WIDESPREAD_SAYS)
+             if "world" in c.sentences[j].lower()]
     first = [(c, j) for c, j in found if not re.search(r"\bone of\b", c.sentences[j].lower())]
     return first or found
 
@@ -93,9 +100,7 @@ def most_stated(chunks: Iterable[Chunk], entries: Collection[str], adjective: st
     """``(chunk, sentence index)`` of every sentence of one of ``entries`` that calls its species the most
     ``adjective`` (or a word of the same meaning)."""
     forms = _SAME.get(adjective, (adjective[:6],))
-    pattern = re.compile(r"\bmost (" + "|".join(re.escape(f) for f in forms) + r")\w*")
-    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
-            for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]
+    return saying(chunks, entries, re.compile(r"\bmost (" + "|".join(re.escape(f) for f in forms) + r")\w*"))
 
 
 # "Which butterfly lives longest as an adult": the guide says it in words ("one of the longest lifespans of
@@ -113,8 +118,7 @@ def asks_longest_lived(text: str) -> bool:
 def longest_lived(chunks: Iterable[Chunk], entries: Collection[str]) -> list[tuple[Chunk, int]]:
     """``(chunk, sentence index)`` of every sentence of one of ``entries`` that says its species has one of
     the longest lives."""
-    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
-            for j, sentence in enumerate(chunk.sentences) if _LONGEST_LIVED_SAYS.search(sentence.lower())]
+    return saying(chunks, entries, _LONGEST_LIVED_SAYS)
 
 
 # "Which moth has the longest tails": a claim the guide makes in words ("among the longest tails of any
@@ -132,6 +136,4 @@ def asked_est(text: str) -> tuple[str, str] | None:
 def est_stated(chunks: Iterable[Chunk], entries: Collection[str], adjective: str, noun: str
                ) -> list[tuple[Chunk, int]]:
     """``(chunk, sentence index)`` of every sentence of one of ``entries`` that says "<adjective> <noun>"."""
-    pattern = re.compile(rf"\b{adjective} {re.escape(noun[:4])}\w*")
-    return [(chunk, j) for chunk in chunks if chunk.entry_kind == "species" and chunk.entry in entries
-            for j, sentence in enumerate(chunk.sentences) if pattern.search(sentence.lower())]
+    return saying(chunks, entries, re.compile(rf"\b{adjective} {re.escape(noun[:4])}\w*"))

@@ -71,6 +71,9 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
     capital = {normalize(m.group(0)) for m in re.finditer(r"\b[A-Z][a-z]+", message)}
     about_butterflies = refusing or bool(_ABOUT & set(toks)) or bool(guide_spans)
+    # a message about butterflies that names no covered species ("first brimstone of the year! what does it
+    # lay its eggs on?"); "fire and brimstone" is none
+    on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
     names = list(checklist()) + [(h,) for h in sorted(_heads())]
     for name in names:
         n = len(name)
@@ -89,10 +92,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                 and name[0] in _NEEDS_NOUN - _EVERYDAY)
             # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
             # "harvester" are everyday words too)
-            # (written with a capital, "Glasswing (Greta oto)", it is a name too; and in a message about
-            # butterflies that names no covered species, "first brimstone of the year! what does it lay its
-            # eggs on?" can mean nothing else; "fire and brimstone" stays a phrase)
-            on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
+            # (written with a capital, "Glasswing (Greta oto)", it is a name too, and so it is in a message
+            # about butterflies that names no covered species)
             loose = (refusing or name[0] in capital or on_domain) and name[0] in _NEEDS_NOUN - _EVERYDAY
             if needs_context and not (before_noun or after_article or loose):
                 continue
