@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from butterflyer.chat.asks import asks
 from butterflyer.chat.chunks import Chunk
+from butterflyer.chat.compound import join_replies, split_questions
 from butterflyer.chat.describe import (
     COLOURS,
     PLAIN_HEADS,
@@ -99,6 +100,7 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
                              "read", "heard", "true", "correct", "quick", "question",
+                             "nonsense", "rubbish", "myth", "false", "told", "full",
                              # "how come" asks why; "go" and "proper" say nothing
                              "come", "go", "goes", "going", "proper")}
 
@@ -153,6 +155,15 @@ class ChatEngine:
         """Answer ``message``; ``species_id`` is the conversation's current species (e.g. identified).
         The reply lists the sources of every entry it cites."""
         reply = self._ask(message, species_id, history)
+        both = split_questions(message)
+        if both is not None and reply.status == "answered" and not reply.candidates:
+            # "what does it eat, and do ants help it?": each question gets its own answer (when both
+            # are answered; a refusal of either stays the refusal of the whole message)
+            first = self._ask(both[0], species_id, history)
+            if first.status == "answered" and not first.candidates:
+                second = self._ask(both[1], first.species_id or species_id, history)
+                if second.status == "answered" and not second.candidates:
+                    reply = join_replies(first, second)
         if not reply.citations:
             return reply
         return reply.model_copy(update={"sources": self._sources(reply.citations)})
@@ -205,9 +216,13 @@ class ChatEngine:
         if described:
             # "small white dots", "chestnut brown": a name made of look words, said as a look; and
             # "electric-blue swallowtail" is a colour compound before a group word, not the "blue swallowtail"
+            # ("the tiger swallowtail, yellow with black stripes" names one and then describes it, and so
+            # does "the blue morpho blue": only a one-word name runs on into a colour, "chestnut brown")
             norm = normalize(message)
             mentions = [m for m in mentions
-                        if not (m.end < len(words) and words[m.end] in COLOURS | _PATTERN_NOUNS)
+                        if not (m.end < len(words) and " ".join(words[m.start:m.end + 1]) in norm
+                                and (words[m.end] in _PATTERN_NOUNS
+                                     or (words[m.end] in COLOURS and m.end - m.start == 1)))
                         and not (words[m.start] in COLOURS
                                  and re.search(rf"[a-z]-{re.escape(words[m.start])}\b", norm))]
         named = list(dict.fromkeys(m.label for m in mentions))

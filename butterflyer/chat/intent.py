@@ -158,9 +158,19 @@ _CLAUSE_BREAK = re.compile(r"[.?!;,:()]+|\s-+\s|\bbut\b|"
                            r"were|can|could|would|should|will|long|big|many|much|far|fast|come|kind)\b)")
 
 
+def is_asking(clause: str) -> bool:
+    """Whether a normalised clause is worded as a question ("where is it from originally")."""
+    return bool(_ASKING_START.match(clause))
+
+
 # a clause that asks only about the one before it: "..., is that ok?", "... - is it safe?"
 _BACK_REFERENCE = re.compile(r"^(is|was|would|will) (that|this|it) (be )?(ok|okay|alright|all right|safe|"
                              r"allowed|bad|harmful|dangerous|a good idea|a problem)$")
+# a clause that only asks whether the one before it is true: "... nonsense, right?", "... true?"
+_TRUTH_CHECK = re.compile(r"^(?:(?:or|so|and|but|surely)\s+)?(?:(?:is|isn't|was) (?:that|this|it) )?"
+                          r"(?:(?:really|actually|just|all|total|complete|utter)\s+)?"
+                          r"(true|right|correct|wrong|a myth|myth|nonsense|rubbish|false|real|a fact|"
+                          r"fact or fiction|true or false|or not|really|am i right|am i wrong|fake)$")
 
 
 def asking_clauses(message: str) -> str:
@@ -176,6 +186,13 @@ def asking_clauses(message: str) -> str:
         clause = norm[start:end].strip()
         if clause and _BACK_REFERENCE.match(clause) and clauses and clauses[-1] not in parts:
             parts.append(clauses[-1])  # "pick up the caterpillar, is that ok?" asks about the picking up
+        if clause and _TRUTH_CHECK.match(clause):
+            # "someone told me the queen is basically a monarch. nonsense, right?" asks about the claim
+            claim = next((c for c in reversed(clauses) if not _TRUTH_CHECK.match(c)), None)
+            if claim is not None and claim not in parts:
+                parts.append(claim)
+            start = m.end() if m else len(norm)
+            continue
         if clause:
             clauses.append(clause)
         if clause and ((m is not None and "?" in m.group()) or _ASKING_START.match(clause)):
@@ -202,6 +219,12 @@ _LIVE_ON = re.compile(r"\b(what|which)\b[a-z ]{0,30}\b(live|lives|living)\s+on\b
 # "which bush do I look for", "what vine does it lay eggs on": a plant asked for is a food plant
 _WHICH_PLANT = re.compile(r"\b(which|what) (kind of |sort of |type of )?(bush|bushes|shrubs?|trees?|plants?|"
                           r"vines?|weeds?|hedge|hedges)\b")
+
+def asks_food_plant(text: str) -> bool:
+    """Whether lower-cased ``text`` asks what plant it lives on or uses ("what do its caterpillars live
+    on", "which trees does it lay eggs on"), with no word of eating in it."""
+    return bool(_LIVE_ON.search(text) or _WHICH_PLANT.search(text))
+
 
 # ("ten different species" is no comparison; "different from", "how is it different" are)
 _COMPARE = re.compile(r"\bdifferent (from|to|than)\b|\bhow (is|are|do|does|can)\b[^?.]{0,40}\bdifferent\b|"
@@ -233,11 +256,25 @@ class Intent:
 _PHRASES = {p: re.compile(rf"\b{re.escape(p)}\b") for _, phrases in _CUES.values() for p in phrases}
 
 
+# "when" inside a clause that another question word opens is a conjunction ("why is it brown underneath
+# when the top is so bright", "what does it do when threatened"), not a question about the season
+_WHEN_JOINS = re.compile(r"\b(why|how|what|whats|which|where|who)\b[^.?!;]*?(?<!\band)(?<!\bor)(?<!,)"
+                         r"\s+when\b")
+
+
+def asks_when(norm: str) -> bool:
+    """Whether normalised text ``norm`` asks when; a "when" that only joins two clauses does not."""
+    return len(re.findall(r"\bwhen\b", norm)) > len(_WHEN_JOINS.findall(norm))
+
+
 def parse_intent(text: str, content_terms: list[str]) -> Intent:
     """Guess the asked-for sections from cue words; ``content_terms`` are the message's stemmed terms."""
     norm = normalize(text)
     raw_words = set(re.findall(r"[a-z0-9]+", norm))
     stems = set(content_terms) | {stem(w) for w in raw_words}
+    if "when" in raw_words and not asks_when(norm):
+        raw_words.discard("when")
+        stems.discard("when")
     scores: dict[str, float] = {}
     for section, (words, phrases) in _CUES.items():
         hits = sum(1 for w in words if w in stems or w in raw_words

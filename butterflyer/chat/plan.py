@@ -28,6 +28,7 @@ from butterflyer.chat.intent import (
     STRONG_CUES,
     Intent,
     asking_clauses,
+    asks_food_plant,
     parse_intent,
 )
 from butterflyer.chat.kin import asks_relatives
@@ -65,6 +66,7 @@ QUANTITY_UNITS = {
 # "how fast" wants a speed, and kilometres alone may be a distance)
 MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
+_LIFESPAN_WORD = re.compile(r"\b(lifespans?|life ?spans?|life expectancy)\b")
 LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
 DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
                       r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
@@ -72,12 +74,15 @@ CUE_SHARE = 0.3  # a section cue word found in a sentence counts this much of a 
 # an unsupported "why" still takes a reason that ranks within WHY_MARGIN of the top (the ranking
 # weights, hand-set or learned, are in rank.py)
 WHY_MARGIN = 0.03
+# ... and a sentence that states the reason outright may share fewer of the question's own words than one
+# that only restates the question, as long as it shares this share of them (chosen on dev)
+WHY_KEEP_LEX = 0.5
 # words every topic sentence may share, which do not make one sentence go on from another
 TOPIC_GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars",
                                    "species", "many", "most", "some", "often", "usually", "also")}
 # words that state a reason outright (not a cue such as "scales" or "predators" that only may)
 STRONG_REASON = re.compile(r"\b(because|so that|which makes|which is why|that is why|mimic\w*|in order to|"
-                           r"due to|thanks to|so as to)\b|, so\b")
+                           r"due to|thanks to|so as to|comes? from|caused by|camouflag\w*)\b|, so\b")
 # Meaning-level match of the question to each sentence (MiniLM): a rewording shares no words with
 # the sentence that answers it ("what noise does it make" / "a hissing sound"). It steers the
 # ranking, and the one sentence of the asked-about entries that stands clearly above all others
@@ -95,6 +100,8 @@ SEM_SKIP = ("overview", "wingspan")
 # of butterflies in general, which the topic pages explain
 TOPIC_SHARE = 0.5
 HABIT_SIM = 0.35  # ... and is at least this close to it in meaning
+# ... unless it holds this many of them ("loads of great jays sitting on wet sand by the river")
+HABIT_WORDS = 3
 # a species question nothing else answers takes its entry's sentence closest in meaning when that one is
 # this close and holds this share of the asked words
 CLOSE_SIM = 0.72
@@ -214,6 +221,12 @@ class Query:
         return asking_clauses(self.text)
 
     @cached_property
+    def why(self) -> bool:
+        """Whether a clause that asks wants a reason ("... I wondered whether that's why we see so many"
+        is context beside "what do its caterpillars live on")."""
+        return bool(WHY.search(self.asking.lower()))
+
+    @cached_property
     def asked_residual(self) -> set[str]:
         """Residual words of the clauses that ask, when context stands apart from them ("my daughter keeps
         mixing them up"); empty when every clause asks."""
@@ -254,12 +267,21 @@ class Query:
         if _EMERGED.search(self.text.lower()):
             return None  # "how long does it live after it comes out of its cocoon": the adult
         words = set(tokens(self.text))
-        return next((k for k, v in STAGES.items() if words & v), None)
+        named = [k for k, v in STAGES.items() if words & v]
+        if len(named) >= 2 and re.search(r"\bor\b", self.text.lower()):
+            return None  # "which stage does it pass the winter in: egg, pupa or adult": any stage may answer
+        return named[0] if named else None
 
     @cached_property
     def asked_name(self) -> str:
         """The name a naming question ends on (see :func:`asked_name`)."""
         return asked_name(self.asking)
+
+    @cached_property
+    def asks_lifespan(self) -> bool:
+        """Whether the question asks how long the insect lives ("how long do they live", "its lifespan")."""
+        return bool((self.measure == "long" and LIFESPAN_ASK.search(self.text.lower()))
+                    or _LIFESPAN_WORD.search(self.asking.lower()))
 
     @cached_property
     def compares(self) -> bool:
@@ -268,8 +290,10 @@ class Query:
         if not self.intent.compare or not (self.asking == self.text or parse_intent(self.asking, []).compare):
             return False
         # with one species, "vs" sets two of its own things side by side ("summer generation vs migrating
-        # generation"); only a cue such as "tell apart" or "similar" asks for its look-alikes
-        bare = re.sub(r"\b(vs|versus)\b", " ", self.asking.lower())
+        # generation", "broods in the south compared with Canada"); only a cue such as "tell apart" or
+        # "similar" asks for its look-alikes
+        bare = re.sub(r"\b(vs|versus|compared? (with|to)|in comparison (with|to))\b", " ",
+                      self.asking.lower())
         return len(self.targets) >= 2 or parse_intent(bare, []).compare
 
     @cached_property
@@ -301,10 +325,10 @@ class Query:
         return m.group(1) if m else None
 
     @property
-    def counted(self) -> str | None:
-        """The noun of "how many <noun>" (the answer must be about it), stemmed."""
-        m = re.search(r"\bhow many ([a-z]+)", self.text.lower())
-        return stem(m.group(1)) if m else None
+    def counted(self) -> list[str]:
+        """The nouns of "how many <noun>" (the answer must count one of them), stemmed: "how many times a
+        year ... I mean how many generations" counts either."""
+        return [stem(n) for n in re.findall(r"\bhow many ([a-z]+)", self.text.lower())]
 
 
 SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
@@ -511,7 +535,7 @@ class Planner:
         "what is it called", a number for "how many", the asked life stage, food for "what does it eat",
         a classification for "is it a moth". A sentence that fails here never answers."""
         sentence = chunk.sentences[j]
-        why = bool(WHY.search(q.text.lower()))
+        why = q.why
         if "kind" in q.asks:
             return answers_ask(sentence, ["kind"])
         if "predator" in q.asks and not why:
@@ -546,26 +570,30 @@ class Planner:
         if chunk.section in FOOD_SECTIONS and eaten and not answers_ask(chunk.sentences[j], q.asks):
             return False
         if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
-                and any(s not in FOOD_SECTIONS for s in q.wanted)):
+                and any(s not in FOOD_SECTIONS for s in q.wanted)
+                and not asks_food_plant(q.text.lower())):
             return False  # "what does the caterpillar look like": its food plants are no answer
-        if q.counted and not (_present(_canon(q.counted), self._sent_terms[chunk.id][j])
-                              and self.counts(q.counted, chunk, j)):
+        have = self._sent_terms[chunk.id][j]
+        if q.counted and not any(_present(_canon(n), have) and self.counts(n, chunk, j) for n in q.counted):
             return False  # "how many eggs does it lay": a number must count the eggs
         units = QUANTITY_UNITS.get(q.measure or "")
         if units and not units & self._sent_words[chunk.id][j]:
             return False
-        return not (q.measure == "long" and LIFESPAN_ASK.search(q.text.lower())
-                    and not DURATION.search(sentence.lower()))  # "how long does it live": a span of time
+        return not (q.asks_lifespan and not DURATION.search(sentence.lower()))  # a span of time
 
     def supported(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether quoting sentence ``j`` of ``chunk`` actually answers ``q``."""
         if not self.fits(q, chunk, j):
             return False
+        if q.counted and not q.why:
+            return True  # "how many generations": a sentence that counts them (which fits checks) answers
+        if q.asks_lifespan and q.pick == (chunk.id, j):
+            return True  # "what is its lifespan": the sentence closest in meaning that gives a span of time
         if "kind" in q.asks or "author" in q.asks or "origin" in q.asks or (
-                "predator" in q.asks and not WHY.search(q.text.lower())):
+                "predator" in q.asks and not q.why):
             return True  # the form of the sentence is the whole test for these asks
         # a "why" is answered by a reason, never by a description of what the question already says
-        if WHY.search(q.text.lower()):
+        if q.why:
             if "name" in q.asks and self.names_itself(chunk, j):
                 return True
             if not answers_ask(chunk.sentences[j], q.asks):
@@ -682,7 +710,6 @@ class Planner:
         if not q.residual and not q.intent.sections:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
-        specific = [s for s in q.wanted if s not in SPECIFIC_SKIP]
         best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
         if best is None and "reason" in q.asks:
             # a reason worded differently from the question ("why do birds avoid it" / "toxic ... warns
@@ -700,7 +727,7 @@ class Planner:
             # an asked word ("does the Cleopatra really survive the winter as a butterfly" / "spends the
             # winter as an adult butterfly")
             best = self._close_in_meaning(q, hits)
-        if WHY.search(q.text.lower()) and len(q.targets) == 1 and not specific and (
+        if q.why and len(q.targets) == 1 and (
                 best is None or not self.lex(q.asked_words, best[1], best[2])):
             # nothing in the entry gives the reason, or its reason bears on none of the asked words (a "why"
             # about two species asks how they relate, which a general habit does not say)
@@ -715,14 +742,16 @@ class Planner:
             best = next((x for x in ranked if x[1].section != "overview"
                          and explains_name(x[1].sentences[x[2]], q.asked_name)
                          and _NAME_REASON.search(x[1].sentences[x[2]].lower())), best)
-        if WHY.search(q.text.lower()) and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
+        if q.why and not STRONG_REASON.search(best[1].sentences[best[2]].lower()):
             # "why are some females black": a sentence that only restates the question ("some females are
             # almost entirely black") gives way to a close one that states a reason outright ("mimics")
-            # (never one that shares less of the question's own words: "why do ants look after them")
+            # (never one that shares much less of the question's own words: "why do ants look after them";
+            # "why does it look like a dead leaf underneath" / "camouflage, because it looks like a dead
+            # leaf")
             own = self.lex(q.content, best[1], best[2])
             best = next(((s, c, j) for s, c, j in ranked if s >= best[0] - WHY_MARGIN
                          and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)
-                         and self.lex(q.content, c, j) >= own), best)
+                         and self.lex(q.content, c, j) >= min(own, WHY_KEEP_LEX)), best)
         return self._assemble(q, ranked, best)
 
     def _closest(self, sims: np.ndarray, hits, keep: Callable[[Chunk], bool]  # noqa: ANN001
@@ -744,7 +773,7 @@ class Planner:
         sim, chunk, j = found
         if sim < CLOSE_SIM or self.lex(q.asked_words, chunk, j) < CLOSE_LEX or not self.fits(q, chunk, j):
             return None
-        if WHY.search(q.text.lower()) and not answers_ask(chunk.sentences[j], ["reason"]):
+        if q.why and not answers_ask(chunk.sentences[j], ["reason"]):
             return None  # "why is it reddish brown": a description close in meaning gives no reason
         return sim, chunk, j
 
@@ -759,8 +788,9 @@ class Planner:
         for _, chunk, j in self.rank_sentences(q, hits):
             have = self._sent_terms[chunk.id][j]
             shared = sum(_present(_canon(w), have) for w in words)
-            if (shared >= 2 and self.lex(words, chunk, j) >= TOPIC_SHARE and self.fits(q, chunk, j)
-                    and self.sem(q, chunk, j) >= HABIT_SIM):
+            if shared >= 2 and self.fits(q, chunk, j) and (
+                    (self.lex(words, chunk, j) >= TOPIC_SHARE and self.sem(q, chunk, j) >= HABIT_SIM)
+                    or shared >= HABIT_WORDS):
                 plan = Plan()
                 plan.add(single(chunk, j), 1)
                 return plan
