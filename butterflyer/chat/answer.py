@@ -144,7 +144,7 @@ class ChatEngine:
             {label: e.kind for label, e in self.guide.species.items()},
             {label: {t for n in e.names() for t in tokens(n)} for label, e in self.guide.species.items()},
             self.vocabulary, [e.genus for e in self.guide.species.values() if e.genus],
-            guide_epithets(c.text for c in self.index.chunks))
+            guide_epithets(c.text for c in self.index.chunks), english=english_words())
         self._kinds: dict[str, str] = {label: e.kind for label, e in self.guide.species.items()}
         self._spans = {label: (e.wingspan_mm.min, e.wingspan_mm.max)
                        for label, e in self.guide.species.items() if e.wingspan_mm is not None}

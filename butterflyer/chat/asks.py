@@ -94,6 +94,15 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                         r"\b(damage|harm|ruin|destroy|eat|kill)s? (my|our|the) (\w+ )?"
                         r"(garden|veg\w*|crops?|plants|patch|allotment|cabbages|brassicas)\b"),
              re.compile(r"\b(pests?|damag\w*|crops?|defoliat\w*|strip\w* (the )?(leaves|plants))\b")),
+    # "does it fly by day or at night", "day or night flier": when in the day it is active
+    "active_time": (re.compile(r"\b(day|daytime|daylight|days)\b[^.?!]{0,25}\bor\b[^.?!]{0,20}"
+                               r"\b(night|nights|nighttime|dusk|evening|dark)\b|"
+                               r"\b(night|nighttime|dusk)\b[^.?!]{0,25}\bor\b[^.?!]{0,20}\b(day|daytime|daylight)\b|"
+                               r"\b(nocturnal|diurnal|day-flying|day flying|night-flying|night flying)\b|"
+                               r"\b(fly|flies|flying|out|active)\b (in the |during the |by )?"
+                               r"(day|daytime|daylight)\b"),
+                    re.compile(r"\b(by day|by night|at night|at dusk|in the day|during the day|in daylight|"
+                               r"in (the )?sunshine|day-flying|night-flying|nocturnal|diurnal|daytime)\b")),
     # "can it hurt him", "is it safe for birds to eat": whether it is poisonous or stings
     "defence": (re.compile(r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful|hurt|edible|"
                            r"safe (to|for \w+ to) (eat|touch|handle|hold|pick up)|(ok|okay) to touch|"

@@ -89,7 +89,8 @@ _NEGATED = re.compile(r"\b(?:isn'?t|aren'?t|doesn'?t|don'?t|wasn'?t|weren'?t|can
 # someone's guess beside the question ("which moth has the longest tails? my teacher says the luna moth")
 _GUESS = re.compile(r"^(?:but |and )?(?:(?:my|our|the) [a-z]+ (?:says?|said|thinks?|thought|reckons?)|"
                     r"(?:i|we) (?:think|thought|guess|reckon))\b", re.IGNORECASE)
-_BACK = re.compile(r"\b(?:it|its|it's|they|them|their|this|that one|these|those)\b", re.IGNORECASE)
+_BACK = re.compile(r"\b(?:it|its|it's|they|them|their|this|that one|these|those|(?:is|was) that)\b",
+                   re.IGNORECASE)
 
 
 def drop_tagged_aside(text: str) -> str:

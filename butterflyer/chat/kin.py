@@ -25,6 +25,16 @@ MAX_SUBFAMILY = 4
 LOOKS = re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies)|look\w*|resembl\w*|confus\w*|similar|tell)\b")
 
 
+# "is the hummingbird clearwing the same thing as the hummingbird hawk-moth": with two species named,
+# whether they are one species, which their two classifications answer
+SAME = re.compile(r"\bsame (thing|species|one|kind|insect|animal|moth|butterfly|creature)\b|\bsame as\b")
+
+
+def asks_same(text: str) -> bool:
+    """Whether a question asks if two named species are the same one."""
+    return bool(SAME.search(without_people(text.lower())))
+
+
 def asks_relatives(text: str) -> bool:
     """Whether a question asks which species an entry is related to (not which one it looks like)."""
     low = without_people(text.lower())

@@ -150,8 +150,10 @@ class SpeciesLinker:
             if len(parts) != len(cand):
                 continue
             slips = [(a, b) for a, b in zip(cand, parts, strict=True) if a != b]
-            # (every word a real word, "morning cloak": the slip must be a long word, not "red" for "rex")
-            shortest = 3 if unknown else 6
+            # (every word a real word, "morning cloak": the slip must be a long word, not "red" for "rex",
+            # or one of five letters beside a long exact word, "mourning clock")
+            exact_letters = sum(len(a) for a, b in zip(cand, parts, strict=True) if a == b)
+            shortest = 3 if unknown else 5 if exact_letters >= 6 else 6
             if len(slips) == 1 and len(slips[0][0]) >= shortest and slips[0][0][0] == slips[0][1][0] and (
                     edit_distance(slips[0][0], slips[0][1], 1) <= 1):
                 found.add(label)

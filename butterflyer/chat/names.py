@@ -102,6 +102,7 @@ _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "sai
           # verbs of wanting ("Client wants Hyles lineata in a tattoo")
           "want", "wants", "wanted", "need", "needs", "ask", "asks", "asked", "love", "loves",
           "likes"}
+_SUBJECTS = {"i", "we", "you", "they", "people", "kids", "children"}  # who does something to a named species
 _FILLER = {"s", "of"}  # "Queen Alexandra's" -> queen alexandra s; "Queen of Spain"
 MAX_RUN = 3
 
@@ -170,8 +171,8 @@ class NameShapes:
     """Knows one guide's vocabulary and species kinds; finds name phrases it does not cover."""
 
     def __init__(self, kinds: Mapping[str, str], name_words: Mapping[str, Collection[str]],
-                 vocabulary: Collection[str], genera: Collection[str] = (), epithets: Collection[str] = ()
-                 ) -> None:
+                 vocabulary: Collection[str], genera: Collection[str] = (), epithets: Collection[str] = (),
+                 english: Collection[str] = ()) -> None:
         self.kinds = dict(kinds)
         self.name_words = {k: set(v) for k, v in name_words.items()}
         self.name_vocab = {w for v in self.name_words.values() for w in v
@@ -180,6 +181,8 @@ class NameShapes:
         self.genera = GENERA | {g.lower() for g in genera}
         # epithets the guide's prose uses ("Danaus chrysippus"): known words that are still epithets
         self.epithets = set(epithets)
+        # English words: an adverb made from one ("slowly") is never part of a name
+        self.english = set(english)
 
     def _foreign_head(self, toks: Sequence[str], h: int) -> bool:
         """Whether ``toks[h]`` ends only particular names ("mormon", not "swallowtail"), no covered name
@@ -222,8 +225,15 @@ class NameShapes:
         possessive = k + 1 < len(toks) and toks[k + 1] == "s"
         if w in PLACES or (k > 0 and toks[k - 1] in _COMPASS):
             return False  # "a Florida swallowtail", "the north American swallowtails" say where
+        if (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[:-1] in self.english
+                and not self._in_names(w)):
+            return False  # a plural noun ("farmers hate cabbage whites", "kids adore painted ladies")
         if w in NAME_MODIFIERS or w in capital or possessive:
             return True
+        prev = toks[k - 1] if k > 0 else ""
+        if prev in _SUBJECTS or (len(prev) > 3 and prev.endswith("s") and not prev.endswith("ss")
+                                 and (prev in self.english or prev[:-1] in self.english)):
+            return False  # a verb after its subject: "gardeners hate cabbage whites", "ants babysit ..."
         return not self._known(w) and not w.endswith(("ing", "ed", "ly"))
 
     def find(self, message: str, mentions: Sequence[Span]) -> Unknown | None:
@@ -266,6 +276,10 @@ class NameShapes:
                 return found
         return None
 
+    def _adverb(self, word: str) -> bool:
+        """"slowly", "mostly": an adverb made from an English word (of six letters or more: not "holly")."""
+        return len(word) >= 6 and word.endswith("ly") and word[:-2] in self.english
+
     def _run(self, toks: Sequence[str], end: int, owner: Mapping[int, Span], breaks: Collection[int]) -> int:
         """Start of the run of name words (at most ``MAX_RUN``; "of" and a possessive's "s" free) that
         ends just before ``end``; a run never crosses a clause mark ("quick question - painted lady")."""
@@ -278,8 +292,8 @@ class NameShapes:
                     continue
                 break
             if (w in STOPWORDS or w in GENERIC or w in _BREAK or w in _YOUNG
-                    or (_is_head(w) and k not in owner)):
-                break  # (nor a life stage: "cinnabar caterpillars striped yellow")
+                    or (_is_head(w) and k not in owner) or self._adverb(w)):
+                break  # (nor a life stage: "cinnabar caterpillars striped yellow", nor "floating slowly")
             start, words, k = k, words + 1, k - 1
         return start
 

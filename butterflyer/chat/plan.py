@@ -31,7 +31,7 @@ from butterflyer.chat.intent import (
     asks_food_plant,
     parse_intent,
 )
-from butterflyer.chat.kin import asks_relatives
+from butterflyer.chat.kin import asks_relatives, asks_same
 from butterflyer.chat.rank import FEATURES, Ranker, rules
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.text import STOPWORDS, normalize, stem, terms, tokens
@@ -681,7 +681,8 @@ class Planner:
         """Plan for a question about ``q.targets``; ``None`` when the guide cannot support one."""
         if set(q.residual) & COMMERCE or VISIT.search(q.text.lower()):
             return None
-        if len(q.targets) >= 2 and asks_relatives(q.text) and not set(q.asks) & {"reason"}:
+        if (len(q.targets) >= 2 and (asks_relatives(q.text) or asks_same(q.text))
+                and not set(q.asks) & {"reason"}):
             # "apollo vs clodius parnassian, how closely related": kinship, even in a comparison
             return self.kinship(q.targets[0], q.targets[1], by_descent=True)
         if q.intent.compare and len(q.targets) >= 2:

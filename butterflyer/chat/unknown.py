@@ -45,7 +45,10 @@ def checklist(path: Path = CHECKLIST) -> tuple[tuple[str, ...], ...]:
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
-            names.append(tuple(tokens(line)))
+            toks = tuple(tokens(line))
+            names.append(toks)
+            if "s" in toks[1:]:  # typed without the apostrophe: "deaths head hawkmoth"
+                names.append(tuple(re.sub(r" s\b", "s", " ".join(toks)).split()))
     return tuple(sorted(set(names), key=lambda t: -len(t)))
 
 

@@ -3,10 +3,13 @@ conjunction, a choice of life stages, either of two counted nouns, and a lifespa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from butterflyer.chat.compound import join_replies, split_questions
 from butterflyer.chat.intent import asking_clauses, asks_when, parse_intent
+from butterflyer.chat.names import Span
 from butterflyer.chat.plan import Query
 from butterflyer.chat.reply import ChatReply, Citation, fully_grounded
 
@@ -105,3 +108,67 @@ def test_either_counted_noun_may_be_counted_and_lifespan_is_a_span() -> None:
 def test_a_counted_answer_and_a_lifespan_sentence_answer(tiny_engine) -> None:  # noqa: ANN001
     assert "one or two weeks" in tiny_engine.ask("what is the lifespan of an atlas moth").answer
     assert "several generations" in tiny_engine.ask("how many generations do monarchs have").answer
+
+
+@pytest.mark.parametrize(("text", "asked"), [
+    ("does it fly in the day or by night?", True),
+    ("day or night flier", True),
+    ("is it nocturnal", True),
+    ("Does it fly in the day so I could see it?", True),
+    ("what does it eat during the day", False),
+])
+def test_when_in_the_day_it_flies_is_its_own_ask(text: str, asked: bool) -> None:
+    from butterflyer.chat.asks import answers_ask, asks
+
+    assert ("active_time" in asks(text)) is asked
+    assert answers_ask("The moth flies by day and hovers at flowers.", ["active_time"])
+    assert not answers_ask("The moth flies from May to September.", ["active_time"])
+
+
+def test_two_named_species_asked_to_be_the_same_get_both_classifications(tiny_engine) -> None:  # noqa: ANN001
+    from butterflyer.chat.kin import asks_same
+
+    assert asks_same("is the viceroy the same thing as the monarch?")
+    assert not asks_same("do they eat the same plants")  # no species word after "same"
+    reply = tiny_engine.ask("Is the viceroy the same species as the monarch?")
+    assert "Limenitis" in reply.answer and "Danaus" in reply.answer
+
+
+def test_no_name_made_of_a_verb_or_an_adverb(tiny_engine) -> None:  # noqa: ANN001
+    shapes = tiny_engine.shapes
+    spans = lambda text: [Span(m.label, m.start, m.end) for m in tiny_engine.linker.find(text)]  # noqa: E731
+    for text in ("why do gardeners hate viceroys so much?", "we love painted ladies",
+                 "white wings floating slowly viceroy"):
+        assert shapes.find(text, spans(text)) is None, text
+    found = shapes.find("where does the tawny viceroy live", spans("where does the tawny viceroy live"))
+    assert found is not None and found.name == "tawny viceroy"
+
+
+def test_a_five_letter_slip_beside_a_long_exact_word_is_a_slip(tiny_guide_dir: Path) -> None:
+    from butterflyer.chat.guide import read_guide
+    from butterflyer.chat.linking import SpeciesLinker
+
+    guide = read_guide(tiny_guide_dir)
+    # every word a real word: "painted" (seven letters) is exact, "lads" (four) is too short a slip to trust,
+    # "later" (five) is no slip of "lady" (two edits); "cosmopolitan" stands alone
+    vocab = {"painted", "lads", "laser", "later", "ladle"}
+    linker = SpeciesLinker(guide, vocab)
+    assert linker.labels("a painted ladle on the wall") == []  # two edits away
+    guide.species["ATLAS MOTH"].other_names.append("Painted lacey")
+    linker = SpeciesLinker(guide, vocab | {"lacey", "laces"})
+    assert linker.labels("where does the painted laces live") == ["ATLAS MOTH"]  # five letters, one edit
+
+
+def test_a_question_on_that_keeps_the_claim_it_refers_to() -> None:
+    from butterflyer.chat.frame import drop_tagged_aside
+
+    text = "Our guide said Africa's biggest butterfly lives in the west. Which one is that?"
+    assert drop_tagged_aside(text) == text
+
+
+def test_a_checklist_name_typed_without_its_apostrophe_is_found() -> None:
+    from butterflyer.chat.unknown import find_unknown
+
+    for text in ("does the deaths head hawkmoth really squeak", "does the death's-head hawkmoth squeak"):
+        found = find_unknown(text, [])
+        assert found is not None and found.name.replace("'", "").startswith("death"), text
