@@ -100,7 +100,7 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
                              "read", "heard", "true", "correct", "quick", "question",
-                             "nonsense", "rubbish", "myth", "false", "told", "full",
+                             "nonsense", "rubbish", "myth", "false", "told", "full", "said", "trivia",
                              # "how come" asks why; "go" and "proper" say nothing
                              "come", "go", "goes", "going", "proper")}
 

@@ -25,7 +25,8 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                   "centimetre", "cm", "inch", "span", "larg", "bigg", "tiny"},
                  ("how long are", "wing span")),
     "distribution": ({"where", "distribution", "range", "native", "countri", "country", "continent",
-                      "region", "occur", "found", "world", "everywhere", "worldwide", "widespread",
+                      "region", "occur", "found", "world", "everywhere", "anywhere", "elsewhere", "worldwide",
+                      "widespread",
                       "cosmopolitan"},
                      ("see it here", "see one here", "see them here", "likely to see", "chance of seeing",
                       "in my area", "around here", "near me", "in my country", "in my state", "get it in",
@@ -270,6 +271,8 @@ def asks_when(norm: str) -> bool:
 def parse_intent(text: str, content_terms: list[str]) -> Intent:
     """Guess the asked-for sections from cue words; ``content_terms`` are the message's stemmed terms."""
     norm = normalize(text)
+    if not re.search(r"\btell\b", norm):
+        norm = re.sub(r"\bapart from\b", "besides", norm)  # "anywhere apart from florida" compares nothing
     raw_words = set(re.findall(r"[a-z0-9]+", norm))
     stems = set(content_terms) | {stem(w) for w in raw_words}
     if "when" in raw_words and not asks_when(norm):

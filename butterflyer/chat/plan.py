@@ -66,7 +66,8 @@ QUANTITY_UNITS = {
 # "how fast" wants a speed, and kilometres alone may be a distance)
 MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
-_LIFESPAN_WORD = re.compile(r"\b(lifespans?|life ?spans?|life expectancy)\b")
+_LIFESPAN_WORD = re.compile(r"\b(lifespans?|life ?spans?|life expectancy)\b|"
+                            r"\b(live|lives|living|survive)\b[a-z ]{0,20}\b(days?|weeks?|months?|years?)\b")
 LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
 DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
                       r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
@@ -344,6 +345,7 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "countryside": "habitat", "terrain": "habitat", "landscape": "habitat", "environment": "habitat",
             "nose": "snout", "beak": "snout", "top": "upperside", "tongue": "proboscis",
             "hold": "touch", "pick": "touch", "handl": "touch", "handle": "touch",
+            "leaves": "leaf", "hidden": "hide", "hid": "hide", "shelter": "hide",
             "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven", "8": "eight",
             "9": "nine", "10": "ten", "12": "twelve"}
 

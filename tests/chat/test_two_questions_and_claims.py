@@ -172,3 +172,22 @@ def test_a_checklist_name_typed_without_its_apostrophe_is_found() -> None:
     for text in ("does the deaths head hawkmoth really squeak", "does the death's-head hawkmoth squeak"):
         found = find_unknown(text, [])
         assert found is not None and found.name.replace("'", "").startswith("death"), text
+
+
+def test_apart_from_a_place_compares_nothing() -> None:
+    intent = parse_intent("does it live anywhere apart from florida", [])
+    assert not intent.compare and "similar_species" not in intent.sections
+    assert "distribution" in intent.sections
+    assert parse_intent("how do I tell it apart from the monarch", []).compare
+
+
+def test_what_it_does_when_attacked_asks_for_its_defence() -> None:
+    from butterflyer.chat.asks import answers_ask, asks
+
+    assert "defence" in asks("What does it do if a bird grabs it?")
+    assert answers_ask("When handled, it releases bad-tasting fluid.", ["defence"])
+
+
+def test_living_for_months_asks_for_a_lifespan() -> None:
+    assert _query("trivia said they can live for months as adults, is that true?").asks_lifespan
+    assert not _query("where do they live in winter").asks_lifespan
