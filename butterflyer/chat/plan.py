@@ -152,6 +152,9 @@ _PLACE_KIND = re.compile(r"\b(habitat|environment|kind of (place|habitat|country
                          r"sort of place|what (places|place)|look for|hang out|hangs out|hanging out|"
                          r"where (?:(?:do|does|did) )?(?:\w+ ){0,3}(hide|hides|rest|rests|roost|roosts|sleep|"
                          r"sleeps|shelter|shelters)|spends? (its|their|the) (time|days))\b")
+# "where would I find one", "where to look": both where in the world and in what kind of place
+_WHERE_TO_FIND = re.compile(r"\bwhere (to|would|could|should|might|can) (?:\w+ ){0,3}"
+                            r"(find|look|spot|search|see)\b")
 
 
 _BECOME = re.compile(r"\b(become|becomes|turn into|turns into|change into|changes into|develop into)\b")
@@ -987,6 +990,11 @@ class Planner:
                 on_point = self.fits(q, chunk, k)  # "how long does it live": only sentences giving a span
             if on_point:
                 plan.add(single(chunk, k), 1)
+        if chunk.section in ("distribution", "habitat") and _WHERE_TO_FIND.search(text):
+            place = "habitat" if chunk.section == "distribution" else "distribution"
+            other_place = self.chunk.get(f"{chunk.entry}::{place}")
+            if other_place is not None:
+                plan.add(single(other_place, 0), 1)
         other = PAIRS.get(chunk.section)
         # "what does it eat?" gets caterpillar and adult food; "what do caterpillars eat?" only the first
         if (other and ("food" in q.intent.sections or other in q.wanted) and not self._specific_food(q)

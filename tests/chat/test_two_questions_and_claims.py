@@ -191,3 +191,18 @@ def test_what_it_does_when_attacked_asks_for_its_defence() -> None:
 def test_living_for_months_asks_for_a_lifespan() -> None:
     assert _query("trivia said they can live for months as adults, is that true?").asks_lifespan
     assert not _query("where do they live in winter").asks_lifespan
+
+
+def test_where_to_find_one_gets_the_range_and_the_kind_of_place(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    from butterflyer.chat.answer import ChatEngine
+    from butterflyer.chat.guide import read_guide
+
+    from .conftest import write_tiny_guide
+
+    guide = read_guide(write_tiny_guide(tmp_path / "guide"))
+    # (a guide that uses the word "find", as the real one does: a word it never uses is what is asked)
+    guide.species["PAINTED LADY"].facts.append("Painted ladies are easy to find on thistles.")
+    engine = ChatEngine(guide=guide, encoder=encoder, index_root=tmp_path / "index")
+    reply = engine.ask("where would I find a viceroy?")
+    assert "east of the Rocky Mountains" in reply.answer and "wet meadows" in reply.answer
+    assert "wet meadows" not in engine.ask("which countries is the viceroy found in?").answer
