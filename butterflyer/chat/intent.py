@@ -26,8 +26,7 @@ _CUES: dict[str, tuple[set[str], tuple[str, ...]]] = {
                  ("how long are", "wing span")),
     "distribution": ({"where", "distribution", "range", "native", "countri", "country", "continent",
                       "region", "occur", "found", "world", "everywhere", "anywhere", "elsewhere", "worldwide",
-                      "widespread",
-                      "cosmopolitan"},
+                      "widespread", "cosmopolitan"},
                      ("see it here", "see one here", "see them here", "likely to see", "chance of seeing",
                       "in my area", "around here", "near me", "in my country", "in my state", "get it in",
                       "get them in", "find it in", "find them in", "see it in", "see them in")),
@@ -220,6 +219,7 @@ _LIVE_ON = re.compile(r"\b(what|which)\b[a-z ]{0,30}\b(live|lives|living)\s+on\b
 # "which bush do I look for", "what vine does it lay eggs on": a plant asked for is a food plant
 _WHICH_PLANT = re.compile(r"\b(which|what) (kind of |sort of |type of )?(bush|bushes|shrubs?|trees?|plants?|"
                           r"vines?|weeds?|hedge|hedges)\b")
+
 
 def asks_food_plant(text: str) -> bool:
     """Whether lower-cased ``text`` asks what plant it lives on or uses ("what do its caterpillars live

@@ -181,7 +181,8 @@ class NameShapes:
         self.genera = GENERA | {g.lower() for g in genera}
         # epithets the guide's prose uses ("Danaus chrysippus"): known words that are still epithets
         self.epithets = set(epithets)
-        # English words: an adverb made from one ("slowly") is never part of a name
+        # English words: a plural noun ("farmers"), a verb after one ("gardeners hate") and an adverb
+        # ("slowly") are never part of a name
         self.english = set(english)
 
     def _foreign_head(self, toks: Sequence[str], h: int) -> bool:
@@ -231,8 +232,10 @@ class NameShapes:
         if w in NAME_MODIFIERS or w in capital or possessive:
             return True
         prev = toks[k - 1] if k > 0 else ""
-        if prev in _SUBJECTS or (len(prev) > 3 and prev.endswith("s") and not prev.endswith("ss")
-                                 and (prev in self.english or prev[:-1] in self.english)):
+        # ("i" only where it can be the subject: "why do i hate ...", not "kaiser-i-hind")
+        subject = prev in _SUBJECTS and (prev != "i" or k < 2 or toks[k - 2] in STOPWORDS)
+        if subject or (len(prev) > 3 and prev.endswith("s") and not prev.endswith("ss")
+                       and (prev in self.english or prev[:-1] in self.english)):
             return False  # a verb after its subject: "gardeners hate cabbage whites", "ants babysit ..."
         return not self._known(w) and not w.endswith(("ing", "ed", "ly"))
 
