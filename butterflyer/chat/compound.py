@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from butterflyer.chat.intent import is_asking
-from butterflyer.chat.reply import ChatReply, Citation
+from butterflyer.chat.reply import ChatReply, Citation, cited_numbers
 from butterflyer.chat.text import normalize, terms
 
 # where a second question starts: after a question mark, or at "and" (after a comma, a dash or
@@ -25,7 +25,6 @@ SECOND_SENTENCES = 1
 
 _SENTENCE_END = re.compile(r"[.!;:,]+(?=\s|$)|\s-+\s")
 _PIECE = re.compile(r"\s*(.+?)\s*((?:\[\d+\])+)(?=\s|$)", re.DOTALL)
-_MARK = re.compile(r"\[(\d+)\]")
 
 
 def split_questions(message: str) -> tuple[str, str] | None:
@@ -55,7 +54,7 @@ def split_questions(message: str) -> tuple[str, str] | None:
 
 def _pieces(reply: ChatReply) -> list[tuple[str, list[int]]]:
     """``(sentence, cited numbers)`` for each cited sentence of an answer."""
-    return [(text, [int(n) for n in _MARK.findall(marks)]) for text, marks in _PIECE.findall(reply.answer)]
+    return [(text, cited_numbers(marks)) for text, marks in _PIECE.findall(reply.answer)]
 
 
 def join_replies(first: ChatReply, second: ChatReply, limit: int = SECOND_SENTENCES) -> ChatReply:

@@ -195,7 +195,7 @@ def asking_clauses(message: str) -> str:
             continue
         if clause:
             clauses.append(clause)
-        if clause and ((m is not None and "?" in m.group()) or _ASKING_START.match(clause)):
+        if clause and ((m is not None and "?" in m.group()) or is_asking(clause)):
             parts.append(clause)
         start = m.end() if m else len(norm)
     if not parts and len(clauses) > 1:

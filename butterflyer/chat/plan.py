@@ -328,7 +328,7 @@ class Query:
         m = QUANTITY.search(self.text.lower())
         return m.group(1) if m else None
 
-    @property
+    @cached_property
     def counted(self) -> list[str]:
         """The nouns of "how many <noun>" (the answer must count one of them), stemmed: "how many times a
         year ... I mean how many generations" counts either."""

@@ -56,6 +56,7 @@ def _forms(tok: str) -> set[str]:
     return {tok, stem(tok), tok.rstrip("s")}
 
 
+@lru_cache(maxsize=1)
 def _heads() -> frozenset[str]:
     """"cecropia" of "cecropia moth": one-word names people also use without the group noun."""
     return frozenset(name[0] for name in checklist() if len(name) == 2 and name[1] in _FOLLOW)
