@@ -40,10 +40,27 @@ from butterflyer.chat.intent import (
 )
 from butterflyer.chat.kin import asks_relatives, relatives
 from butterflyer.chat.linking import Mention, SpeciesLinker
-from butterflyer.chat.measure import SizeAnswer, compare, is_size_question, rank
+from butterflyer.chat.measure import (
+    REGIONS,
+    SizeAnswer,
+    asks_superlative,
+    compare,
+    is_size_question,
+    rank,
+    region_of,
+)
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
-from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query
-from butterflyer.chat.reply import GREETING, NOT_COVERED, OFF_TOPIC, ChatReply, Citation, EntrySources, Status
+from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query, asks_business
+from butterflyer.chat.reply import (
+    GREETING,
+    NOT_COVERED,
+    OFF_TOPIC,
+    ChatReply,
+    Citation,
+    EntrySources,
+    Status,
+    unanswered_part,
+)
 from butterflyer.chat.retrieve import Retriever
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.superlatives import (
@@ -111,6 +128,12 @@ _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", 
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
+def _lacks_fact(reply: ChatReply) -> bool:
+    """Whether a reply declines because the guide lacks the fact asked for (not because the species is
+    not covered or the question is off topic)."""
+    return reply.status == "not_covered" and reply.answer.startswith(NOT_COVERED)
+
+
 class ChatEngine:
     """Answers questions from one field guide; build once per process and reuse."""
 
@@ -164,6 +187,18 @@ class ChatEngine:
                 second = self._ask(both[1], first.species_id or species_id, history)
                 if second.status == "answered" and not second.candidates:
                     reply = join_replies(first, second)
+        elif both is not None and _lacks_fact(reply) and not asks_business(message):
+            # "what happens inside a chrysalis? is it just goo in there?": the guide answers one of the
+            # two questions though not the other, and says so (a species it lacks, a message off topic,
+            # or one about buying or visiting, is still refused as a whole)
+            first = self._ask(both[0], species_id, history)
+            second = self._ask(both[1], first.species_id or species_id, history)
+            answered = [r.status == "answered" and not r.candidates for r in (first, second)]
+            if answered[0] != answered[1]:
+                good, lacking, which = (first, second, "second") if answered[0] else (second, first, "first")
+                # (a part may read as off topic on its own: "is it just goo in there?")
+                if _lacks_fact(lacking) or lacking.status == "off_topic":
+                    reply = good.model_copy(update={"answer": f"{good.answer} {unanswered_part(which)}"})
         if not reply.citations:
             return reply
         return reply.model_copy(update={"sources": self._sources(reply.citations)})
@@ -379,9 +414,12 @@ class ChatEngine:
                  compared: Sequence[str] = (), follow_up: bool = False) -> ChatReply | None:
         """Size rankings and comparisons, and description-to-species candidates; ``None`` otherwise."""
         # ("orange and black checkered butterfly, smaller than a monarch" describes one; it asks no size)
-        if is_size_question(message) and not (compared and is_description(message)):
+        # ("which butterfly has the widest range" asks how widespread, not how wide)
+        if (is_size_question(message) and not (compared and is_description(message))
+                and not asks_most_widespread(message)):
+            # (a ranking needs a superlative: "bigger than my hand" compares it with no species)
             size = (compare(self.guide, named[0], named[1]) if len(named) >= 2
-                    else rank(self.guide, message) if not named else None)
+                    else rank(self.guide, message) if not named and asks_superlative(message) else None)
             if size is not None:
                 return self._cite_sizes(size, focus)
             lacking = [self.guide.species[x].common_name for x in named[:2]
@@ -451,12 +489,17 @@ class ChatEngine:
             text = " ".join(f"{c.text} [{c.n}]" for c in citations)
             return ChatReply(answer=f"My guide says this of {'these' if len(said) > 1 else 'one'}: {text}",
                              citations=citations, species_id=focus)
-        found = farthest_migrant(self.index.chunks, of_kind) if farthest else None
+        region = region_of(normalize(message))
+        places = REGIONS[region] if region else ()
+        found = farthest_migrant(self.index.chunks, of_kind, places) if farthest else None
         if found is None:
             return None
         chunk, j, _ = found
-        lead = (f"Of the species whose migration distance my guide gives, the {chunk.entry_title.lower()} "
-                "goes farthest:")
+        name = chunk.entry_title.lower()
+        where = region.title().replace("The ", "the ") if region else ""
+        lead = (f"Of the migrations in {where} whose distance my guide gives, the {name}'s goes farthest:"
+                if region else
+                f"Of the species whose migration distance my guide gives, the {name} goes farthest:")
         return ChatReply(answer=f"{lead} {chunk.sentences[j]} [1]",
                          citations=[self._citation(1, chunk, chunk.sentences[j])], species_id=focus)
 
@@ -545,9 +588,15 @@ def asks_identity(message: str) -> bool:
 
 def _compared_with(message: str, start: int) -> bool:
     """Whether the name at token ``start`` follows "like (a|the)", "than (a|the)" or "similar to": a
-    comparison ("smaller than a monarch")."""
-    before = tokens(message)[max(0, start - 3):start]
-    return ("like" in before or "than" in before[-2:]
+    comparison ("smaller than a monarch"); or a "not" ("pretty sure it's not a monarch", "it wasn't
+    the monarch"): a species it is said not to be."""
+    words = tokens(message)
+    before = words[max(0, start - 3):start]
+    # ("it wasn't a monarch" is "it wasn t a monarch"; "isn't the Julia a kind of monarch?" asks)
+    denied = "not" in before[-2:] or any(
+        words[k] == "t" and words[k - 1].endswith("n") and words[k - 2] in {"it", "this", "that", "s"}
+        for k in range(max(2, start - 2), start))
+    return ("like" in before or "than" in before[-2:] or denied
             or before[-2:] in (["similar", "to"], ["looks", "like"]))
 
 

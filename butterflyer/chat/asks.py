@@ -105,11 +105,14 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                                r"in (the )?sunshine|day-flying|night-flying|nocturnal|diurnal|daytime)\b")),
     # "can it hurt him", "is it safe for birds to eat": whether it is poisonous or stings
     "defence": (re.compile(r"\bwhat (does|do|will|would|can) (it|they|one) do (if|when)\b|"
+                           # "does it taste bad to birds": whether it is distasteful
+                           r"\btastes? (bad|bitter|nasty|horrible|awful|disgusting|foul|vile|terrible)\b|"
+                           r"\b(bad|foul|nasty)[- ]tasting\b|\b(unpalatable|distasteful|inedible)\b|"
                            r"\b(poison\w*|toxic|venom\w*|stings?|dangerous|harmful|hurt|edible|"
                            r"safe (to|for \w+ to) (eat|touch|handle|hold|pick up)|(ok|okay) to touch|"
                            r"(pick|picks|picking) (it |them |one |that |this )?up\b.*"
                            r"\b(ok|okay|alright|all right|safe))\b"),
-                re.compile(r"\b(poison\w*|toxi\w*|distasteful|bad-tasting|cyanide|venom\w*|sting\w*|irritat\w*|"
+                re.compile(r"\b(poison\w*|toxi\w*|distasteful|unpalatable|bad-tasting|cyanide|venom\w*|sting\w*|irritat\w*|"
                            r"bitter|when (handled|threatened|disturbed|attacked)|play\w* dead)\b")),
 }
 

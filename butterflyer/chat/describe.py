@@ -96,13 +96,18 @@ _MOTH_OR_BUTTERFLY = re.compile(
     r"\b(moths?\b[^?.!]{0,12}\b(or|from|and|vs|versus)\b( an?| the)? butterfl(y|ies)|"
     r"butterfl(y|ies)\b[^?.!]{0,12}\b(or|from|and|vs|versus)\b( an?| the)? moths?)\b")
 _APART = re.compile(r"\btell (them|the two|one from the other)( apart)?\b|\bthem apart\b")
+# "... was a moth not a butterfly - how do you tell?": the pair named in a claim, then asked how to tell
+_PAIR = re.compile(r"\bmoths?\b[^?.!]{0,12}\b(or|not|rather than|instead of)\b( an?| the)? butterfl(y|ies)\b|"
+                   r"\bbutterfl(y|ies)\b[^?.!]{0,12}\b(or|not|rather than|instead of)\b( an?| the)? moths?\b")
+_HOW_TELL = re.compile(r"\bhow (do|can|would|does|could|should) (you|i|we|one|people) (tell|know|be sure)\b")
 
 
 def asks_moth_or_butterfly(text: str) -> bool:
     """Whether ``text`` asks how to tell moths from butterflies in general."""
     norm = normalize(text)
     return bool(_MOTH_OR_BUTTERFLY.search(norm)) or bool(
-        _APART.search(norm) and re.search(r"\bmoths?\b", norm) and re.search(r"\bbutterfl(y|ies)\b", norm))
+        _APART.search(norm) and re.search(r"\bmoths?\b", norm) and re.search(r"\bbutterfl(y|ies)\b", norm)
+    ) or bool(_PAIR.search(norm) and _HOW_TELL.search(norm))
 
 
 def is_description(text: str) -> bool:

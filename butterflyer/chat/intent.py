@@ -148,7 +148,8 @@ flight found native range country countries world chrysalis cocoon pupa metamorp
 QUESTION_WORDS = frozenset(w for w in _ASKING_TEXT.split() if len(w) >= 6)
 
 # A clause that asks ("where is it from originally") rather than tells ("it was in a zoo exhibit").
-_ASKING_START = re.compile(r"^(?:(?:and|so|also|but|ok|okay|hi|hey|pls|please|quick q|q)\s+)*"
+_ASKING_START = re.compile(r"^(?:(?:and|so|also|but|ok|okay|hi|hey|pls|please|quick q|q|yeah|yes|right|well|"
+                           r"um|umm|erm|anyway)\s+)*"
                            r"(what|whats|where|wheres|why|how|hows|when|which|who|whose|is|are|was|were|do|"
                            r"does|did|can|could|will|would|should|has|have|any|tell me)\b")
 # a clause break: punctuation, a free-standing dash, "but", or a question word that starts a question

@@ -116,7 +116,9 @@ class SpeciesLinker:
                 if key in self._exact:
                     return Mention(self._exact[key], i, i + n, exact=True)
             squashed = "".join(cand)
-            if squashed in self._squashed:
+            # (words joined into a name are parts of it, never a function word: "at La Selva" holds
+            # no "atlas")
+            if squashed in self._squashed and (n == 1 or not set(cand) & STOPWORDS):
                 return Mention(self._squashed[squashed], i, i + n, exact=True)
         if toks[i] in STOPWORDS:
             return None

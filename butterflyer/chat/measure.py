@@ -80,6 +80,11 @@ _COMPARISON = re.compile(r"\bthan\b|\bor\b|\bvs\b|\bversus\b|\bas (big|large|wid
                          r"^\s*(which|what|who|is|are|was|were)\b")
 
 
+def asks_superlative(text: str) -> bool:
+    """Whether the question asks for the largest or smallest ("which is the biggest moth")."""
+    return bool(_SUPERLATIVE.search(normalize(text)))
+
+
 def is_size_question(text: str) -> bool:
     """Whether the question asks for a superlative, or compares sizes ("which is bigger, A or B")."""
     norm = normalize(text)

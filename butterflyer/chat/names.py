@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from butterflyer.chat.describe import COLOURS
 from butterflyer.chat.intent import GROUP_NOUNS
 from butterflyer.chat.measure import ALIASES, REGIONS
-from butterflyer.chat.text import STOPWORDS, clause_starts, normalize, stem, tokens
-from butterflyer.chat.unknown import Unknown
+from butterflyer.chat.text import STOPWORDS, clause_starts, hyphen_suffixes, normalize, stem, tokens
+from butterflyer.chat.unknown import LIKENESS, Unknown
 
 # Words that end the common names of particular groups (besides intent.GROUP_NOUNS).
 _HEAD_TEXT = """
@@ -91,6 +91,8 @@ _BREAK = {"versus", "vs", "than", "like", "called", "named", "say", "says", "sai
           # words that count insects, never part of a name ("a bunch of male adonis blues")
           "bunch", "lot", "lots", "load", "loads", "group", "groups", "pair", "couple", "swarm", "swarms",
           "dozens", "hundreds", "thousands", "number", "flock", "cloud", "heaps",
+          # who does something to a species ("why do allotment people hate cabbage whites")
+          "people", "kids", "children",
           # words that talk about the question, never part of a name ("the reason male luna moths")
           "reason", "reasons", "point", "purpose", "difference", "question", "idea", "chance", "triggers",
           "trigger", "makes", "causes", "cause", "lets", "helps", "name", "names", "word", "calls", "call",
@@ -261,6 +263,7 @@ class NameShapes:
         shades = _shade_words(message)
         breaks = clause_starts(message)
         owner = {k: m for m in mentions for k in range(m.start, m.end)}
+        likeness = hyphen_suffixes(message, LIKENESS)
         found = self._binomial(toks, owner)
         if found is not None:
             return found
@@ -272,8 +275,8 @@ class NameShapes:
                     if found is not None:
                         return found
                 continue
-            if not _is_head(word) and word not in _YOUNG:
-                continue
+            if not _is_head(word) and word not in _YOUNG or h + 1 in likeness:
+                continue  # ("a swallowtail-shaped butterfly": a likeness, not a name)
             found = self._before_head(toks, h, owner, capital, hyphened, breaks, shades)
             if found is not None:
                 return found
@@ -294,9 +297,10 @@ class NameShapes:
                     k -= 1
                     continue
                 break
-            if (w in STOPWORDS or w in GENERIC or w in _BREAK or w in _YOUNG
+            if (w in STOPWORDS or w in GENERIC or w in _BREAK or w in _YOUNG or w.isdigit()
                     or (_is_head(w) and k not in owner) or self._adverb(w)):
-                break  # (nor a life stage: "cinnabar caterpillars striped yellow", nor "floating slowly")
+                break  # (nor a life stage: "cinnabar caterpillars striped yellow", nor "floating slowly",
+                # nor a count: "count 20 clouded sulphurs")
             start, words, k = k, words + 1, k - 1
         return start
 

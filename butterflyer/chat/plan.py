@@ -45,6 +45,13 @@ COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar"
             "expensive", "euro", "pound", "store", "worth", "value", "valuable", "ticket", "admission"}
 # where to go and when it opens: no field guide says ("which butterfly house ... its opening hours")
 VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b")
+
+
+def asks_business(text: str) -> bool:
+    """Whether a message asks about buying, prices or opening hours, which no field guide answers."""
+    return bool(set(tokens(text)) & COMMERCE or VISIT.search(text.lower()))
+
+
 NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                 "twelve", "twenty", "hundred", "hundreds", "thousand", "thousands", "million", "millions",
                 "dozen", "single", "half", "once", "twice"}
@@ -353,6 +360,10 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "9": "nine", "10": "ten", "12": "twelve"}
 
 
+# words that say only that species look alike, once a relation is asked for
+_RELATION_WORDS = {"look", "resembl", "copy", "copi", "mimic", "imitat", "like"}
+
+
 def _canon(term: str) -> str:
     """A term folded onto a canonical synonym and cut to its 5-letter stem prefix when longer."""
     term = SYNONYMS.get(term, term)
@@ -606,7 +617,10 @@ class Planner:
             # the reason must bear on the question's words (not any reason the entry gives): its own
             # words when it has any the guide knows ("why ants ... caterpillars" wants the ants)
             own = q.content - q.foreign
-            return self.lex(own or set(q.residual), chunk, j) > 0 if (own or q.residual) else True
+            # ("why do so many butterflies look like it": "look" is the relation asked for, which the
+            # sentence's own ask has already shown)
+            rest = set(q.residual) - (_RELATION_WORDS if "relation" in q.asks else set())
+            return self.lex(own or rest, chunk, j) > 0 if (own or rest) else True
         if "relation" in q.asks and asks_for_other(q.text):
             return self.relates(chunk, j)
         # "the genome size": a word the guide never uses is what is asked about; a sentence that shares

@@ -16,6 +16,7 @@ from butterflyer.chat.text import split_sentences, terms
 
 Status = Literal["answered", "not_covered", "off_topic"]
 NOT_COVERED = "My field guide doesn't cover that"
+
 OFF_TOPIC = ("Sorry, I can only help with butterflies and moths, using my field guide. "
              "Try asking about a species' food plants, range, size or how to identify it.")
 
@@ -63,6 +64,11 @@ class ChatReply(BaseModel):
     def refused(self) -> bool:
         """True when the bot declined (not covered or off topic)."""
         return self.status != "answered"
+
+
+def unanswered_part(which: str) -> str:
+    """The note after an answer to one of two questions: the guide does not cover the ``which`` one."""
+    return f"My field guide doesn't cover your {which} question, so I won't guess at that part."
 
 
 def cited_numbers(sentence: str) -> list[int]:

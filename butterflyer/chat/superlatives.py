@@ -37,15 +37,19 @@ def distance_km(sentence: str) -> int | None:
     return max(found, default=None)
 
 
-def farthest_migrant(chunks: Iterable[Chunk], entries: Collection[str]) -> tuple[Chunk, int, int] | None:
+def farthest_migrant(chunks: Iterable[Chunk], entries: Collection[str], places: Collection[str] = ()
+                     ) -> tuple[Chunk, int, int] | None:
     """``(chunk, sentence index, km)`` of the sentence of one of ``entries`` (species labels) that
-    states the longest migration."""
+    states the longest migration; with ``places`` (a region's place words), only a migration the
+    sentence places there ("which North American butterfly migrates farthest")."""
     best: tuple[Chunk, int, int] | None = None
     for chunk in chunks:
         if chunk.entry_kind != "species" or chunk.entry not in entries:
             continue
         for j, sentence in enumerate(chunk.sentences):
             km = distance_km(sentence)
+            if places and not any(re.search(rf"\b{re.escape(p)}\b", normalize(sentence)) for p in places):
+                continue
             if km is not None and (best is None or km > best[2]):
                 best = (chunk, j, km)
     return best

@@ -16,7 +16,8 @@ s t don't doesn't isn't tell me please know want like much many more most about 
 one ones get got make does kind sort type thing things i'd i'm you're between among during without within
 across through toward towards against around before after because while whether either neither both every
 u ur n m ll ve re d ya pls plz tbh ngl rn idk imo lol omg btw something anything everything nothing
-actually originally exactly really basically honestly literally anyway
+actually originally exactly really basically honestly literally anyway yeah yep yup um umm erm hmm
+supposed supposedly apparently seemingly
 somewhere anywhere else aswell am likely unlikely possibly probably
 anyone someone everyone anybody somebody nobody everybody
 don doesn isn aren didn wasn weren couldn wouldn shouldn haven hasn hadn ain
@@ -75,12 +76,14 @@ def tokens(text: str) -> list[str]:
 
 
 # Marks that end a clause: a name never runs across one ("quick question - painted lady host plants")
-_CLAUSE_GAP = re.compile(r"[.!?;:,()\[\]\u2013\u2014]|\s-|-\s")
+# (an opening quote starts a phrase too: "Oscar insists 'moths only come out at night'")
+_CLAUSE_GAP = re.compile(r"[.!?;:,()\[\]\u2013\u2014\"\u201c\u201d]|\s-|-\s|\s['\u2018]")
 
 
 def clause_starts(text: str) -> set[int]:
     """Indices (into :func:`tokens`) of the tokens that follow a clause mark: a full stop, question or
-    exclamation mark, colon, semicolon, comma, bracket or free-standing dash (not the hyphen in "c-album")."""
+    exclamation mark, colon, semicolon, comma, bracket, free-standing dash (not the hyphen in "c-album"),
+    double quote or opening single quote (not the apostrophe in "it's")."""
     norm = normalize(text)
     out, prev_end = set(), 0
     for k, m in enumerate(_TOKEN.finditer(norm)):
@@ -88,6 +91,15 @@ def clause_starts(text: str) -> set[int]:
             out.add(k)
         prev_end = m.end()
     return out
+
+
+def hyphen_suffixes(text: str, suffixes: Collection[str]) -> set[int]:
+    """Indices (into :func:`tokens`) of the tokens in ``suffixes`` joined by a hyphen to the word before
+    them ("swallowtail-shaped")."""
+    norm = normalize(text)
+    return {k for k, m in enumerate(_TOKEN.finditer(norm))
+            if m.group(0) in suffixes and m.start() > 1 and norm[m.start() - 1] == "-"
+            and norm[m.start() - 2].isalnum()}
 
 
 def name_forms(name: str) -> tuple[str, ...]:

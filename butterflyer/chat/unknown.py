@@ -18,13 +18,16 @@ from pathlib import Path
 
 from butterflyer.chat.intent import DOMAIN
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import clause_starts, normalize, stem, tokens
+from butterflyer.chat.text import clause_starts, hyphen_suffixes, normalize, stem, tokens
 
 CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
 _EVERYDAY = {"gatekeeper", "harvester"}
 _FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
+# words joined to a name by a hyphen that make it a likeness, not the species ("a black swallowtail-shaped
+# butterfly")
+LIKENESS = {"shaped", "sized", "looking", "like", "lookalike", "type", "style", "esque"}
 # words that make a message about butterflies ("the glasswing - how come its wings are clear?")
 _ABOUT = _FOLLOW | {"wing", "wings"}
 
@@ -73,6 +76,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     toks = tokens(message)
     stems = [_forms(t) for t in toks]
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
+    likeness = hyphen_suffixes(message, LIKENESS)
     capital = {normalize(m.group(0)) for m in re.finditer(r"\b[A-Z][a-z]+", message)}
     about_butterflies = refusing or bool(_ABOUT & set(toks)) or bool(guide_spans)
     # a message about butterflies that names no covered species ("first brimstone of the year! what does it
@@ -84,7 +88,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
         for i in range(len(toks) - n + 1):
             if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
                 continue
-            if any(i + k in breaks for k in range(1, n)):
+            if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
                 continue
             bare_head = name[0] in _heads() and name not in checklist()
             needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
