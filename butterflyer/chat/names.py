@@ -310,6 +310,13 @@ class NameShapes:
         """"Menelaus blue morpho", "lesser purple emperor" (a longer name ending in a covered one), and
         "giant peacock moth" (a butterfly's name with "moth")."""
         start = self._run(toks, m.start, owner, breaks)
+        before = m.start - 1
+        if (start == m.start and before >= 0 and before not in owner and m.start not in breaks
+                and toks[before] in _SPECIFIC_HEADS and toks[before] not in COLOURS | DESCRIPTIVE
+                and not self._in_names(toks[before])):
+            # "Mormon metalmark": a word that ends other species' names, before a covered name that
+            # lacks it, makes a longer name (the run of name words stops at such a word)
+            return Unknown(" ".join(toks[before:m.end]), before, m.end)
         extra = [k for k in range(start, m.start) if k not in owner and toks[k] not in _FILLER]
         strong = [k for k in extra
                   if toks[k] not in _POPULATION and self._name_like(toks, k, capital, hyphened, shades)]

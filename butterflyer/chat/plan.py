@@ -616,10 +616,13 @@ class Planner:
                 return False
             # the reason must bear on the question's words (not any reason the entry gives): its own
             # words when it has any the guide knows ("why ants ... caterpillars" wants the ants)
-            own = q.content - q.foreign
+            # (the words of the clauses that ask: "2 peacocks sunning on nettles, 30 March. Why the big
+            # eyespots?" asks about the eyespots, not the nettles)
+            own = (q.asked_content if q.asked_residual else q.content) - q.foreign
             # ("why do so many butterflies look like it": "look" is the relation asked for, which the
             # sentence's own ask has already shown)
-            rest = set(q.residual) - (_RELATION_WORDS if "relation" in q.asks else set())
+            rest = ((q.asked_residual or set(q.residual))
+                    - (_RELATION_WORDS if "relation" in q.asks else set()))
             return self.lex(own or rest, chunk, j) > 0 if (own or rest) else True
         if "relation" in q.asks and asks_for_other(q.text):
             return self.relates(chunk, j)

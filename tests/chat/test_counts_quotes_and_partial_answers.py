@@ -85,6 +85,11 @@ def test_moth_or_butterfly_named_in_a_claim_then_asked(text: str, expected: bool
     assert asks_moth_or_butterfly(text) is expected
 
 
+def test_an_adjective_before_name_still_asks_where_a_name_comes_from() -> None:
+    assert "origin" in asks("where does the southern dogface get its odd name?")
+    assert "origin" in asks("how did it get such an odd name")
+
+
 def test_tasting_bad_asks_about_defence() -> None:
     assert "defence" in asks("do viceroys actually taste bad to birds or is it just bluffing")
     assert "defence" not in asks("how do butterflies taste their food")

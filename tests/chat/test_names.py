@@ -46,6 +46,8 @@ def shapes() -> NameShapes:
     ("is Danaus chrysippus poisonous", "danaus chrysippus"),
     ("what do buckeye caterpillars eat", "buckeye caterpillars"),
     ("do bogong moths migrate", "bogong moths"),
+    # a word that ends other names, before a covered name that lacks it (the Mormon is no monarch)
+    ("when does the mormon monarch fly", "mormon monarch"),
 ])
 def test_name_shaped_phrases_the_guide_lacks(shapes: NameShapes, message: str, name: str) -> None:
     found = shapes.find(message, _spans(message))
@@ -64,6 +66,9 @@ def test_name_shaped_phrases_the_guide_lacks(shapes: NameShapes, message: str, n
     "are heliconius poisonous",                      # a genus and an ordinary word
     "is the monarch a danaus species",
     "a Florida swallowtail in my yard",             # where it was seen
+    "count 20 monarchs over the field",             # a count is no name word
+    "Only ever logged 2 blue morphos",
+    "a swallowtail-shaped butterfly",               # a likeness joined by a hyphen
 ])
 def test_covered_names_and_descriptions_are_no_unknown(shapes: NameShapes, message: str) -> None:
     assert shapes.find(message, _spans(message)) is None
