@@ -50,7 +50,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # where a name comes from: "why is it called that", "who named it", "which naturalist gave it its name"
     "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name|call)\b|"
                           r"\bwho (first )?named\b|\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|"
-                          r"\bnamed (after|for)\b|\b(get|got|gets) (its|that|the|their|this|such an?) (\w+ )?name\b|"
+                          r"\bnamed (after|for)\b|"
+                          r"\b(get|got|gets) (its|that|the|their|this|such an?) (\w+ )?name\b|"
                           r"\bname\b[^?.]{0,40}\bcome from\b|\bname\W+meaning\b|"
                           r"\bmeaning of (the |its |their |that )?name\b"),
                re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
