@@ -395,9 +395,11 @@ class ChatEngine:
                 and stem(w) not in self.vocabulary)
 
     def _name_like_unknown(self, message: str) -> list[str]:
-        """Capitalised words inside the message that the guide never uses (names it does not know)."""
+        """Capitalised words inside the message that the guide never uses (names it does not know); a
+        word after "in", "at", "near" or "from" names a place ("photos in Bali")."""
         out = []
-        for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]{2,})", message.strip()):
+        for m in re.finditer(r"(?<![.!?]\s)(?<!^)(?<!\bin )(?<!\bat )(?<!\bnear )(?<!\bfrom )"
+                             r"\b([A-Z][a-z]{2,})", message.strip()):
             w = normalize(m.group(1))
             if w not in self.vocabulary and stem(w) not in self.vocabulary and w not in STOPWORDS:
                 out.append(w)

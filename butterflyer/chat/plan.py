@@ -256,6 +256,12 @@ class Query:
             out.extend(["larval_host_plants", "adult_food"] if s == "food" else [s])
         return out
 
+    @property
+    def asked_business(self) -> bool:
+        """Whether a clause that asks is about buying or prices ("the garden centre only sells nectar
+        flowers - do I need plants for the caterpillars too?" asks about plants)."""
+        return bool((self.asked_residual or set(self.residual)) & COMMERCE)
+
     @cached_property
     def asked_words(self) -> set[str]:
         """Residual words of the clauses that ask, cue words too, less words the guide never uses and
@@ -701,7 +707,7 @@ class Planner:
 
     def species(self, q: Query, vec: np.ndarray) -> Plan | None:
         """Plan for a question about ``q.targets``; ``None`` when the guide cannot support one."""
-        if set(q.residual) & COMMERCE or VISIT.search(q.text.lower()):
+        if q.asked_business or VISIT.search(q.text.lower()):
             return None
         if (len(q.targets) >= 2 and (asks_relatives(q.text) or asks_same(q.text))
                 and not set(q.asks) & {"reason"}):
@@ -880,7 +886,7 @@ class Planner:
         best_sim = max((h.dense for h in hits), default=0.0)
         if not on_domain and (best_sim < MIN_GENERAL_SIM + 0.1 or name_like_unknown):
             return None, True
-        if (name_like_unknown or best_sim < MIN_GENERAL_SIM or set(q.residual) & COMMERCE
+        if (name_like_unknown or best_sim < MIN_GENERAL_SIM or q.asked_business
                 or VISIT.search(q.text.lower())):
             return None, False
         ranked = self.rank_sentences(q, hits)
@@ -899,9 +905,11 @@ class Planner:
             # that shares them answers instead ("why were they all sitting on the wet mud")
             # (of those, the best once shared words weigh more: "find their way" is the sun compass,
             # not the radar sentence ranked just above it)
+            # (or its asked words: "we just moved into a house with a bare garden. what should I plant")
             close = [(s + SHARED_REWEIGH * lex, i) for i, (s, c, k) in enumerate(ranked)
                      if s >= best[0] - TOPIC_MARGIN and c.entry_kind == "topic" and self.fits(q, c, k)
-                     and (lex := self.lex(q.content, c, k)) >= 0.34]
+                     and ((lex := self.lex(q.content, c, k)) >= 0.34
+                          or bool(q.asked_residual) and self.lex(q.asked_residual, c, k) >= 0.34)]
             if close:  # (the first of equals, in ranked order)
                 best = ranked[max(close, key=lambda x: x[0])[1]]
         # a topic sentence that means the question clearly ("is it ok to hold a butterfly by the wings" /

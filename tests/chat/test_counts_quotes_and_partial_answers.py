@@ -108,3 +108,15 @@ def test_one_of_two_questions_is_answered_when_the_guide_lacks_the_other(tiny_en
     shop = tiny_engine.ask("What is the genome size of the atlas moth? And what does a live one cost in the "
                            "shop?")
     assert shop.status == "not_covered" and "question" not in shop.answer
+
+
+def test_buying_in_the_context_is_not_what_is_asked(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("the garden centre sells kits for this one - what do its caterpillars eat?",
+                            species_id="MONARCH")
+    assert reply.status == "answered" and "milkweed" in reply.answer
+    assert tiny_engine.ask("where can I buy monarch caterpillars?").status == "not_covered"
+
+
+def test_a_capitalised_word_after_in_or_at_is_a_place(tiny_engine) -> None:  # noqa: ANN001
+    assert tiny_engine._name_like_unknown("Took photos in Bali. Any tips that won't harm them?") == []
+    assert tiny_engine._name_like_unknown("what does the Zorro butterfly eat?") == ["zorro"]
