@@ -158,6 +158,8 @@ class ChatEngine:
         for w in sorted(self.vocabulary | STOPWORDS):
             if len(w) >= 5:
                 self._long_words.setdefault(w[0], []).append(w)
+        self._name_tokens = {label: frozenset(t for n in e.names() for t in tokens(n))
+                             for label, e in self.guide.species.items()}
         self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS, words=english_words())
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
@@ -262,7 +264,7 @@ class ChatEngine:
                                  and re.search(rf"[a-z]-{re.escape(words[m.start])}\b", norm))]
         named = list(dict.fromkeys(m.label for m in mentions))
         name_like = self._name_like_unknown(message)
-        in_mention = {k for m in mentions for k in range(m.start, m.end)}
+        in_mention = {k for m in mentions for k in range(m.start, self._name_end(words, m))}
         unknown_name = unknown.name if unknown is not None else None
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
         unnamed = " ".join(w for k, w in enumerate(words) if k not in in_mention)
@@ -393,6 +395,20 @@ class ChatEngine:
         w = words[k]
         return (len(w) > 2 and w not in STOPWORDS and w not in self.vocabulary
                 and stem(w) not in self.vocabulary)
+
+    def _name_end(self, words: list[str], mention: Mention) -> int:
+        """End of a mention with the rest of its species' name that follows it, split or whole ("ulyses
+        swallow tail": the label matched, then its common name's "swallowtail" typed in two)."""
+        own = self._name_tokens[mention.label]
+        k = mention.end
+        while k < len(words):
+            if words[k] in own and words[k] not in STOPWORDS:
+                k += 1
+            elif k + 1 < len(words) and words[k] + words[k + 1] in own:
+                k += 2
+            else:
+                break
+        return k
 
     def _name_like_unknown(self, message: str) -> list[str]:
         """Capitalised words inside the message that the guide never uses (names it does not know); a

@@ -120,3 +120,11 @@ def test_buying_in_the_context_is_not_what_is_asked(tiny_engine) -> None:  # noq
 def test_a_capitalised_word_after_in_or_at_is_a_place(tiny_engine) -> None:  # noqa: ANN001
     assert tiny_engine._name_like_unknown("Took photos in Bali. Any tips that won't harm them?") == []
     assert tiny_engine._name_like_unknown("what does the Zorro butterfly eat?") == ["zorro"]
+
+
+def test_the_rest_of_a_name_typed_apart_is_part_of_the_mention(tiny_engine) -> None:  # noqa: ANN001
+    from butterflyer.chat.linking import Mention
+
+    mention = Mention("ATLAS MOTH", 0, 1, exact=True)
+    assert tiny_engine._name_end(["atlas", "mo", "th", "live"], mention) == 3  # "moth" typed in two
+    assert tiny_engine._name_end(["atlas", "caterpillars", "eat"], mention) == 1
