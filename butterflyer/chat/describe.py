@@ -113,8 +113,7 @@ def asks_moth_or_butterfly(text: str) -> bool:
 def is_description(text: str) -> bool:
     """A question that describes an unnamed butterfly or moth."""
     norm = normalize(text)
-    words = set(re.findall(r"[a-z0-9-]+", norm))
-    return (bool(_KIND.search(norm)) and bool(words & _LOOKS) and not _NOT.search(norm)
+    return (bool(_KIND.search(norm)) and tells_looks(norm) and not _NOT.search(norm)
             and not asks_moth_or_butterfly(norm))
 
 
@@ -136,8 +135,10 @@ def looks_qualified(phrase: list[str]) -> bool:
 
 
 def tells_looks(text: str) -> bool:
-    """Whether ``text`` says what something looks like (a colour, pattern or shape word)."""
-    return bool(set(re.findall(r"[a-z0-9-]+", normalize(text))) & _LOOKS)
+    """Whether ``text`` says what something looks like (a colour, pattern or shape word, alone or in a
+    compound: "sky-blue")."""
+    words = set(re.findall(r"[a-z0-9-]+", normalize(text)))
+    return bool((words | {p for w in words for p in w.split("-")}) & _LOOKS)
 
 
 def _prefix(word: str) -> str:
