@@ -50,7 +50,7 @@ from butterflyer.chat.measure import (
     region_of,
 )
 from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
-from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query, asks_business
+from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query, mentions_business
 from butterflyer.chat.reply import (
     GREETING,
     NOT_COVERED,
@@ -189,7 +189,7 @@ class ChatEngine:
                 second = self._ask(both[1], first.species_id or species_id, history)
                 if second.status == "answered" and not second.candidates:
                     reply = join_replies(first, second)
-        elif both is not None and _lacks_fact(reply) and not asks_business(message):
+        elif both is not None and _lacks_fact(reply) and not mentions_business(message):
             # "what happens inside a chrysalis? is it just goo in there?": the guide answers one of the
             # two questions though not the other, and says so (a species it lacks, a message off topic,
             # or one about buying or visiting, is still refused as a whole)

@@ -47,8 +47,9 @@ COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar"
 VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b")
 
 
-def asks_business(text: str) -> bool:
-    """Whether a message asks about buying, prices or opening hours, which no field guide answers."""
+def mentions_business(text: str) -> bool:
+    """Whether a message mentions buying, prices or opening hours anywhere (which no field guide answers);
+    :attr:`Query.asked_business` looks only at the clauses that ask."""
     return bool(set(tokens(text)) & COMMERCE or VISIT.search(text.lower()))
 
 
