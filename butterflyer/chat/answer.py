@@ -119,9 +119,16 @@ GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "speci
                              "read", "heard", "true", "correct", "quick", "question",
                              "nonsense", "rubbish", "myth", "false", "told", "full", "said", "trivia",
                              # "how come" asks why; "go" and "proper" say nothing
-                             "come", "go", "goes", "going", "proper")}
+                             "come", "go", "goes", "going", "proper",
+                             # verbs of doing in general ("what do butterflies use to drink", "what flowers
+                             # should I put in to bring them in")
+                             "use", "uses", "put", "bring")}
 
 
+# words that make the colour after them a shade ("electric blue", "pale yellow")
+_SHADE_WORDS = {"electric", "bright", "dark", "light", "pale", "deep", "metallic", "iridescent", "shiny",
+                "brilliant", "vivid", "sky", "royal", "navy", "baby", "powder", "neon", "glossy", "dull",
+                "rich", "shimmering", "glittering", "vibrant"}
 _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
                   "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
 # words that make a question about butterflies and moths in general, not about the page's species
@@ -196,7 +203,10 @@ class ChatEngine:
             first = self._ask(both[0], species_id, history)
             second = self._ask(both[1], first.species_id or species_id, history)
             answered = [r.status == "answered" and not r.candidates for r in (first, second)]
-            if answered[0] != answered[1]:
+            if all(answered):
+                # "what does the monarch eat and how big is it": no one sentence answers both, each part does
+                reply = join_replies(first, second)
+            elif answered[0] != answered[1]:
                 good, lacking, which = (first, second, "second") if answered[0] else (second, first, "first")
                 # (a part may read as off topic on its own: "is it just goo in there?")
                 if _lacks_fact(lacking) or lacking.status == "off_topic":
@@ -261,7 +271,14 @@ class ChatEngine:
                                 and (words[m.end] in _PATTERN_NOUNS
                                      or (words[m.end] in COLOURS and m.end - m.start == 1)))
                         and not (words[m.start] in COLOURS
-                                 and re.search(rf"[a-z]-{re.escape(words[m.start])}\b", norm))]
+                                 and re.search(rf"[a-z]-{re.escape(words[m.start])}\b", norm))
+                        # ("electric blue swallowtail with black edges": a shade, not the "blue
+                        # swallowtail", another name of the pipevine swallowtail; "bright blue morpho"
+                        # says the morpho's own name)
+                        and not (words[m.start] in COLOURS and m.start > 0
+                                 and words[m.start - 1] in _SHADE_WORDS
+                                 and " ".join(words[m.start:m.end]) != normalize(
+                                     self.guide.species[m.label].common_name))]
         named = list(dict.fromkeys(m.label for m in mentions))
         name_like = self._name_like_unknown(message)
         in_mention = {k for m in mentions for k in range(m.start, self._name_end(words, m))}

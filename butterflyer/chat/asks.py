@@ -51,11 +51,31 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "origin": (re.compile(r"\b(why|how come)\b.*\b(called|named|name|call)\b|"
                           r"\bwho (first )?named\b|\bgave\b.*\bname\b|\bname (come|came|mean)|\borigin of\b|"
                           r"\bnamed (after|for)\b|"
+                          r"\bwho (was|is|were) (the )?[a-z']+ in (its|the|their|this) name\b|"
                           r"\b(get|got|gets) (its|that|the|their|this|such an?) (\w+ )?name\b|"
                           r"\bname\b[^?.]{0,40}\bcome from\b|\bname\W+meaning\b|"
                           r"\bmeaning of (the |its |their |that )?name\b"),
                re.compile(r"\b(named (after|for|by|in)|gets? its name|got its name|gives? (it )?its name|"
                           r"name comes|in honou?r of|because of its|for the \w+ (colou?r|pattern|shape))\b")),
+    # "is it actually several species?", "is Astraptes fulgerator truly one species?": whether the name
+    # hides more than one species, which a sentence about a species complex answers
+    "split": (re.compile(r"\b(actually|really|truly|in fact|still|just) (one|a single|several|many|multiple|"
+                         r"two|three|ten|\d+|different|separate) species\b|"
+                         r"\b(species complex|cryptic species)\b"),
+              re.compile(r"\b(complex of|species complex|cryptic species|split into|separate species|"
+                         r"distinct species|genetically distinct)\b")),
+    # "can it bite her": whether it can hurt with its mouth, which its mouthparts or its harmlessness answer
+    "bite": (re.compile(r"\b(bite|bites|biting|bitten|nip|nips)\b"),
+             re.compile(r"\b(mouthparts|mouth parts|no mouth|proboscis|harmless|cannot bite|can't bite|"
+                        r"do not feed|does not feed)\b")),
+    # "it made a hissing noise when I moved it": a sound it makes, which only a sentence about a sound answers
+    "sound": (re.compile(r"\b(noises?|noisy|hiss\w*|click\w*|squeak\w*|buzz\w*|crackl\w*|rustl\w*)\b"),
+              re.compile(r"\b(sounds?|noises?|hiss\w*|click\w*|squeak\w*|buzz\w*|crackl\w*|rustl\w*|"
+                         r"humming)\b")),
+    # "what months should we plan for", "what time of year": only a sentence that names months or seasons
+    "season": (re.compile(r"\b(what|which) (months?|seasons?|time of (the )?year)\b"),
+               re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
+                          r"december|spring|summer|autumn|fall|winter|all year|year-round|year round)\b")),
     # who described or discovered it (and when): only a sentence naming the describer or the year answers
     "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
                           r"\b(first|originally|formally) described\b|"

@@ -1,7 +1,7 @@
 """The conversational frame around a question: "my daughter wants to know ...", "homework question:",
 "settle an argument between me and my husband ...", "explain like I'm 7 ...", "um so like ...",
-"excuse me, ...", "for my project I need to know ...", a claim to check ("isn't it true that ...", "I read
-that ... is that right?"), and thanks at the end ("... thanks so much!!").
+"excuse me, ...", "@Sam ...", "for my project I need to know ...", a claim to check ("isn't it true that
+...", "I read that ... is that right?"), and thanks at the end ("... thanks so much!!").
 
 Such a frame says who asks and why, never what is asked; its words ("daughter", "homework") are
 words the guide never uses, and read as part of the question they make it look like one about
@@ -21,6 +21,8 @@ _FRAMES = [
     # fillers and greetings: "um", "so like", "hey butterflyer", "ok so"
     rf"(?:um+|uh+|erm*|hmm+|so+(?: like)?|ok(?:ay)?|hey|hi|hello|yo)(?: there)?\b{_GAP}",
     rf"(?:butterflyer|bot|chatbot)\b{_GAP}",
+    # a forum reply's addressee: "@Sam", "@moth_fan99:"
+    rf"@[a-z0-9_.]+{_GAP}",
     # "excuse me", "sorry to bother you", "pardon me"
     rf"(?:excuse me|pardon me|sorry(?: to bother you)?)\b{_GAP}",
     # "for my project I need to know", "for my biology project on mimicry:"

@@ -166,7 +166,10 @@ def is_asking(clause: str) -> bool:
 
 # a clause that asks only about the one before it: "..., is that ok?", "... - is it safe?"
 _BACK_REFERENCE = re.compile(r"^(is|was|would|will) (that|this|it) (be )?(ok|okay|alright|all right|safe|"
-                             r"allowed|bad|harmful|dangerous|a good idea|a problem)$")
+                             r"allowed|bad|harmful|dangerous|a good idea|a problem|"
+                             r"(even |really )?possible)$|"
+                             # "my old book calls it by an English name - what was it?" asks for that name
+                             r"^(what|which) (is|was|were|are) (it|that|they|those)$")
 # a clause that only asks whether the one before it is true: "... nonsense, right?", "... true?"
 _TRUTH_CHECK = re.compile(r"^(?:(?:or|so|and|but|surely)\s+)?(?:(?:is|isn't|was) (?:that|this|it) )?"
                           r"(?:(?:really|actually|just|all|total|complete|utter)\s+)?"
@@ -264,9 +267,24 @@ _WHEN_JOINS = re.compile(r"\b(why|how|what|whats|which|where|who)\b[^.?!;]*?(?<!
                          r"\s+when\b")
 
 
+# "it made a hissing noise when I moved it": a "when" before its clause's subject joins two clauses;
+# "when did the cabbage white arrive in north america" asks about a past event, not the flight season
+_WHEN_NOT_SEASON = re.compile(r"\bwhen (?:i|you|we|he|she|they|someone|somebody|people|my|our|your|his|her|"
+                              r"their|did)\b")
+
+
+# ... unless a verb of asking or knowing comes just before it: "i wonder when they fly"
+_WONDER = re.compile(r"\b(wonder\w*|know|knows|sure|tell( me| us)?|ask\w*|curious|idea|find out|say|says)"
+                     r"\s*$")
+
+
 def asks_when(norm: str) -> bool:
-    """Whether normalised text ``norm`` asks when; a "when" that only joins two clauses does not."""
-    return len(re.findall(r"\bwhen\b", norm)) > len(_WHEN_JOINS.findall(norm))
+    """Whether normalised text ``norm`` asks when; a "when" that only joins two clauses, or asks about a
+    past event, does not."""
+    joins = ({m.end() - 4 for m in _WHEN_JOINS.finditer(norm)}
+             | {m.start() for m in _WHEN_NOT_SEASON.finditer(norm)
+                if not _WONDER.search(norm[:m.start()])})
+    return any(m.start() not in joins for m in re.finditer(r"\bwhen\b", norm))
 
 
 def parse_intent(text: str, content_terms: list[str]) -> Intent:

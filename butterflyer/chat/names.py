@@ -169,6 +169,10 @@ def _shade_words(message: str) -> set[str]:
     return {m.group(1) for m in pairs if m.group(2) in COLOURS}
 
 
+# words before a part of an insect, never before a species' name
+_OWNERS = {"its", "their"}
+
+
 class NameShapes:
     """Knows one guide's vocabulary and species kinds; finds name phrases it does not cover."""
 
@@ -320,6 +324,15 @@ class NameShapes:
         extra = [k for k in range(start, m.start) if k not in owner and toks[k] not in _FILLER]
         strong = [k for k in extra
                   if toks[k] not in _POPULATION and self._name_like(toks, k, capital, hyphened, shades)]
+        # the name words join the covered name without a gap: in "why ppl keep thinking hummingbird hawk
+        # moth is a bird", "thinking" is no name word, so "ppl" is none either
+        joined = m.start
+        for k in range(m.start - 1, start - 1, -1):
+            if k in strong:
+                joined = k
+            elif k in extra:
+                break
+        strong = [k for k in strong if k >= joined]
         head_after = m.end < len(toks) and toks[m.end] in GENERIC
         if strong:
             first = min(strong)
@@ -340,6 +353,10 @@ class NameShapes:
         start = self._run(toks, h, owner, breaks)
         if toks[h] in _YOUNG and h > 0 and toks[h - 1].endswith(("ing", "ed")):
             return None  # "wingtips laying eggs": what it does, not a name
+        if toks[h] in COLOURS and h + 1 < len(toks) and toks[h + 1] in ("one", "ones"):
+            return None  # "the glittery blue one": a colour said of it
+        if start > 0 and toks[start - 1] in _OWNERS and start not in breaks:
+            return None  # "why does the garden tiger flash its red underwings": a part of it, not a name
         if (toks[h] in COLOURS and h >= 2 and toks[h - 1] == "s" and self._known(toks[h - 2])
                 and toks[h - 2] not in capital):
             return None  # "a morpho's blue": the colour of something, not "Boisduval's blue"
@@ -391,6 +408,8 @@ class NameShapes:
         first = min(named)
         if first - 1 in inside and toks[first] in hyphened:
             first -= 1  # "pink-spotted swallowtail", not "spotted swallowtail"
+        elif first - 1 in inside and toks[first - 1] in PLANTS and first - 1 not in owner:
+            first -= 1  # "pine processionary caterpillars": a plant that starts the name is part of it
         return Unknown(" ".join(toks[first:h + 1]), first, h + 1)
 
     def _binomial(self, toks: Sequence[str], owner: Mapping[int, Span]) -> Unknown | None:

@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from butterflyer.chat.asks import WHY, answers_ask, asks, asks_for_other
+from butterflyer.chat.asks import ASKS, WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.describe import MOTH_OR_BUTTERFLY, PLAIN_HEADS, asks_moth_or_butterfly
 from butterflyer.chat.index import ChatIndex
@@ -44,7 +44,13 @@ QUANTITY = re.compile(r"\bhow (many|much|far|long|big|large|old|fast|heavy|tall|
 COMMERCE = {"buy", "price", "cost", "sell", "sold", "purchase", "shop", "dollar", "money", "pay", "cheap",
             "expensive", "euro", "pound", "store", "worth", "value", "valuable", "ticket", "admission"}
 # where to go and when it opens: no field guide says ("which butterfly house ... its opening hours")
-VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b")
+_FACILITY = (r"(?:toilets?|restrooms?|bathrooms?|loos?|wc|cafe|café|gift shop|shop|exit|entrance|car park|"
+             r"parking|lifts?)")
+VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b|"
+                   # a visitor's way round a butterfly house: "where is the toilet", "is there a cafe here"
+                   rf"\bwhere(?:'s|s| is| are| do i find| can i find) (?:the |a )?(?:nearest |closest )?"
+                   rf"{_FACILITY}\b|"
+                   rf"\b(?:is there|are there|do you have) (?:a |an |any )?{_FACILITY}\b")
 
 
 def mentions_business(text: str) -> bool:
@@ -199,6 +205,10 @@ _EMERGED = re.compile(r"\b(out of|emerg\w* from|hatch\w* from|leaves?|left)\s+(i
                       r"(cocoon|chrysalis|pupa|pupal case)")
 
 
+# two questions in one, each with its own question word: "in which months and what habitat"
+_TWO_ASKS = re.compile(r"\b(which|what|when|where|how)\b[^?.!]*?\band (in )?(which|what|when|where|how)\b")
+
+
 @dataclass
 class Plan:
     """Chunks (possibly single-sentence views) in answer order, with how many sentences to quote."""
@@ -351,11 +361,13 @@ class Query:
 
 SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg": "large", "size": "large",
             "colour": "color", "grey": "gray", "caterpillar": "larva", "larvae": "larva", "pupa": "chrysalis",
-            "generation": "brood", "overwinter": "winter", "imitate": "mimic", "imitat": "mimic",
+            "generation": "brood", "univoltine": "brood", "bivoltine": "brood", "multivoltine": "brood",
+            "voltinism": "brood", "overwinter": "winter", "imitate": "mimic", "imitat": "mimic",
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
-            "smell": "scent", "nocturnal": "day", "night": "day", "nighttime": "day", "afternoon": "day",
+            "smell": "scent", "noise": "sound", "noises": "sound",
+            "nocturnal": "day", "night": "day", "nighttime": "day", "afternoon": "day",
             "see-through": "transparent", "clear": "transparent",
             "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
             "boy": "male", "girl": "female", "babies": "larva", "baby": "larva", "nickname": "name",
@@ -375,6 +387,9 @@ def _canon(term: str) -> str:
     """A term folded onto a canonical synonym and cut to its 5-letter stem prefix when longer."""
     term = SYNONYMS.get(term, term)
     return term[:5] if len(term) > 5 else term
+
+
+_GROUP_AFTER = re.compile(r"\b(butterfl\w*|moths?|species)\b")
 
 
 def _present(term: str, have: set[str]) -> bool:
@@ -411,9 +426,25 @@ def compared_terms(text: str) -> tuple[str, str] | None:
     return a, b
 
 
+# "how does the proboscis work", "what's the proboscis and how does it work?": the part's definition says
+# what it is and how it works
+_HOW_WORKS = re.compile(r"^\s*(?:(?:so |and |but )?what(?:'s|s| is| are) (?:an? |the )?([a-z-]{4,}) and )?"
+                        r"how (?:does|do) (?:an? |the |its |their )?(it|they|[a-z-]{4,}) "
+                        r"(?:actually |really )?work\b"
+                        r"[^a-z]*(?:is it |are they )?")
+
+
 def defined_term(text: str) -> str | None:
-    """The word a "what is a X" / "what does X mean" question asks to have defined."""
-    m = _DEFINE.match(text.lower())
+    """The word a "what is a X" / "what does X mean" / "how does the X work" question asks to have
+    defined."""
+    lower = text.lower()
+    m = _DEFINE.match(lower)
+    works = _HOW_WORKS.match(lower) if not m else None
+    if works is not None:
+        word = works.group(1) if works.group(2) in ("it", "they") else works.group(2)
+        if works.group(1) and works.group(2) not in ("it", "they") or not word:
+            return None
+        return None if word in TOPIC_GENERIC or word in {"butterfly", "moth", "this", "that"} else word
     if not m:
         return None
     word = m.group(1) or m.group(2)
@@ -551,7 +582,11 @@ class Planner:
 
     def relates(self, chunk: Chunk, j: int) -> bool:
         """Whether sentence ``j`` ties the entry to another species (names one, or compares with one)."""
-        return chunk.section == "similar_species" or bool(self._others[chunk.id][j])
+        if chunk.section == "similar_species" or self._others[chunk.id][j]:
+            return True
+        # ("female great eggflies resemble distasteful crow butterflies": a group the guide has no entry for)
+        m = ASKS["relation"][1].search(chunk.sentences[j].lower())
+        return m is not None and bool(_GROUP_AFTER.search(chunk.sentences[j].lower(), m.end()))
 
     def fits(self, q: Query, chunk: Chunk, j: int) -> bool:
         """Whether sentence ``j`` is of the form the question's ask needs, whatever it means: a name for
@@ -577,6 +612,11 @@ class Planner:
             # comes from; the sentence must say it, or use the name as a description of the insect
             return chunk.section != "overview" and (
                 answers_ask(sentence, ["origin"]) or self.names_itself(chunk, j))
+        if ("season" in q.asks and not why and chunk.section not in set(q.wanted) - {"flight_period"}
+                and not answers_ask(sentence, ["season"])):
+            # "what months should we plan for": a sentence that names no month or season (one from another
+            # section asked for still answers: "in which months and what habitat")
+            return False
         if q.quantity and not has_number(sentence):
             return False
         said = set(tokens(q.text))
@@ -594,7 +634,8 @@ class Planner:
             return False
         if (chunk.section in FOOD_SECTIONS and not (FOOD_ASK | FOOD_SAY) & said
                 and any(s not in FOOD_SECTIONS for s in q.wanted)
-                and not asks_food_plant(q.text.lower())):
+                and not asks_food_plant(q.text.lower())
+                and not ("bite" in q.asks and answers_ask(sentence, ["bite"]))):
             return False  # "what does the caterpillar look like": its food plants are no answer
         have = self._sent_terms[chunk.id][j]
         if q.counted and not any(_present(_canon(n), have) and self.counts(n, chunk, j) for n in q.counted):
@@ -653,7 +694,7 @@ class Planner:
             return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
                 not q.asked_content or self.lex(q.content, chunk, j) > 0
-                or set(q.asks) & {"relation", "defence", "pest"}):
+                or set(q.asks) & {"relation", "defence", "pest", "split", "bite", "sound"}):
             return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True
@@ -664,7 +705,9 @@ class Planner:
                 _present(_canon(t), self._sent_terms[chunk.id][j]) for t in q.asked_content - q.placed):
             return True
         # (the words of the clauses that ask: "I heard it's nearly a whole year" adds none)
-        if self.lex(q.asked_content or q.content, chunk, j) >= 0.5:
+        # (a clause that asks in words the guide never uses leaves the context's: "Is Astraptes fulgerator
+        # truly one species? I read something about DNA barcodes")
+        if self.lex(q.asked_content if q.asked_content - q.foreign else q.content, chunk, j) >= 0.5:
             return True
         return not specific and bool(q.wanted) and chunk.section in q.wanted
 
@@ -740,6 +783,11 @@ class Planner:
         if not q.residual and not q.intent.sections:
             return self.summary(q.targets[0])
         ranked = self.rank_sentences(q, hits)
+        if {"male", "female"} <= set(q.residual) and len(q.targets) == 1 and not q.why:
+            # "compare the male and female of this species": how each sex looks, not a look-alike species
+            sexes = self._sexes(ranked)
+            if sexes is not None:
+                return sexes
         best = next(((s, c, j) for s, c, j in ranked if self.supported(q, c, j)), None)
         if best is None and "reason" in q.asks:
             # a reason worded differently from the question ("why do birds avoid it" / "toxic ... warns
@@ -782,7 +830,30 @@ class Planner:
             best = next(((s, c, j) for s, c, j in ranked if s >= best[0] - WHY_MARGIN
                          and STRONG_REASON.search(c.sentences[j].lower()) and self.supported(q, c, j)
                          and self.lex(q.content, c, j) >= min(own, WHY_KEEP_LEX)), best)
-        return self._assemble(q, ranked, best)
+        plan = self._assemble(q, ranked, best)
+        if _TWO_ASKS.search(q.text.lower()) and len(q.targets) == 1:
+            # "little wood satyr in which months and what habitat": each asked section gets its best sentence
+            said = {c.section for c, _ in plan.parts}
+            other = next(((c, j) for s, c, j in ranked if c.section in q.wanted and c.section not in said
+                          and c.section not in SPECIFIC_SKIP and self.supported(q, c, j)), None)
+            if other is not None:
+                plan.add(single(*other), 1)
+        return plan
+
+    def _sexes(self, ranked) -> Plan | None:  # noqa: ANN001
+        """The best-ranked sentence on each sex (one that tells both serves for both), from the entry's own
+        sections; ``None`` unless both sexes are told."""
+        plan, told = Plan(), set()
+        for _, c, j in ranked:
+            if c.section == "similar_species":
+                continue
+            said = {w.rstrip("s") for w in tokens(c.sentences[j])} & {"male", "female"}
+            if said - told:
+                plan.add(single(c, j), 1)
+                told |= said
+            if len(told) == 2:
+                return plan
+        return None
 
     def _closest(self, sims: np.ndarray, hits, keep: Callable[[Chunk], bool]  # noqa: ANN001
                  ) -> tuple[float, Chunk, int] | None:

@@ -52,6 +52,8 @@ def checklist(path: Path = CHECKLIST) -> tuple[tuple[str, ...], ...]:
             names.append(toks)
             if "s" in toks[1:]:  # typed without the apostrophe: "deaths head hawkmoth"
                 names.append(tuple(re.sub(r" s\b", "s", " ".join(toks)).split()))
+            if len(toks) >= 3 and toks[-1] in ("moth", "butterfly"):
+                names.append((*toks[:-1], "caterpillar"))  # "oak processionary caterpillars"
     return tuple(sorted(set(names), key=lambda t: -len(t)))
 
 
@@ -90,6 +92,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                 continue
             if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
                 continue
+            if i > 0 and toks[i - 1] in ("its", "their"):
+                continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
             bare_head = name[0] in _heads() and name not in checklist()
             needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
             before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
@@ -135,7 +139,8 @@ _MODIFIERS = {"common", "lesser", "greater", "great", "small", "large", "giant",
 
 
 def closest_covered(guide: FieldGuide, name: str) -> str | None:
-    """The covered species sharing most words with the asked name (its group word counts double)."""
+    """The covered species sharing most words with the asked name (its group word counts double, and
+    must be shared)."""
     words = [stem(w) for w in tokens(name) if w not in _GENERIC and w not in _MODIFIERS]
     if not words:
         return None
@@ -143,7 +148,8 @@ def closest_covered(guide: FieldGuide, name: str) -> str | None:
     for label, entry in sorted(guide.species.items()):
         have = {stem(t) for n in entry.names() for t in tokens(n)}
         score = sum(1 for w in words if w in have) + (words[-1] in have)
-        if score and (best is None or score > best[0]):
+        # (the group word must be shared: "pine processionary" shares only a plant with the pine elfin)
+        if words[-1] in have and (best is None or score > best[0]):
             best = (score, label)
     return best[1] if best else None
 

@@ -1,0 +1,110 @@
+"""Turn 14 readings: a forum reply's addressee, "how does the X work", a visitor's way round a butterfly
+house, a "when" that asks no season, and the kinds of answer a question asks for (a bite, a sound, a
+species complex, whose name it bears); name words that stop at a gap, and a part of an insect that is no
+species' name."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.asks import answers_ask, asks
+from butterflyer.chat.frame import strip_frame
+from butterflyer.chat.intent import asking_clauses, asks_when
+from butterflyer.chat.plan import defined_term, mentions_business
+from butterflyer.chat.unknown import find_unknown
+
+
+@pytest.mark.parametrize("message, stripped", [
+    ("@Sam why do they sit on the wet mud?", "why do they sit on the wet mud?"),
+    ("@moth_fan99: what does it eat", "what does it eat"),
+    ("@Sam ok", "@Sam ok"),  # nothing left to ask: kept whole
+])
+def test_a_forum_addressee_is_a_frame(message: str, stripped: str) -> None:
+    assert strip_frame(message) == stripped
+
+
+@pytest.mark.parametrize("text, term", [
+    ("how does the proboscis work", "proboscis"),
+    ("What's the proboscis and how does it work?", "proboscis"),
+    ("How does the proboscis actually work - is it a simple straw?", "proboscis"),
+    ("how does it work", None),
+    ("what is a proboscis", "proboscis"),
+])
+def test_how_a_part_works_asks_for_its_definition(text: str, term: str | None) -> None:
+    assert defined_term(text) == term
+
+
+@pytest.mark.parametrize("text, business", [
+    ("where is the toilet from the butterfly house", True),
+    ("is there a cafe in the butterfly house", True),
+    ("I found a small brown moth in my bathroom, what is it?", False),
+    ("where do they go in winter", False),
+])
+def test_a_visitors_way_round_is_no_guide_question(text: str, business: bool) -> None:
+    assert mentions_business(text) is business
+
+
+@pytest.mark.parametrize("text, season", [
+    ("when does it fly", True),
+    ("when can i see one", True),
+    ("it made a hissing noise when i moved it. is that possible", False),
+    ("when did the cabbage white arrive in north america", False),
+    ("what does it do when threatened", False),
+])
+def test_a_when_that_asks_no_season(text: str, season: bool) -> None:
+    assert asks_when(text) is season
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("is it true the two barred flasher is actually several species", "split"),
+    ("Is Astraptes fulgerator truly one species?", "split"),
+    ("my daughter found one on the screen door can it bite her", "bite"),
+    ("it made a hissing noise when I moved it", "sound"),
+    ("who was the Brooke in its name", "origin"),
+])
+def test_the_kind_of_answer_asked_for(text: str, kind: str) -> None:
+    assert kind in asks(text)
+
+
+def test_answer_kinds_match_their_sentences() -> None:
+    assert answers_ask("It is really a complex of at least ten similar species.", ["split"])
+    assert answers_ask("Adults have no functional mouthparts and do not feed.", ["bite"])
+    assert answers_ask("It makes a hissing sound by rubbing its wings together.", ["sound"])
+    assert not answers_ask("It flies from May to July.", ["split", "bite", "sound"])
+
+
+def test_a_bare_what_was_it_asks_about_the_clause_before() -> None:
+    asked = asking_clauses("My old book calls Nymphalis antiopa by an English name - what was it?")
+    assert "english name" in asked
+
+
+def test_a_part_after_its_is_no_species_name() -> None:
+    assert find_unknown("Why does the garden tiger flash its red underwings when poked?", []) is None
+    found = find_unknown("what does the red underwing eat", [])
+    assert found is not None and found.name == "red underwing"
+
+
+def test_a_moth_without_a_mouth_cannot_bite(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("my daughter found one on the screen door can it bite her",
+                            species_id="ATLAS MOTH")
+    assert reply.status == "answered" and "mouthparts" in reply.answer
+
+
+def test_name_words_stop_at_a_gap(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("why ppl keep thinking painted lady is a moth")
+    assert "has no entry" not in reply.answer
+
+
+def test_a_forum_reply_about_a_covered_species_is_answered(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("@Sam cool monarch photo! where does it live though?")
+    assert reply.status == "answered" and "North America" in reply.answer
+
+
+def test_two_questions_that_no_one_sentence_answers_get_both_answers(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("what does the monarch eat and how big is it")
+    assert reply.status == "answered"
+    assert "milkweed" in reply.answer and "89" in reply.answer
+
+
+def test_a_part_of_two_that_is_about_buying_still_refuses_the_whole(tiny_engine) -> None:  # noqa: ANN001
+    assert tiny_engine.ask("what does the monarch eat and where can I buy one").status != "answered"
