@@ -33,6 +33,7 @@ from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import (
     CUE_WORDS,
+    OTHER_ANIMALS,
     QUESTION_WORDS,
     about_other_animal,
     asking_clauses,
@@ -133,6 +134,14 @@ _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", 
                   "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
 # words that make a question about butterflies and moths in general, not about the page's species
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
+
+
+def _asks_about_other_animals(message: str) -> bool:
+    """Whether the clauses that ask name other animals as a group ("are dragonflies and damselflies the
+    same thing?") and no butterfly, moth or caterpillar."""
+    words = tokens(asking_clauses(message))
+    groups = [w for w in words if w in OTHER_ANIMALS and w.endswith("s")]
+    return bool(groups) and about_other_animal(words)
 
 
 def _lacks_fact(reply: ChatReply) -> bool:
@@ -248,7 +257,12 @@ class ChatEngine:
         # "clouded sulphur")
         exact_spans = [(m.start, m.end) for m in mentions if m.exact]
         listed = find_unknown(message, exact_spans)
-        unknown = listed or self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
+        shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
+        unknown = listed or shaped
+        # "can I see morpho polyphemus, the white morpho?": a scientific name beside a listed one is named too
+        latin = (shaped if listed is not None and shaped is not None and len(shaped.name.split()) == 2
+                 and shaped.name.split()[0] in self.shapes.genera
+                 and (shaped.end <= listed.start or shaped.start >= listed.end) else None)
         if unknown is not None and _described(message, unknown):
             unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
         if unknown is not None and self._related_in_guide(message, unknown, mentions):
@@ -341,8 +355,8 @@ class ChatEngine:
                 plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
             assert unknown is not None
-            named_unknown = sorted([unknown, *more_unknown(message, exact_spans, unknown)],
-                                   key=lambda u: u.start)
+            named_unknown = sorted([unknown, *more_unknown(message, exact_spans, unknown),
+                                    *([latin] if latin is not None else [])], key=lambda u: u.start)
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
@@ -472,7 +486,10 @@ class ChatEngine:
         # species; only "... what is it?" asks which species a description fits
         # ("... ate a big brown moth off the curtain. What medicine should I give her?" asks about a thing
         # the guide never mentions, not which moth it was)
-        if not named and is_description(message) and (
+        # ("caught something at the pond with 4 see-through wings, are dragonflies and damselflies the same?"
+        # asks about other animals, by their group names; "like a tiny hummingbird" or "bird or bug?" is a
+        # likeness)
+        if not named and is_description(message) and not _asks_about_other_animals(message) and (
                 asks_identity(message) or not (follow_up or self._asks_foreign_thing(message))):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared,

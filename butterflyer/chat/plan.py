@@ -48,7 +48,7 @@ _FACILITY = (r"(?:toilets?|restrooms?|bathrooms?|loos?|wc|cafe|café|gift shop|s
              r"parking|lifts?)")
 VISIT = re.compile(r"\bopening (hours|times)\b|\b(open|opens|closes) (today|tomorrow|now|on \w+day)\b|"
                    # a visitor's way round a butterfly house: "where is the toilet", "is there a cafe here"
-                   rf"\bwhere(?:'s|s| is| are| do i find| can i find) (?:the |a )?(?:nearest |closest )?"
+                   rf"\bwhere(?:'s|s| is| are| r| do i find| can i find) (?:the |a )?(?:nearest |closest )?"
                    rf"{_FACILITY}\b|"
                    rf"\b(?:is there|are there|do you have) (?:a |an |any )?{_FACILITY}\b")
 
@@ -843,7 +843,7 @@ class Planner:
     def _sexes(self, ranked) -> Plan | None:  # noqa: ANN001
         """The best-ranked sentence on each sex (one that tells both serves for both), from the entry's own
         sections; ``None`` unless both sexes are told."""
-        plan, told = Plan(), set()
+        plan, told = Plan(), set[str]()
         for _, c, j in ranked:
             if c.section == "similar_species":
                 continue

@@ -132,6 +132,10 @@ _QUESTION_TYPOS = [
     (re.compile(r"\bdose(?= (a|an|the|it|they|this|that|my)\b)", re.I), "does"),
     # the word visitors misspell most: "catapiller", "cattapilar", "caterpiller"
     (re.compile(r"\bcatt?[aeiou]r?p+[aeiou]?l+[aeiou]r(s?)\b", re.I), r"caterpillar\1"),
+    # a word dictated or typed in two ("cater pillars", "butter flies", "wing span")
+    (re.compile(r"\bcater pillar(s?)\b", re.I), r"caterpillar\1"),
+    (re.compile(r"\bbutter (fly|flies)\b", re.I), r"butter\1"),
+    (re.compile(r"\b(wing|life) span(s?)\b", re.I), r"\1span\2"),
     # contractions typed without the apostrophe ("whats a chrysalis", "why doesnt it")
     (re.compile(rf"\b({'|'.join(_IS_BEFORE)})s\b", re.I), r"\1 is"),
     (re.compile(rf"\b({'|'.join(_NOT_AFTER)})nt\b", re.I), r"\1 not"),
@@ -148,6 +152,10 @@ _IDIOMS = [
     # "flies all the way to Mexico" says how far, not which way; "in danger of dying out" is threatened
     (re.compile(r"\ball the way\b", re.I), "far"),
     (re.compile(r"\b(in danger|at risk) of\b", re.I), "threatened,"),
+    # "name" as an order to list, not a question about names: "caterpillar foodplants - name two",
+    # "Name the caterpillar food plant of the crimson patch."
+    (re.compile(r"\bname (one|two|three|four|five|a few|some|any|\d+)\b", re.I), r"list \1"),
+    (re.compile(r"^(\s*)name (the|a|an|its|their)\b", re.I), r"\1what is \2"),
     (re.compile(r"\b(once|twice|two times|three times|how many times|how often)\b[a-z ]{0,20}\b"
                 r"(a|per|each|every) year\b", re.I), r"\g<0> generations"),
 ]

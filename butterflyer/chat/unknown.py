@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from butterflyer.chat.describe import COLOURS
+from butterflyer.chat.embed import english_words
 from butterflyer.chat.intent import DOMAIN
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import clause_starts, hyphen_suffixes, normalize, stem, tokens
+from butterflyer.chat.text import clause_starts, edit_distance, hyphen_suffixes, normalize, stem, tokens
 
 CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
@@ -28,6 +30,10 @@ _FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpil
 # words joined to a name by a hyphen that make it a likeness, not the species ("a black swallowtail-shaped
 # butterfly")
 LIKENESS = {"shaped", "sized", "looking", "like", "lookalike", "type", "style", "esque"}
+# marks a colour describes ("black veins, white dots")
+_PATTERNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
+             "edges", "edge", "border", "borders", "lines", "line", "streaks", "marks", "markings",
+             "veins", "rings"}
 # words that make a message about butterflies ("the glasswing - how come its wings are clear?")
 _ABOUT = _FOLLOW | {"wing", "wings"}
 
@@ -63,8 +69,42 @@ def _forms(tok: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _heads() -> frozenset[str]:
-    """"cecropia" of "cecropia moth": one-word names people also use without the group noun."""
-    return frozenset(name[0] for name in checklist() if len(name) == 2 and name[1] in _FOLLOW)
+    """"cecropia" of "cecropia moth": one-word names people also use without the group noun (never an
+    everyday word: "the winter" is no winter moth, "the wall" no wall butterfly)."""
+    everyday = english_words()
+    return frozenset(name[0] for name in checklist()
+                     if len(name) == 2 and name[1] in _FOLLOW and name[0] not in everyday)
+
+
+def _a_look(name: tuple[str, ...], toks: list[str], i: int, norm: str) -> bool:
+    """Whether a name of colours is typed as a look: joined by a hyphen ("pale silvery-blue
+    butterflies" is no silvery blue), or, opening with a colour, followed by a pattern ("black veins
+    white dots" is no black-veined white)."""
+    if name[0] not in COLOURS:
+        return False
+    if all(w in COLOURS for w in name) and re.search(r"-".join(map(re.escape, toks[i:i + len(name)])), norm):
+        return True
+    return i + len(name) < len(toks) and toks[i + len(name)] in _PATTERNS
+
+
+def _slip(word: str, typed: str) -> bool:
+    """Whether ``typed`` is a one-letter slip of a long name word ("empror" for "emperor")."""
+    return (len(word) >= 6 and len(typed) >= 5 and typed[0] == word[0]
+            and edit_distance(word, typed, 1) <= 1)
+
+
+def _matches(name: tuple[str, ...], toks: list[str], stems: list[set[str]], i: int) -> bool:
+    """Whether checklist ``name`` is typed at token ``i``: every word as written (any inflection), or, in
+    a name of two words or more, all but one long word, which is a one-letter slip ("purple empror",
+    "gulf fritilary")."""
+    slips = 0
+    for k, word in enumerate(name):
+        if word in stems[i + k] or stem(word) in stems[i + k]:
+            continue
+        slips += 1
+        if slips > 1 or len(name) < 2 or not _slip(word, toks[i + k]):
+            return False
+    return True
 
 
 def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False) -> Unknown | None:
@@ -76,6 +116,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     message is being refused as off topic anyway, so "the brimstone" after "the" is taken as the
     name it may be, and the refusal can say which species the guide lacks."""
     toks = tokens(message)
+    norm = normalize(message)
     stems = [_forms(t) for t in toks]
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
     likeness = hyphen_suffixes(message, LIKENESS)
@@ -88,7 +129,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     for name in names:
         n = len(name)
         for i in range(len(toks) - n + 1):
-            if not all(name[k] in stems[i + k] or stem(name[k]) in stems[i + k] for k in range(n)):
+            if not _matches(name, toks, stems, i) or _a_look(name, toks, i, norm):
                 continue
             if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from butterflyer.chat.asks import answers_ask, asks
+from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.frame import strip_frame
 from butterflyer.chat.intent import asking_clauses, asks_when
 from butterflyer.chat.plan import defined_term, mentions_business
@@ -108,3 +109,62 @@ def test_two_questions_that_no_one_sentence_answers_get_both_answers(tiny_engine
 
 def test_a_part_of_two_that_is_about_buying_still_refuses_the_whole(tiny_engine) -> None:  # noqa: ANN001
     assert tiny_engine.ask("what does the monarch eat and where can I buy one").status != "answered"
+
+
+def test_male_and_female_are_each_described(tiny_engine) -> None:  # noqa: ANN001
+    def chunk(section: str, *sentences: str) -> Chunk:
+        return Chunk(id=f"X::{section}", entry="X", entry_kind="species", entry_title="X", section=section,
+                     section_title=section, sentences=sentences)
+
+    look_alike = chunk("similar_species", "Females of the other species are paler than females of this one.")
+    looks = chunk("identification", "The wings are orange.", "The female is brown.", "Males are blue.")
+    ranked = [(0.9, look_alike, 0), (0.8, looks, 0), (0.7, looks, 1), (0.6, looks, 2)]
+    plan = tiny_engine.planner._sexes(ranked)
+    assert plan is not None
+    assert [c.sentences[0] for c, _ in plan.parts] == ["The female is brown.", "Males are blue."]
+    assert tiny_engine.planner._sexes(ranked[:3]) is None  # no sentence on the male
+
+
+@pytest.mark.parametrize("message, name", [
+    ("where can I see a purple empror in July", "purple empror"),
+    ("gulf fritilary laying eggs on my passion vine", "gulf fritilary"),
+])
+def test_a_slip_in_one_long_word_of_a_listed_name_still_names_it(message: str, name: str) -> None:
+    found = find_unknown(message, [])
+    assert found is not None and found.name == name
+
+
+def test_a_slip_in_a_one_word_listed_name_does_not_count() -> None:
+    assert find_unknown("what does the cecropia eat? it's a moth", []) is not None
+    assert find_unknown("what does the cecropla eat? it's a moth", []) is None
+
+
+def test_a_question_about_other_animals_gets_no_butterfly_candidates(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("caught something at the pond with 4 see-through wings, "
+                            "are dragonflies and damselflies the same thing?")
+    assert reply.status == "off_topic" and not reply.candidates
+    likeness = tiny_engine.ask("something like a tiny hummingbird hovering at the lavender, orange and black "
+                               "wings. bird or bug?")
+    assert likeness.status != "off_topic"
+
+
+@pytest.mark.parametrize("message, name", [
+    ("isnt the california dogface our state insect? what does it eat", "california dogface"),
+    ("Found a Mother Shipton on the meadow today. Does it fly by day?", "mother shipton"),
+    ("he calls the spiky caterpillar on his walnut a hickory horned devil", "hickory horned devil"),
+    ("are oak processionary caterpillars dangerous", "oak processionary caterpillars"),
+    ("is the black-veined white extinct in Britain", "black veined white"),
+])
+def test_the_checklist_names_species_the_guide_lacks(message: str, name: str) -> None:
+    found = find_unknown(message, [])
+    assert found is not None and found.name == name
+
+
+@pytest.mark.parametrize("message", [
+    "how does it spend the winter? it's a butterfly",  # "winter moth" makes no bare "winter"
+    "a butterfly landed on the wall",
+    "hundreds of pale silvery-blue butterflies on the downs",  # a look, not the silvery blue
+    "orange butterfly black veins white dots around the edges",  # not the black-veined white
+])
+def test_everyday_words_and_looks_name_no_listed_species(message: str) -> None:
+    assert find_unknown(message, []) is None
