@@ -114,7 +114,7 @@ PRONOUNS = {"it", "its", "they", "them", "their", "this", "these", "she", "he", 
 GENERIC = {stem(w) for w in ("butterfly", "butterflies", "moth", "moths", "species", "insect", "one", "guide",
                              "field",
                              # filler visitors add ("what else do people call it", "what is it really")
-                             "people", "else", "someone", "folks", "usually", "really", "actually",
+                             "people", "else", "someone", "folks", "usually", "really", "actually", "actual",
                              "exactly", "normally", "commonly", "generally",
                              # a claim to check ("I read that ... is that true?")
                              "read", "heard", "true", "correct", "quick", "question",

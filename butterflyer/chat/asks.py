@@ -19,6 +19,8 @@ _GROUPS = "|".join(sorted(GROUP_NOUNS | {f"{w}s" for w in GROUP_NOUNS}, key=len,
 # A question after a reason; only a sentence that gives one may answer it (a "how do they survive"
 # question may also be answered by a plain description, so it only steers the ranking).
 WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point|purpose|use) of\b|"
+                 # "explain the function of its long hindwing tails"
+                 r"\b(function|purpose|job|role) of (the |its |their |these |those |that |this )\b|"
                  r"\bwhat (are|is)\b[^?]{0,60}\bfor\s*\??\s*$|"
                  r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have|get away with)\b")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {

@@ -278,6 +278,12 @@ _WONDER = re.compile(r"\b(wonder\w*|know|knows|sure|tell( me| us)?|ask\w*|curiou
                      r"\s*$")
 
 
+# a place on the insect, not in the world
+_ON_BODY = re.compile(r"\b(where|whereabouts)\b[^?.!]{0,40}\bon (it|them|the wings?|its wings?|their wings?|"
+                      r"the (butterfly|moth|body|underside|upperside))\b|"
+                      r"\b(where|whereabouts) on (the|its|their) (wings?|body|underside|upperside)\b")
+
+
 def asks_when(norm: str) -> bool:
     """Whether normalised text ``norm`` asks when; a "when" that only joins two clauses, or asks about a
     past event, does not."""
@@ -326,6 +332,11 @@ def parse_intent(text: str, content_terms: list[str]) -> Intent:
         scores["identification"] -= 1 + ("wings" in raw_words)
         if scores["identification"] <= 0:
             del scores["identification"]
+    if _ON_BODY.search(norm):
+        # "where on the wing is the question mark", "where is the comma mark on it": a place on the insect
+        for section in ("distribution", "habitat", "flight_period"):
+            scores.pop(section, None)
+        scores["identification"] = scores.get("identification", 0) + 3
     sections = sorted(scores, key=lambda s: -scores[s])
     on_domain = bool(stems & DOMAIN)
     return Intent(sections=sections, compare=compare, on_domain=on_domain)

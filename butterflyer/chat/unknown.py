@@ -30,6 +30,8 @@ _FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpil
 # words joined to a name by a hyphen that make it a likeness, not the species ("a black swallowtail-shaped
 # butterfly")
 LIKENESS = {"shaped", "sized", "looking", "like", "lookalike", "type", "style", "esque"}
+# nouns a one-word name can describe ("the comma mark")
+_MARK_NOUNS = {"mark", "marks", "marking", "markings", "shape", "shaped", "sign", "symbol", "spot"}
 # marks a colour describes ("black veins, white dots")
 _PATTERNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
              "edges", "edge", "border", "borders", "lines", "line", "streaks", "marks", "markings",
@@ -150,6 +152,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             loose = (refusing or name[0] in capital or on_domain) and name[0] in _NEEDS_NOUN - _EVERYDAY
             if needs_context and not (before_noun or after_article or loose):
                 continue
+            if needs_context and i + 1 < len(toks) and toks[i + 1] in _MARK_NOUNS:
+                continue  # "where is the comma mark on it": the mark its name is for, not the comma
             covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
             # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match
             # and the rest of it is only a group word

@@ -168,3 +168,19 @@ def test_the_checklist_names_species_the_guide_lacks(message: str, name: str) ->
 ])
 def test_everyday_words_and_looks_name_no_listed_species(message: str) -> None:
     assert find_unknown(message, []) is None
+
+
+@pytest.mark.parametrize("text", [
+    "where on the wing is the actual question mark? I'm drawing it",
+    "where is the question mark on it, I cant see it",
+])
+def test_a_place_on_the_insect_asks_how_it_looks(text: str) -> None:
+    from butterflyer.chat.intent import parse_intent
+
+    sections = parse_intent(text, []).sections
+    assert sections[0] == "identification" and "distribution" not in sections
+
+
+def test_the_function_of_a_part_asks_why() -> None:
+    assert "reason" in asks("Explain the function of its long hindwing tails.")
+    assert find_unknown("where is the comma mark on it?", []) is None
