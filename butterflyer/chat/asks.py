@@ -78,6 +78,13 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "season": (re.compile(r"\b(what|which) (months?|seasons?|time of (the )?year)\b"),
                re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
                           r"december|spring|summer|autumn|fall|winter|all year|year-round|year round)\b")),
+    # "does it live in Britain all year or does it fly in?": whether it is resident or a migrant
+    "resident": (re.compile(r"\b(all (the )?year|year[- ]round)\b[^?]*\bor\b|\b(resident|migrant|immigrant|"
+                            r"come from abroad|comes from abroad|arrive from)\b|"
+                            r"\b(fly|flies|come|comes) in( from \w+)?\s*(\?|$)|"
+                            r"\b(fly|flies|come|comes) in from\b"),
+                 re.compile(r"\b(migrants?|migrat\w*|immigrants?|resident|visitors?|arriv\w*|"
+                            r"overwinter\w*|hibernat\w*|spends? the winter|survive the winter)\b")),
     # who described or discovered it (and when): only a sentence naming the describer or the year answers
     "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
                           r"\b(first|originally|formally) described\b|"

@@ -212,7 +212,7 @@ def asking_clauses(message: str) -> str:
 
 
 # "they only live a short time", "how long do adults live for": a lifespan, not a place to live
-_LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}"
+_LIFESPAN = re.compile(r"\b(live|lives|living)\b[a-z ]{0,16}(?<!\ball )(?<!\ball the )(?<!\bthe whole )"
                        r"\b(short|long|time|days?|weeks?|months?|years?|while)\b|"
                        r"\bhow long\b[a-z ]{0,30}\b(live|lives|living)\b")
 

@@ -81,7 +81,8 @@ QUANTITY_UNITS = {
 MEASURED = {"far", "old"}
 SPECIFIC_SKIP = ("overview", "facts")
 _LIFESPAN_WORD = re.compile(r"\b(lifespans?|life ?spans?|life expectancy)\b|"
-                            r"\b(live|lives|living|survive)\b[a-z ]{0,20}\b(days?|weeks?|months?|years?)\b")
+                            r"\b(live|lives|living|survive)\b[a-z ]{0,20}(?<!\ball )(?<!\ball the )"
+                            r"(?<!\bthe whole )\b(days?|weeks?|months?|years?)\b")
 LIFESPAN_ASK = re.compile(r"\bhow long\b.*\b(live|lives|living|survive|last)\b")
 DURATION = re.compile(r"\b(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|"
                       r"many)\s+(or \w+ )?(days?|weeks?|months?|years?)\b|\blifespan\b")
@@ -617,6 +618,8 @@ class Planner:
             # "what months should we plan for": a sentence that names no month or season (one from another
             # section asked for still answers: "in which months and what habitat")
             return False
+        if "resident" in q.asks and not why and not answers_ask(sentence, ["resident"]):
+            return False  # "does it live here all year or fly in": only a sentence on its staying or coming
         if q.quantity and not has_number(sentence):
             return False
         said = set(tokens(q.text))
@@ -694,7 +697,7 @@ class Planner:
             return True
         if q.asks and answers_ask(chunk.sentences[j], q.asks) and (
                 not q.asked_content or self.lex(q.content, chunk, j) > 0
-                or set(q.asks) & {"relation", "defence", "pest", "split", "bite", "sound"}):
+                or set(q.asks) & {"relation", "defence", "pest", "split", "bite", "sound", "resident"}):
             return True
         if specific and (chunk.section in specific or self.cue_hit(chunk, j, specific)):
             return True

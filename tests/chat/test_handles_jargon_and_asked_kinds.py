@@ -184,3 +184,19 @@ def test_a_place_on_the_insect_asks_how_it_looks(text: str) -> None:
 def test_the_function_of_a_part_asks_why() -> None:
     assert "reason" in asks("Explain the function of its long hindwing tails.")
     assert find_unknown("where is the comma mark on it?", []) is None
+
+
+@pytest.mark.parametrize("text, resident", [
+    ("Does it live in Britain all year or does it fly in?", True),
+    ("Does it stay in Britain all year or come from abroad?", True),
+    ("does it fly in the daytime or only at night?", False),
+])
+def test_staying_or_arriving_is_asked(text: str, resident: bool) -> None:
+    assert ("resident" in asks(text)) is resident
+
+
+def test_all_year_is_no_lifespan() -> None:
+    from butterflyer.chat.plan import _LIFESPAN_WORD
+
+    assert not _LIFESPAN_WORD.search("does it live in britain all year")
+    assert _LIFESPAN_WORD.search("does it live for a year")
