@@ -27,16 +27,18 @@ from butterflyer.chat.describe import (
     looks_qualified,
     tells_looks,
 )
-from butterflyer.chat.embed import Encoder, english_words, get_encoder
+from butterflyer.chat.embed import Encoder, dictionary_words, english_words, get_encoder
 from butterflyer.chat.frame import strip_frame
 from butterflyer.chat.guide import load_guide
 from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import (
     CUE_WORDS,
+    DOMAIN,
     OTHER_ANIMALS,
     QUESTION_WORDS,
     about_other_animal,
     asking_clauses,
+    names_butterfly_thing,
     parse_intent,
 )
 from butterflyer.chat.kin import asks_relatives, relatives
@@ -50,7 +52,15 @@ from butterflyer.chat.measure import (
     rank,
     region_of,
 )
-from butterflyer.chat.names import HEADS, NameShapes, Span, guide_epithets, latin_pair, names_an_insect
+from butterflyer.chat.names import (
+    HEADS,
+    PLACES,
+    NameShapes,
+    Span,
+    guide_epithets,
+    latin_pair,
+    names_an_insect,
+)
 from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query, mentions_business
 from butterflyer.chat.reply import (
     GREETING,
@@ -294,7 +304,8 @@ class ChatEngine:
                                  and " ".join(words[m.start:m.end]) != normalize(
                                      self.guide.species[m.label].common_name))]
         named = list(dict.fromkeys(m.label for m in mentions))
-        name_like = self._name_like_unknown(message)
+        article_name = self._article_name(message) if not mentions else None
+        name_like = self._name_like_unknown(message) + ([article_name.name] if article_name else [])
         in_mention = {k for m in mentions for k in range(m.start, self._name_end(words, m))}
         unknown_name = unknown.name if unknown is not None else None
         # cue words inside a name ("arcigera *flower* moth") say nothing about what is asked
@@ -326,6 +337,8 @@ class ChatEngine:
 
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
+        if not named and names_butterfly_thing(words):  # "butterfly stroke", "butterfly pea tea"
+            return ChatReply(answer=OFF_TOPIC, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
                       foreign=set(terms(asking)) & {t for t in residual if self._foreign(t)})
         if not unknown_name:
@@ -364,7 +377,7 @@ class ChatEngine:
             # "where does the brimstone live": no butterfly word (or nothing in the guide answers it),
             # but a name the guide lacks may be meant; say which
             maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
-                     or latin_pair(message, self.vocabulary))
+                     or latin_pair(message, self.vocabulary) or article_name)
             if maybe is not None:
                 return ChatReply(answer=not_covered_text(self.guide, as_typed(message, maybe.name)),
                                  species_id=focus, status="not_covered")
@@ -402,7 +415,11 @@ class ChatEngine:
             return False
         if set(parse_intent(message, terms(message)).sections) - _RELATION_SECTIONS:
             return False  # "what does the plain tiger eat, the one the eggfly copies" asks about it
-        covered = {m.label for m in mentions if m.end <= unknown.start or m.start >= unknown.end}
+        # (a covered name inside the lacking one, typed again later, is no covered species asked about:
+        # "why does the snowberry clearwing look like a bee? ... the snowberry clearwing")
+        inside = _occurrences(tokens(message), unknown.name.split())
+        spans = [(unknown.start, unknown.end), *inside]
+        covered = {m.label for m in mentions if not any(s <= m.start and m.end <= e for s, e in spans)}
         forms = name_forms(unknown.name)
         return any(c.entry in covered and any(f in normalize(c.text).replace("-", " ") for f in forms)
                    for c in self.index.chunks)
@@ -451,6 +468,26 @@ class ChatEngine:
             if w not in self.vocabulary and stem(w) not in self.vocabulary and w not in STOPWORDS:
                 out.append(w)
         return out
+
+    def _article_name(self, message: str) -> Unknown | None:
+        """"the oomurasaki", "a lagarta-de-fogo": a lower-case word after an article that is no English
+        word, no word of the guide, no slip of one and no place, in a message about butterflies or moths
+        that names no covered species; a local name the guide lacks (with the rest of its hyphenated
+        compound)."""
+        words = tokens(message)
+        if not DOMAIN & {stem(w) for w in words}:
+            return None
+        english = _all_english()
+        norm = normalize(message)
+        for k in range(1, len(words)):
+            w = words[k]
+            if (words[k - 1] not in ("the", "a", "an") or not w.isalpha() or len(w) < 5
+                    or _looks_english(w, english) or w in PLACES or not self._foreign(w)
+                    or not re.search(rf"\b(?:the|a|an) {w}\b", message)):  # (typed lower case)
+                continue
+            compound = re.search(rf"\b{w}(?:-[a-z]+)+", norm)
+            return Unknown(compound.group(0) if compound else w, k, k + 1)
+        return None
 
     def _asks_foreign_thing(self, message: str) -> bool:
         """Whether the message asks "what/which <thing>" of a thing the guide never mentions ("what
@@ -659,6 +696,8 @@ def _described(message: str, unknown: Unknown) -> bool:
     is a plain butterfly, moth or caterpillar qualified by looks ("pink and yellow fuzzy little moth")."""
     words = tokens(message)
     end, start = unknown.end, unknown.start
+    if any(s != start for s, _ in _occurrences(words, words[start:end])):
+        return False  # typed twice ("a blue oakleaf with its wings open. how is the blue oakleaf"): a name
     # "large white butterfly with black spots": the group word may stand between the name and "with"
     after = end + 1 if end + 1 < len(words) and words[end] in PLAIN_HEADS else end
     if (after < len(words) and words[after] == "with" and tells_looks(" ".join(words[after + 1:]))
@@ -671,6 +710,33 @@ def _described(message: str, unknown: Unknown) -> bool:
                                                               or tells_looks(words[start - 2])):
         return True
     return looks_qualified(words[start:end])
+
+
+@lru_cache(maxsize=1)
+def _all_english() -> frozenset[str]:
+    return english_words() | dictionary_words()
+
+
+_SUFFIXES = ("s", "es", "er", "ers", "est", "ed", "ing", "ings", "ly", "ness", "less", "ful", "ish", "ies")
+
+
+def _looks_english(word: str, english: frozenset[str]) -> bool:
+    """Whether ``word`` is an English word, an inflection of one ("feelers", "quickest") or two joined
+    ("beekeeper", "grandkids"), so no local species name ("oomurasaki")."""
+    if word in english or stem(word) in english:
+        return True
+    if any(word.endswith(end) and (word[:-len(end)] in english or word[:-len(end)] + "e" in english
+                                   or word[:-len(end)] + "y" in english)
+           for end in _SUFFIXES):
+        return True
+    return any(word[:k] in english and (word[k:] in english or word[k:].rstrip("s") in english)
+               for k in range(3, len(word) - 2))
+
+
+def _occurrences(words: Sequence[str], name: Sequence[str]) -> list[tuple[int, int]]:
+    """Every span of ``words`` that is ``name`` word for word."""
+    n = len(name)
+    return [(i, i + n) for i in range(len(words) - n + 1) if n and list(words[i:i + n]) == list(name)]
 
 
 @lru_cache(maxsize=1)

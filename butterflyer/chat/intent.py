@@ -85,6 +85,8 @@ mosquito mosquitoes mosquitos cockroach cockroaches termite termites spider spid
 firefly fireflies glowworm glowworms aphid aphids ant ants flea fleas housefly houseflies cicada cicadas
 hummingbird hummingbirds bird birds bat bats frog frogs toad toads snake snakes lizard lizards fish
 cat cats dog dogs horse horses cow cows hamster hamsters rabbit rabbits squirrel squirrels
+butterflyfish butterflyfishes shark sharks whale whales dolphin dolphins turtle turtles octopus crab crabs
+monkey monkeys lion lions parrot parrots penguin penguins snail snails earthworm earthworms
 """
 OTHER_ANIMALS = set(_OTHER_ANIMALS_TEXT.split())
 _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "larva",
@@ -122,6 +124,36 @@ GROUP_NOUNS = set(_GROUP_TEXT.split())
 
 # group words that are only ever butterflies or moths (not "owl", "tiger", "blue" ...)
 _LEPIDOPTERA |= GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"}
+
+
+# things named after butterflies that are none ("butterfly stroke", "butterfly pea", "butterflies in my
+# stomach"): the noun after "butterfly" says what is meant
+_BUTTERFLY_THINGS = {
+    "stroke", "strokes", "knife", "knives", "effect", "valve", "valves", "nut", "nuts", "pea", "peas",
+    "fish", "fishes", "ray", "rays", "kiss", "kisses", "clip", "clips", "stitch", "stitches", "chair",
+    "chairs", "sleeve", "sleeves", "bandage", "bandages", "closure", "closures", "keyboard", "rash",
+    "pose", "swimmer", "swimmers", "swimming", "screw", "screws", "bolt", "bolts", "hinge", "hinges",
+    "curve", "tea", "stretch", "crunch",
+}
+_OWNERS = {"my", "your", "his", "her", "their", "the", "our"}
+_BELLY = {"stomach", "tummy", "belly"}
+
+
+def names_butterfly_thing(words: list[str]) -> bool:
+    """Whether a message (its tokens) speaks of a thing named after butterflies, and of no butterfly,
+    moth or caterpillar besides ("how do I breathe in butterfly stroke", "why does butterfly pea tea
+    turn purple", "butterflies in my stomach", "a social butterfly", "Madame Butterfly")."""
+    own = set()
+    for k, w in enumerate(words):
+        if w not in ("butterfly", "butterflies"):
+            continue
+        after = words[k + 1:k + 4]
+        if (after[:1] and after[0] in _BUTTERFLY_THINGS
+                or len(after) >= 3 and after[0] == "in" and after[1] in _OWNERS and after[2] in _BELLY
+                or k > 0 and words[k - 1] in ("social", "madame", "madama", "madam")):
+            own.add(k)
+    said = {k for k, w in enumerate(words) if w in _LEPIDOPTERA}
+    return bool(own) and said <= own
 
 
 def about_other_animal(words: list[str]) -> bool:

@@ -20,7 +20,15 @@ from butterflyer.chat.describe import COLOURS
 from butterflyer.chat.embed import english_words
 from butterflyer.chat.intent import DOMAIN
 from butterflyer.chat.schema import FieldGuide
-from butterflyer.chat.text import clause_starts, edit_distance, hyphen_suffixes, normalize, stem, tokens
+from butterflyer.chat.text import (
+    STOPWORDS,
+    clause_starts,
+    edit_distance,
+    hyphen_suffixes,
+    normalize,
+    stem,
+    tokens,
+)
 
 CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
@@ -62,7 +70,21 @@ def checklist(path: Path = CHECKLIST) -> tuple[tuple[str, ...], ...]:
                 names.append(tuple(re.sub(r" s\b", "s", " ".join(toks)).split()))
             if len(toks) >= 3 and toks[-1] in ("moth", "butterfly"):
                 names.append((*toks[:-1], "caterpillar"))  # "oak processionary caterpillars"
+            split = _split_compound(toks[-1]) if len(toks) >= 2 else None
+            if split is not None:
+                names.append((*toks[:-1], *split))  # "small tortoise shell", "zebra swallow tail"
     return tuple(sorted(set(names), key=lambda t: -len(t)))
+
+
+def _split_compound(word: str) -> tuple[str, str] | None:
+    """A group word typed as the two words it is made of ("tortoiseshell" as "tortoise shell"): split
+    where both halves are English words of four letters or more, or else where the second is and the
+    first has six letters or more (the encoder's vocabulary lacks some first halves: "tortoise")."""
+    everyday = english_words()
+    cuts = range(4, len(word) - 3)
+    k = next((k for k in cuts if word[:k] in everyday and word[k:] in everyday),
+             next((k for k in cuts if k >= 6 and word[k:] in everyday), None))
+    return (word[:k], word[k:]) if k is not None else None
 
 
 def _forms(tok: str) -> set[str]:
@@ -161,8 +183,21 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                                      for s, e in guide_spans)
             if not covered:
                 found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
+                if _foreign_modifier(toks, i, guide_spans, capital):
+                    return Unknown(" ".join([toks[i - 1], *found]), i - 1, i + len(found))  # "muga silkworm"
                 return Unknown(" ".join(found), i, i + len(found))
     return None
+
+
+def _foreign_modifier(toks: list[str], i: int, guide_spans: list[tuple[int, int]], capital: set[str]) -> bool:
+    """Whether the word before a checklist name at ``i`` is a non-English word that makes a longer name
+    ("muga silkworm", "eri silkworm"): lower case (a capital is more often a place), no stopword, in
+    no covered name."""
+    if i == 0:
+        return False
+    word = toks[i - 1]
+    return (word.isalpha() and len(word) >= 3 and word not in english_words() and word not in STOPWORDS
+            and word not in capital and not any(s <= i - 1 < e for s, e in guide_spans))
 
 
 def more_unknown(message: str, guide_spans: list[tuple[int, int]], found: Unknown,
@@ -186,7 +221,10 @@ _MODIFIERS = {"common", "lesser", "greater", "great", "small", "large", "giant",
 def closest_covered(guide: FieldGuide, name: str) -> str | None:
     """The covered species sharing most words with the asked name (its group word counts double, and
     must be shared)."""
-    words = [stem(w) for w in tokens(name) if w not in _GENERIC and w not in _MODIFIERS]
+    typed = tokens(name)
+    if len(typed) >= 2 and _split_compound(typed[-2] + typed[-1]) == (typed[-2], typed[-1]):
+        typed = [*typed[:-2], typed[-2] + typed[-1]]  # "tortoise shell" is the tortoiseshell
+    words = [stem(w) for w in typed if w not in _GENERIC and w not in _MODIFIERS]
     if not words:
         return None
     best: tuple[float, str] | None = None
@@ -210,7 +248,9 @@ def as_typed(message: str, name: str) -> str:
 
 def not_covered_text(guide: FieldGuide, name: str, *others: str) -> str:
     """The refusal: what was asked about (every name the guide lacks), and a clearly marked suggestion."""
-    said = " or the ".join([name, *others])
+    names = list(dict.fromkeys([name, *others]))  # (typed twice, named once)
+    name, others = names[0], tuple(names[1:])
+    said = " or the ".join(names)
     text = (f"My field guide has no entry for the {said}, so I can't tell you about "
             f"{'them' if others else 'it'} (the guide covers 100 other species).")
     near = next((n for n in map(lambda x: closest_covered(guide, x), [name, *others]) if n), None)

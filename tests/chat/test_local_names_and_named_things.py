@@ -1,0 +1,92 @@
+"""Turn 15 readings: a species the guide lacks under a local name ("the oomurasaki"), a group word typed
+as two words ("tortoise shell"), a non-English word before a listed name ("muga silkworm"), a name typed
+twice, and things named after butterflies that are none ("butterfly pea", "butterflyfish")."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.intent import about_other_animal, names_butterfly_thing
+from butterflyer.chat.text import tokens
+from butterflyer.chat.unknown import _split_compound, find_unknown, not_covered_text
+
+
+@pytest.mark.parametrize("word, halves", [
+    ("tortoiseshell", ("tortoise", "shell")),
+    ("swallowtail", ("swallow", "tail")),
+    ("hairstreak", ("hair", "streak")),
+    ("glasswing", ("glass", "wing")),
+    ("sapphire", None),  # no English second half after a first half of six letters
+    ("monarch", None),
+])
+def test_a_group_word_splits_into_its_two_words(word: str, halves: tuple[str, str] | None) -> None:
+    assert _split_compound(word) == halves
+
+
+@pytest.mark.parametrize("message, name", [
+    ("where does the small tortoise shell spend the winter", "small tortoise shell"),
+    ("we found a compten tortoise shell hibernating in the shed, can it survive?", "compten tortoise shell"),
+    ("For a school project I need the life cycle of the muga silkworm", "muga silkworm"),
+    ("what leaves does the silkworm eat", "silkworm"),
+    ("what do you feed a pet silkworm", "silkworm"),  # an English word before it is no part of the name
+])
+def test_listed_names_typed_apart_or_with_a_local_word(message: str, name: str) -> None:
+    found = find_unknown(message, [])
+    assert found is not None and found.name == name
+
+
+def test_a_name_typed_twice_is_named_once(tiny_engine) -> None:  # noqa: ANN001
+    text = not_covered_text(tiny_engine.guide, "blue oakleaf", "blue oakleaf")
+    assert text.count("blue oakleaf") == 1 and "them" not in text
+
+
+@pytest.mark.parametrize("message, name", [
+    ("My grandmother in Japan loves the oomurasaki. How big is it and what do its caterpillars eat?",
+     "oomurasaki"),
+    ("My cousin touched a lagarta-de-fogo caterpillar and got hurt. Which moth does it turn into?",
+     "lagarta-de-fogo"),
+])
+def test_a_local_name_after_an_article_is_refused_by_name(tiny_engine, message: str, name: str) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask(message)
+    assert reply.status == "not_covered"
+    assert name in reply.answer and not reply.citations
+
+
+@pytest.mark.parametrize("message", [
+    "what do the monarch caterpillars eat",
+    "how far does the painted lady migrate",
+])
+def test_a_covered_name_after_an_article_is_still_answered(tiny_engine, message: str) -> None:  # noqa: ANN001
+    assert tiny_engine.ask(message).status == "answered"
+
+
+def test_a_name_typed_twice_with_a_look_is_no_description(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("My uncle photographed a blue oakleaf with its wings open. "
+                            "How is the blue oakleaf different on its underside?")
+    assert reply.status == "not_covered" and reply.answer.count("blue oakleaf") == 1
+
+
+@pytest.mark.parametrize("message, meant", [
+    ("how do i breathe in butterfly stroke", True),
+    ("why does butterfly pea tea turn purple with lemon", True),
+    ("i always get butterflies in my stomach before exams", True),
+    ("is a butterfly knife legal in the UK", True),
+    ("what is the plot of Madame Butterfly", True),
+    ("which butterflies visit butterfly pea flowers", False),  # a butterfly besides the plant
+    ("which butterflies visit my garden", False),
+    ("what should I plant in a butterfly garden", False),
+])
+def test_things_named_after_butterflies(message: str, meant: bool) -> None:
+    assert names_butterfly_thing(tokens(message)) is meant
+
+
+def test_a_butterflyfish_is_another_animal() -> None:
+    assert about_other_animal(tokens("what do butterflyfish eat on the reef"))
+
+
+@pytest.mark.parametrize("message", [
+    "We snorkelled in Kenya and saw a yellow butterflyfish. What do butterflyfish eat?",
+    "My friend makes blue tea from butterfly pea flowers. Why does it change colour with lemon?",
+])
+def test_named_things_are_off_topic(tiny_engine, message: str) -> None:  # noqa: ANN001
+    assert tiny_engine.ask(message).status == "off_topic"
