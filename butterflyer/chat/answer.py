@@ -38,6 +38,7 @@ from butterflyer.chat.intent import (
     QUESTION_WORDS,
     about_other_animal,
     asking_clauses,
+    asks_about_other_animal,
     names_butterfly_thing,
     parse_intent,
 )
@@ -259,7 +260,7 @@ class ChatEngine:
         current = species_id or self._species_from_history(history or [])
         message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
                                            QUESTION_WORDS, self.vocabulary))
-        mentions = self.linker.find(message)
+        mentions = [m for m in self.linker.find(message) if not _another_thing(message, m)]
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
@@ -274,7 +275,9 @@ class ChatEngine:
                  and shaped.name.split()[0] in self.shapes.genera
                  and (shaped.end <= listed.start or shaped.start >= listed.end) else None)
         if unknown is not None and _described(message, unknown):
-            unknown = None  # "black swallowtail with shiny blue hindwings" describes one, it names none
+            # "black swallowtail with shiny blue hindwings" describes one, it names none; a scientific name
+            # after it still names one ("..., labelled Parides sesostris")
+            unknown = latin = latin if latin is not None and not _described(message, latin) else None
         if unknown is not None and self._related_in_guide(message, unknown, mentions):
             unknown = None  # "does the danaid eggfly mimic the plain tiger": its entry says so itself
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
@@ -322,11 +325,16 @@ class ChatEngine:
                 intent.sections = lead + [s for s in intent.sections if s not in lead]
         intent.on_domain = intent.on_domain or parse_intent(message, terms(message)).on_domain
         residual = [t for t in terms(unnamed) if t not in GENERIC]
+        # the question asked is about another animal, whatever the context ("my moth trap fills with
+        # caddisflies. how do I identify caddisfly species?")
+        named_animal = about_other_animal(words) or asks_about_other_animal(tokens(asking))
 
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
+        # ("still on the zebra longwing page, but why do zebras have stripes?": another animal, and no "it")
         follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
-                                       or any(s not in ("overview", "facts") for s in intent.sections)
+                                       or (any(s not in ("overview", "facts") for s in intent.sections)
+                                           and not (named_animal and not named))
                                        or ("the" in words and not set(words) & _GENERAL_WORDS
                                            and not about_other_animal(words)))
         targets = named or ([current] if current and follow_up else [])
@@ -338,6 +346,13 @@ class ChatEngine:
         if _GREETING.match(message) and not named:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         if not named and names_butterfly_thing(words):  # "butterfly stroke", "butterfly pea tea"
+            return ChatReply(answer=OFF_TOPIC, species_id=focus, status="off_topic")
+        asked_words = tokens(asking)
+        if (asking != message and unknown is None and mentions and asks_about_other_animal(asked_words)
+                and not PRONOUNS & set(asked_words)
+                and not any(words[m.start] in asked_words for m in mentions)):
+            # a covered species in the context only, and another animal asked about ("still on the zebra
+            # longwing page, but why do zebras have stripes?")
             return ChatReply(answer=OFF_TOPIC, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
                       foreign=set(terms(asking)) & {t for t in residual if self._foreign(t)})
@@ -364,12 +379,17 @@ class ChatEngine:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
             if plan is not None and described and any(c.entry_kind == "species" for c, _ in plan.parts):
                 plan = None  # a description no species fits is not answered by one species' sentence
-            if not off_topic and about_other_animal(words):
+            if not off_topic and named_animal:
                 plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
             assert unknown is not None
-            named_unknown = sorted([unknown, *more_unknown(message, exact_spans, unknown),
-                                    *([latin] if latin is not None else [])], key=lambda u: u.start)
+            named_unknown = [unknown, *(u for u in more_unknown(message, exact_spans, unknown)
+                                        if not _described(message, u)),
+                             *([latin] if latin is not None else [])]
+            pair = latin_pair(message, self.vocabulary)  # "the one labelled Acraea ranavalona"
+            if pair is not None and not any(u.start < pair.end and pair.start < u.end for u in named_unknown):
+                named_unknown.append(pair)
+            named_unknown.sort(key=lambda u: u.start)
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
@@ -715,6 +735,34 @@ def _described(message: str, unknown: Unknown) -> bool:
 @lru_cache(maxsize=1)
 def _all_english() -> frozenset[str]:
     return english_words() | dictionary_words()
+
+
+# titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
+_TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
+           "prince", "princess", "baron", "general", "captain", "lord", "commodore", "sultan", "tsar"}
+_OF_A_PLACE = re.compile(r"^\s+of\s+(?:the\s+)?[A-Z]")
+_A_PERSON = re.compile(r"^\s+([A-Z][a-z]+)")
+_LEPIDOPTERA_WORDS = {"moth", "moths", "butterfly", "butterflies", "caterpillar", "caterpillars"}
+
+
+def _another_thing(message: str, mention: Mention) -> bool:
+    """Whether a covered name stands for something else: a word of it before another animal ("Hercules
+    beetle", "atlas beetle"), or a one-word name used as a title ("the last monarch of Madagascar",
+    "Admiral Nelson", "the Queen of England")."""
+    words = tokens(message)
+    if (mention.end < len(words) and words[mention.end] in OTHER_ANIMALS
+            and not _LEPIDOPTERA_WORDS & set(words[mention.end:mention.end + 3])):
+        return True  # (not "clearwing hummingbird moth")
+    if mention.end - mention.start != 1 or words[mention.start] not in _TITLES:
+        return False
+    found = re.search(rf"\b{re.escape(words[mention.start])}\b", message, re.IGNORECASE)
+    if found is None:
+        return False
+    rest = message[found.end():]
+    person = _A_PERSON.search(rest)
+    return bool(_OF_A_PLACE.search(rest)) or (person is not None and normalize(person.group(1)) not in HEADS
+                                               and person.group(1).lower() not in _LEPIDOPTERA_WORDS
+                                               and found.group(0)[0].isupper())
 
 
 _SUFFIXES = ("s", "es", "er", "ers", "est", "ed", "ing", "ings", "ly", "ness", "less", "ful", "ish", "ies")

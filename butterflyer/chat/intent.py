@@ -86,7 +86,9 @@ firefly fireflies glowworm glowworms aphid aphids ant ants flea fleas housefly h
 hummingbird hummingbirds bird birds bat bats frog frogs toad toads snake snakes lizard lizards fish
 cat cats dog dogs horse horses cow cows hamster hamsters rabbit rabbits squirrel squirrels
 butterflyfish butterflyfishes shark sharks whale whales dolphin dolphins turtle turtles octopus crab crabs
-monkey monkeys lion lions parrot parrots penguin penguins snail snails earthworm earthworms
+monkey monkeys lion lions parrot parrots penguin penguins snail snails earthworm earthworms zebras giraffes
+caddisfly caddisflies mayfly mayflies stonefly stoneflies sawfly sawflies hoverfly hoverflies cranefly
+craneflies lacewings peacocks peahen peahens finch finches flycatcher flycatchers
 """
 OTHER_ANIMALS = set(_OTHER_ANIMALS_TEXT.split())
 _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "larva",
@@ -154,6 +156,20 @@ def names_butterfly_thing(words: list[str]) -> bool:
             own.add(k)
     said = {k for k, w in enumerate(words) if w in _LEPIDOPTERA}
     return bool(own) and said <= own
+
+
+# animals that butterfly questions bring in as predators, partners or likenesses ("toxic to birds?", "why
+# does the large blue need ants", "bird or bug?"): asked about in a clause, they do not make it off topic
+_PARTNERS = {"bird", "birds", "bat", "bats", "bee", "bees", "bumblebee", "bumblebees", "ant", "ants", "wasp",
+             "wasps", "hornet", "hornets", "hummingbird", "hummingbirds", "spider", "spiders", "dragonfly",
+             "dragonflies", "lizard", "lizards", "frog", "frogs", "toad", "toads", "aphid", "aphids"}
+
+
+def asks_about_other_animal(asked: list[str]) -> bool:
+    """Whether an asking clause (its tokens) is about another animal, one that butterfly questions do
+    not bring in as a predator, partner or likeness ("how do I identify caddisfly species?", "why do
+    zebras have stripes?")."""
+    return about_other_animal(asked) and bool(set(asked) & OTHER_ANIMALS - _PARTNERS)
 
 
 def about_other_animal(words: list[str]) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from butterflyer.chat.intent import about_other_animal, names_butterfly_thing
+from butterflyer.chat.intent import about_other_animal, asks_about_other_animal, names_butterfly_thing
 from butterflyer.chat.text import tokens
 from butterflyer.chat.unknown import _split_compound, find_unknown, not_covered_text
 
@@ -90,3 +90,41 @@ def test_a_butterflyfish_is_another_animal() -> None:
 ])
 def test_named_things_are_off_topic(tiny_engine, message: str) -> None:  # noqa: ANN001
     assert tiny_engine.ask(message).status == "off_topic"
+
+
+@pytest.mark.parametrize("asked, other", [
+    ("how do i identify caddisfly species", True),
+    ("why do zebras have stripes", True),
+    ("toxic to birds", False),  # a predator: part of a butterfly question
+    ("why does it need ants to grow up", False),
+    ("bird or bug", False),
+])
+def test_an_asking_clause_about_another_animal(asked: str, other: bool) -> None:
+    assert asks_about_other_animal(tokens(asked)) is other
+
+
+@pytest.mark.parametrize("message", [
+    "I'm at the palace. Who was the last monarch of Madagascar and what happened to her?",
+    "Saw an atlas beetle in Malaysia. How long can the males' horns be?",
+    "Still on the monarch page, but my kids want to know: why do zebras have stripes?",
+    "My moth trap fills up with caddisflies every night. How do I identify caddisfly species?",
+])
+def test_a_covered_name_for_another_thing_is_not_answered(tiny_engine, message: str) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask(message)
+    assert reply.refused and not reply.citations
+
+
+@pytest.mark.parametrize("message, label", [
+    ("Is the Monarch Butterfly poisonous?", "MONARCH"),
+    ("I saw monarchs today. Do birds eat monarchs?", "MONARCH"),
+    ("how big is the atlas moth", "ATLAS MOTH"),
+])
+def test_the_species_itself_is_still_answered(tiny_engine, message: str, label: str) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask(message)
+    assert not reply.refused and {c.entry for c in reply.citations} == {label}
+
+
+def test_a_scientific_name_after_a_description_is_named(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("A black swallowtail with a green patch and red spots, labelled Parides sesostris. "
+                            "Is it poisonous?")
+    assert reply.status == "not_covered" and "parides sesostris" in reply.answer.lower()
