@@ -237,7 +237,8 @@ class NameShapes:
             return False  # a plural noun ("farmers hate cabbage whites", "kids adore painted ladies")
         if w in NAME_MODIFIERS or w in capital or possessive:
             return True
-        if len(w) >= 6 and w.endswith("est") and any(r in self.english for r in (w[:-3], w[:-4], w[:-3] + "e")):
+        if len(w) >= 6 and w.endswith("est") and any(r in self.english
+                                                     for r in (w[:-3], w[:-4], w[:-3] + "e")):
             return False  # a superlative: "the fastest flying moth" asks for one, it names none
         prev = toks[k - 1] if k > 0 else ""
         # ("i" only where it can be the subject: "why do i hate ...", not "kaiser-i-hind")

@@ -125,6 +125,6 @@ def test_the_species_itself_is_still_answered(tiny_engine, message: str, label: 
 
 
 def test_a_scientific_name_after_a_description_is_named(tiny_engine) -> None:  # noqa: ANN001
-    reply = tiny_engine.ask("A black swallowtail with a green patch and red spots, labelled Parides sesostris. "
-                            "Is it poisonous?")
+    reply = tiny_engine.ask("A black swallowtail with a green patch and red spots, labelled "
+                            "Parides sesostris. Is it poisonous?")
     assert reply.status == "not_covered" and "parides sesostris" in reply.answer.lower()
