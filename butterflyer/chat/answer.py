@@ -277,7 +277,15 @@ class ChatEngine:
         if unknown is not None and _described(message, unknown):
             # "black swallowtail with shiny blue hindwings" describes one, it names none; a scientific name
             # after it still names one ("..., labelled Parides sesostris")
-            unknown = latin = latin if latin is not None and not _described(message, latin) else None
+            # (another listed name typed apart from it may still name one: "black-and-white checkered
+            # skippers ... the app says common checkered skipper")
+            others = [u for u in more_unknown(message, exact_spans, unknown) if not _described(message, u)]
+            latin = latin if latin is not None and not _described(message, latin) else None
+            unknown = others[0] if others else latin
+        if unknown is not None and _alias_of_covered(tokens(message), unknown, mentions):
+            unknown = None  # "people call the monarch la mariposa monarca": the monarch's other name
+        called = self._called_name(message) if unknown is None and not mentions and current is None else None
+        unknown = unknown or called  # "locals call it the mariposa del madroño"
         if unknown is not None and self._related_in_guide(message, unknown, mentions):
             unknown = None  # "does the danaid eggfly mimic the plain tiger": its entry says so itself
         if unknown is not None:  # "queen" inside "Queen of Spain fritillary" is not the queen
@@ -384,10 +392,12 @@ class ChatEngine:
         if unknown_name and not off_topic:
             assert unknown is not None
             named_unknown = [unknown, *(u for u in more_unknown(message, exact_spans, unknown)
-                                        if not _described(message, u)),
+                                        if not _described(message, u) and called is None),
                              *([latin] if latin is not None else [])]
             pair = latin_pair(message, self.vocabulary)  # "the one labelled Acraea ranavalona"
-            if pair is not None and not any(u.start < pair.end and pair.start < u.end for u in named_unknown):
+            if (pair is not None and called is None and not set(pair.name.split()) & PLACES
+                    and re.search(rf"\b{re.escape(pair.name)}\b", normalize(message))  # ("Macon, Georgia")
+                    and not any(u.start < pair.end and pair.start < u.end for u in named_unknown)):
                 named_unknown.append(pair)
             named_unknown.sort(key=lambda u: u.start)
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
@@ -507,6 +517,29 @@ class ChatEngine:
                 continue
             compound = re.search(rf"\b{w}(?:-[a-z]+)+", norm)
             return Unknown(compound.group(0) if compound else w, k, k + 1)
+        return None
+
+    def _called_name(self, message: str) -> Unknown | None:
+        """"locals call it the mariposa del madroño", "my grandma called 'em parsleyworms": a name a visitor
+        says something is called, holding a word the guide never uses and that is no slip of one."""
+        words = tokens(message)
+        for k, w in enumerate(words):
+            if w not in _CALLING or (w == "as" and (k == 0 or words[k - 1] != "known")):
+                continue
+            start = k + 1
+            while start < len(words) and words[start] in _CALLED_FILLER:
+                start += 1
+            end = start
+            while end < len(words) and end - start < 4 and (words[end] not in STOPWORDS
+                                                          or words[end] in _NAME_JOINERS and end > start):
+                end += 1
+            phrase = words[start:end]
+            # (a word of no language the guide or English knows, or a folk "-worm" name: "parsleyworms";
+            # "what be they called proper?" holds only English)
+            if phrase and any(len(t) >= 4 and t.isalpha() and self._foreign(t)
+                              and (not _looks_english(t, _all_english()) or t.rstrip("s").endswith("worm"))
+                              for t in phrase):
+                return Unknown(" ".join(phrase), start, end)
         return None
 
     def _asks_foreign_thing(self, message: str) -> bool:
@@ -764,6 +797,23 @@ def _another_thing(message: str, mention: Mention) -> bool:
                                                and person.group(1).lower() not in _LEPIDOPTERA_WORDS
                                                and found.group(0)[0].isupper())
 
+
+def _alias_of_covered(words: Sequence[str], unknown: Unknown, mentions: Sequence[Mention]) -> bool:
+    """Whether a name the guide lacks is given as another name of a covered species: "call(s/ed) the
+    <covered name> <name>" ("people call the monarch la mariposa monarca")."""
+    for m in mentions:
+        gap = words[m.end:unknown.start]
+        before = words[max(0, m.start - 2):m.start]
+        joined = all(w in _CALLED_FILLER | _NAME_JOINERS for w in gap) and len(gap) <= 2
+        if m.end <= unknown.start and joined and _CALLING & set(before):
+            return True
+    return False
+
+
+# words that introduce what something is called ("we call them ...", "known as ...")
+_CALLING = {"call", "calls", "called", "calling", "nicknamed", "as"}
+_CALLED_FILLER = {"it", "them", "em", "this", "these", "those", "they", "the", "a", "an", "one", "ones", "s"}
+_NAME_JOINERS = {"de", "del", "da", "do", "dos", "das", "la", "le", "el", "di", "van", "von"}
 
 _SUFFIXES = ("s", "es", "er", "ers", "est", "ed", "ing", "ings", "ly", "ness", "less", "ful", "ish", "ies")
 

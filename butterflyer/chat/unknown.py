@@ -73,7 +73,7 @@ def checklist(path: Path = CHECKLIST) -> tuple[tuple[str, ...], ...]:
             split = _split_compound(toks[-1]) if len(toks) >= 2 else None
             if split is not None:
                 names.append((*toks[:-1], *split))  # "small tortoise shell", "zebra swallow tail"
-    return tuple(sorted(set(names), key=lambda t: -len(t)))
+    return tuple(sorted(set(names), key=lambda t: (-len(t), t)))  # (ties by name: the same in every process)
 
 
 def _split_compound(word: str) -> tuple[str, str] | None:

@@ -128,3 +128,41 @@ def test_a_scientific_name_after_a_description_is_named(tiny_engine) -> None:  #
     reply = tiny_engine.ask("A black swallowtail with a green patch and red spots, labelled "
                             "Parides sesostris. Is it poisonous?")
     assert reply.status == "not_covered" and "parides sesostris" in reply.answer.lower()
+
+
+@pytest.mark.parametrize("message, name", [
+    ("A big brown-and-orange butterfly comes to the fallen fruit. Locals call it the mariposa del madroño. "
+     "Does it eat the fruit?", "mariposa del madrono"),
+    ("My dill in Macon, Georgia is covered in caterpillars. My grandma always called 'em parsleyworms. "
+     "What butterfly do parsleyworms turn into?", "parsleyworms"),
+])
+def test_a_name_it_is_called_is_refused_by_name(tiny_engine, message: str, name: str) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask(message)
+    assert reply.status == "not_covered" and name in reply.answer
+    assert "macon" not in reply.answer.lower()  # a place typed "Macon, Georgia" is no binomial
+
+
+def test_a_name_called_beside_a_covered_species_is_still_answered(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("In Mexico people call the monarch la mariposa monarca. "
+                            "What do its caterpillars eat?")
+    assert reply.status == "answered" and {c.entry for c in reply.citations} == {"MONARCH"}
+
+
+def test_the_checklist_order_is_the_same_in_every_process() -> None:
+    from butterflyer.chat.unknown import checklist
+
+    names = list(checklist())
+    assert names == sorted(names, key=lambda t: (-len(t), t))
+
+
+def test_a_listed_name_after_a_described_one_is_refused(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("Little black-and-white checkered skippers are all over the mallow in my "
+                            "lawn and the app says common checkered skipper. "
+                            "Do common checkered skippers stay all year?")
+    assert reply.status == "not_covered" and "common checkered skipper" in reply.answer
+
+
+def test_an_english_word_after_called_is_no_name(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("white butterflies all over me cabbages with black tips - "
+                            "what be they called proper?")
+    assert "proper" not in reply.answer
