@@ -147,7 +147,7 @@ _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", 
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
-def _asks_about_other_animals(message: str) -> bool:
+def _asks_about_animal_groups(message: str) -> bool:
     """Whether the clauses that ask name other animals as a group ("are dragonflies and damselflies the
     same thing?") and no butterfly, moth or caterpillar."""
     words = tokens(asking_clauses(message))
@@ -188,6 +188,8 @@ class ChatEngine:
         self._name_tokens = {label: frozenset(t for n in e.names() for t in tokens(n))
                              for label, e in self.guide.species.items()}
         self.linker = SpeciesLinker(self.guide, self.vocabulary, heads=HEADS, words=english_words())
+        # every English word known offline: a word outside it may be a local species name ("the oomurasaki")
+        self._english = english_words() | dictionary_words()
         self.llm = llm
         self.planner = Planner(self.index, self.retriever, self.linker.labels,
                                {label: {stem(t) for n in e.names() for t in tokens(n)}
@@ -260,7 +262,8 @@ class ChatEngine:
         current = species_id or self._species_from_history(history or [])
         message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
                                            QUESTION_WORDS, self.vocabulary))
-        mentions = [m for m in self.linker.find(message) if not _another_thing(message, m)]
+        words = tokens(message)
+        mentions = [m for m in self.linker.find(message) if not _another_thing(message, words, m)]
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
@@ -282,7 +285,7 @@ class ChatEngine:
             others = [u for u in more_unknown(message, exact_spans, unknown) if not _described(message, u)]
             latin = latin if latin is not None and not _described(message, latin) else None
             unknown = others[0] if others else latin
-        if unknown is not None and _alias_of_covered(tokens(message), unknown, mentions):
+        if unknown is not None and _alias_of_covered(words, unknown, mentions):
             unknown = None  # "people call the monarch la mariposa monarca": the monarch's other name
         called = self._called_name(message) if unknown is None and not mentions and current is None else None
         unknown = unknown or called  # "locals call it the mariposa del madroño"
@@ -292,7 +295,6 @@ class ChatEngine:
             mentions = [m for m in mentions if m.end <= unknown.start or m.start >= unknown.end]
         # "an orange butterfly like a monarch but smaller ...": the monarch is what it is compared with
         described = is_description(message)
-        words = tokens(message)
         compared = [m.label for m in mentions if described and _compared_with(message, m.start)]
         mentions = [m for m in mentions if m.label not in compared]
         if described:
@@ -335,7 +337,8 @@ class ChatEngine:
         residual = [t for t in terms(unnamed) if t not in GENERIC]
         # the question asked is about another animal, whatever the context ("my moth trap fills with
         # caddisflies. how do I identify caddisfly species?")
-        named_animal = about_other_animal(words) or asks_about_other_animal(tokens(asking))
+        asked_words = tokens(asking)
+        named_animal = about_other_animal(words) or asks_about_other_animal(asked_words)
 
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
@@ -355,7 +358,6 @@ class ChatEngine:
             return ChatReply(answer=GREETING, species_id=focus, status="off_topic")
         if not named and names_butterfly_thing(words):  # "butterfly stroke", "butterfly pea tea"
             return ChatReply(answer=OFF_TOPIC, species_id=focus, status="off_topic")
-        asked_words = tokens(asking)
         if (asking != message and unknown is None and mentions and asks_about_other_animal(asked_words)
                 and not PRONOUNS & set(asked_words)
                 and not any(words[m.start] in asked_words for m in mentions)):
@@ -507,7 +509,7 @@ class ChatEngine:
         words = tokens(message)
         if not DOMAIN & {stem(w) for w in words}:
             return None
-        english = _all_english()
+        english = self._english
         norm = normalize(message)
         for k in range(1, len(words)):
             w = words[k]
@@ -537,7 +539,7 @@ class ChatEngine:
             # (a word of no language the guide or English knows, or a folk "-worm" name: "parsleyworms";
             # "what be they called proper?" holds only English)
             if phrase and any(len(t) >= 4 and t.isalpha() and self._foreign(t)
-                              and (not _looks_english(t, _all_english()) or t.rstrip("s").endswith("worm"))
+                              and (not _looks_english(t, self._english) or t.rstrip("s").endswith("worm"))
                               for t in phrase):
                 return Unknown(" ".join(phrase), start, end)
         return None
@@ -579,7 +581,7 @@ class ChatEngine:
         # ("caught something at the pond with 4 see-through wings, are dragonflies and damselflies the same?"
         # asks about other animals, by their group names; "like a tiny hummingbird" or "bird or bug?" is a
         # likeness)
-        if not named and is_description(message) and not _asks_about_other_animals(message) and (
+        if not named and is_description(message) and not _asks_about_animal_groups(message) and (
                 asks_identity(message) or not (follow_up or self._asks_foreign_thing(message))):
             vec = self.retriever.embed(message)
             found = candidates(self.index, self._kinds, vec, " ".join(residual), message, exclude=compared,
@@ -765,26 +767,19 @@ def _described(message: str, unknown: Unknown) -> bool:
     return looks_qualified(words[start:end])
 
 
-@lru_cache(maxsize=1)
-def _all_english() -> frozenset[str]:
-    return english_words() | dictionary_words()
-
-
 # titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
 _TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
            "prince", "princess", "baron", "general", "captain", "lord", "commodore", "sultan", "tsar"}
 _OF_A_PLACE = re.compile(r"^\s+of\s+(?:the\s+)?[A-Z]")
 _A_PERSON = re.compile(r"^\s+([A-Z][a-z]+)")
-_LEPIDOPTERA_WORDS = {"moth", "moths", "butterfly", "butterflies", "caterpillar", "caterpillars"}
 
 
-def _another_thing(message: str, mention: Mention) -> bool:
+def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool:
     """Whether a covered name stands for something else: a word of it before another animal ("Hercules
     beetle", "atlas beetle"), or a one-word name used as a title ("the last monarch of Madagascar",
-    "Admiral Nelson", "the Queen of England")."""
-    words = tokens(message)
+    "Admiral Nelson", "the Queen of England"). ``words``: the message's tokens."""
     if (mention.end < len(words) and words[mention.end] in OTHER_ANIMALS
-            and not _LEPIDOPTERA_WORDS & set(words[mention.end:mention.end + 3])):
+            and not PLAIN_HEADS & set(words[mention.end:mention.end + 3])):
         return True  # (not "clearwing hummingbird moth")
     if mention.end - mention.start != 1 or words[mention.start] not in _TITLES:
         return False
@@ -794,7 +789,7 @@ def _another_thing(message: str, mention: Mention) -> bool:
     rest = message[found.end():]
     person = _A_PERSON.search(rest)
     return bool(_OF_A_PLACE.search(rest)) or (person is not None and normalize(person.group(1)) not in HEADS
-                                               and person.group(1).lower() not in _LEPIDOPTERA_WORDS
+                                               and person.group(1).lower() not in PLAIN_HEADS
                                                and found.group(0)[0].isupper())
 
 

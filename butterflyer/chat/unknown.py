@@ -192,7 +192,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
 def _foreign_modifier(toks: list[str], i: int, guide_spans: list[tuple[int, int]], capital: set[str]) -> bool:
     """Whether the word before a checklist name at ``i`` is a non-English word that makes a longer name
     ("muga silkworm", "eri silkworm"): lower case (a capital is more often a place), no stopword, in
-    no covered name."""
+    no covered name. English here is the encoder's vocabulary only: the large offline dictionary holds
+    "muga" (the silk) and would hide the name."""
     if i == 0:
         return False
     word = toks[i - 1]
