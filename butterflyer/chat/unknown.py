@@ -131,6 +131,38 @@ def _matches(name: tuple[str, ...], toks: list[str], stems: list[set[str]], i: i
     return True
 
 
+@lru_cache(maxsize=1)
+def _all_names() -> tuple[tuple[str, ...], ...]:
+    """Checklist names, then the one-word heads, in the order they are tried."""
+    return (*checklist(), *((h,) for h in sorted(_heads())))
+
+
+@lru_cache(maxsize=1)
+def _word_index() -> dict[str, tuple[tuple[int, int], ...]]:
+    """``(name number, word position)`` of every name word, by the word and by its stem."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for n, name in enumerate(_all_names()):
+        for k, word in enumerate(name):
+            for key in {word, stem(word)}:
+                index.setdefault(key, []).append((n, k))
+    return {key: tuple(hits) for key, hits in index.items()}
+
+
+def _candidates(toks: list[str], stems: list[set[str]]) -> list[tuple[tuple[str, ...], int]]:
+    """``(name, start)`` pairs worth checking, in the order the checklist is tried (name, then start).
+    A name can match only where one of its words is typed as written (a one-word name has no slip, and a
+    longer one at most one), so the words typed look up their names instead of every name being tried."""
+    names, index = _all_names(), _word_index()
+    found: set[tuple[int, int]] = set()
+    for j, forms in enumerate(stems):
+        for form in forms:
+            for n, k in index.get(form, ()):
+                i = j - k
+                if 0 <= i <= len(toks) - len(names[n]):
+                    found.add((n, i))
+    return [(names[n], i) for n, i in sorted(found)]
+
+
 def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False) -> Unknown | None:
     """The first checklist name in ``message`` that no equal-or-longer guide name covers.
 
@@ -149,43 +181,41 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     # a message about butterflies that names no covered species ("first brimstone of the year! what does it
     # lay its eggs on?"); "fire and brimstone" is none
     on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
-    names = list(checklist()) + [(h,) for h in sorted(_heads())]
-    for name in names:
+    for name, i in _candidates(toks, stems):
         n = len(name)
-        for i in range(len(toks) - n + 1):
-            if not _matches(name, toks, stems, i) or _a_look(name, toks, i, norm):
-                continue
-            if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
-                continue
-            if i > 0 and toks[i - 1] in ("its", "their"):
-                continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
-            bare_head = name[0] in _heads() and name not in checklist()
-            needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
-            before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
-            # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is
-            # named beside it; "a gatekeeper" is as likely a person, and "a lime" a fruit)
-            after_article = i > 0 and about_butterflies and (
-                toks[i - 1] == "the" or toks[i - 1] in ("a", "an") and not guide_spans
-                and name[0] in _NEEDS_NOUN - _EVERYDAY)
-            # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
-            # "harvester" are everyday words too)
-            # (written with a capital, "Glasswing (Greta oto)", it is a name too, and so it is in a message
-            # about butterflies that names no covered species)
-            loose = (refusing or name[0] in capital or on_domain) and name[0] in _NEEDS_NOUN - _EVERYDAY
-            if needs_context and not (before_noun or after_article or loose):
-                continue
-            if needs_context and i + 1 < len(toks) and toks[i + 1] in _MARK_NOUNS:
-                continue  # "where is the comma mark on it": the mark its name is for, not the comma
-            covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
-            # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match
-            # and the rest of it is only a group word
-            covered = covered or any(s <= i < e < i + n and set(toks[e:i + n]) <= _FOLLOW
-                                     for s, e in guide_spans)
-            if not covered:
-                found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
-                if _foreign_modifier(toks, i, guide_spans, capital):
-                    return Unknown(" ".join([toks[i - 1], *found]), i - 1, i + len(found))  # "muga silkworm"
-                return Unknown(" ".join(found), i, i + len(found))
+        if not _matches(name, toks, stems, i) or _a_look(name, toks, i, norm):
+            continue
+        if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
+            continue
+        if i > 0 and toks[i - 1] in ("its", "their"):
+            continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
+        bare_head = name[0] in _heads() and name not in checklist()
+        needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
+        before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
+        # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is
+        # named beside it; "a gatekeeper" is as likely a person, and "a lime" a fruit)
+        after_article = i > 0 and about_butterflies and (
+            toks[i - 1] == "the" or toks[i - 1] in ("a", "an") and not guide_spans
+            and name[0] in _NEEDS_NOUN - _EVERYDAY)
+        # (refused anyway: "first brimstone of the year!!" names the brimstone; "gatekeeper" and
+        # "harvester" are everyday words too)
+        # (written with a capital, "Glasswing (Greta oto)", it is a name too, and so it is in a message
+        # about butterflies that names no covered species)
+        loose = (refusing or name[0] in capital or on_domain) and name[0] in _NEEDS_NOUN - _EVERYDAY
+        if needs_context and not (before_noun or after_article or loose):
+            continue
+        if needs_context and i + 1 < len(toks) and toks[i + 1] in _MARK_NOUNS:
+            continue  # "where is the comma mark on it": the mark its name is for, not the comma
+        covered = any(s <= i and i + n <= e and e - s >= n for s, e in guide_spans)
+        # "red postman butterflies" is not the "postman butterfly": a guide name overlaps the match
+        # and the rest of it is only a group word
+        covered = covered or any(s <= i < e < i + n and set(toks[e:i + n]) <= _FOLLOW
+                                 for s, e in guide_spans)
+        if not covered:
+            found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
+            if _foreign_modifier(toks, i, guide_spans, capital):
+                return Unknown(" ".join([toks[i - 1], *found]), i - 1, i + len(found))  # "muga silkworm"
+            return Unknown(" ".join(found), i, i + len(found))
     return None
 
 
