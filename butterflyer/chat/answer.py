@@ -401,6 +401,12 @@ class ChatEngine:
                     and re.search(rf"\b{re.escape(pair.name)}\b", normalize(message))  # ("Macon, Georgia")
                     and not any(u.start < pair.end and pair.start < u.end for u in named_unknown)):
                 named_unknown.append(pair)
+            # a name shaped like one beside a listed one ("een groot avondrood ..., the elefant hawk-moth in
+            # English") is named too
+            if (unknown is listed and shaped is not None and called is None
+                    and not _described(message, shaped)
+                    and not any(u.start < shaped.end and shaped.start < u.end for u in named_unknown)):
+                named_unknown.append(shaped)
             named_unknown.sort(key=lambda u: u.start)
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,

@@ -34,6 +34,13 @@ CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
 _EVERYDAY = {"gatekeeper", "harvester"}
+# Plants, foods and animals moths are named for ("leek moth", "sloth moth"): alone, the word is the thing
+_NAMED_FOR = {"acorn", "alder", "alfalfa", "bumblebee", "carob", "cucumber", "grapevine", "guineafowl",
+              "honeycomb", "leek", "litchi", "lychee", "magpie", "mullein", "mung", "nettle", "oleander",
+              "pomegranate", "raisin", "rattlebox", "sloth", "sycamore", "taro", "turnip", "yucca"}
+# the group nouns a name said without them ends with ("cecropia moth"; a caterpillar's name is mostly its
+# plant's: "oleander caterpillar")
+_GROUPS = {"butterfly", "butterflies", "moth", "moths"}
 _FOLLOW = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars"}
 # words joined to a name by a hyphen that make it a likeness, not the species ("a black swallowtail-shaped
 # butterfly")
@@ -97,7 +104,8 @@ def _heads() -> frozenset[str]:
     everyday word: "the winter" is no winter moth, "the wall" no wall butterfly)."""
     everyday = english_words()
     return frozenset(name[0] for name in checklist()
-                     if len(name) == 2 and name[1] in _FOLLOW and name[0] not in everyday)
+                     if len(name) == 2 and name[1] in _GROUPS and len(name[0]) >= 4
+                     and name[0] not in everyday and name[0] not in _NAMED_FOR)
 
 
 def _a_look(name: tuple[str, ...], toks: list[str], i: int, norm: str) -> bool:
