@@ -34,6 +34,7 @@ from butterflyer.chat.index import ChatIndex, open_index
 from butterflyer.chat.intent import (
     CUE_WORDS,
     DOMAIN,
+    LEPIDOPTERA_WORDS,
     OTHER_ANIMALS,
     QUESTION_WORDS,
     about_other_animal,
@@ -91,6 +92,7 @@ from butterflyer.chat.text import (
     RUN_TOGETHER,
     STOPWORDS,
     edit_distance,
+    fold,
     name_forms,
     normalize,
     repair_question_words,
@@ -144,6 +146,8 @@ _SHADE_WORDS = {"electric", "bright", "dark", "light", "pale", "deep", "metallic
 _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
                   "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
 # words that make a question about butterflies and moths in general, not about the page's species
+_NOT_THIS = re.compile(r"\bnot (?:this|that) (?:one|species|butterfly|moth|page)\b"
+                       r"|\bnot the (?:one|species|butterfly|moth) (?:on|in) (?:this|the) page\b")
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
@@ -263,7 +267,9 @@ class ChatEngine:
         message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
                                            QUESTION_WORDS, self.vocabulary))
         words = tokens(message)
-        mentions = [m for m in self.linker.find(message) if not _another_thing(message, words, m)]
+        linked = self.linker.find(message)
+        mentions = [m for m in linked if not _another_thing(message, words, m)]
+        a_bird = any(m.end - m.start == 1 and _a_bird(words, words[m.start]) for m in linked)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
@@ -338,12 +344,17 @@ class ChatEngine:
         # the question asked is about another animal, whatever the context ("my moth trap fills with
         # caddisflies. how do I identify caddisfly species?")
         asked_words = tokens(asking)
-        named_animal = about_other_animal(words) or asks_about_other_animal(asked_words)
+        named_animal = about_other_animal(words) or asks_about_other_animal(asked_words) or a_bird
 
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
         # ("still on the zebra longwing page, but why do zebras have stripes?": another animal, and no "it")
-        follow_up = bool(current) and (bool(PRONOUNS & set(tokens(message)))
+        # "not this one but the kahukura": the page's species is what the question is not about
+        not_this = _NOT_THIS.search(normalize(message)) if current else None
+        disowned = not_this is not None
+        # (the name after it: "this one is rusałka pawik in Polish. Not this one but rusałka pokrzywnik")
+        disowned_at = len(tokens(normalize(message)[:not_this.start()])) if not_this is not None else 0
+        follow_up = bool(current) and not disowned and (bool(PRONOUNS & set(tokens(message)))
                                        or (any(s not in ("overview", "facts") for s in intent.sections)
                                            and not (named_animal and not named))
                                        or ("the" in words and not set(words) & _GENERAL_WORDS
@@ -403,6 +414,9 @@ class ChatEngine:
                 named_unknown.append(pair)
             # a name shaped like one beside a listed one ("een groot avondrood ..., the elefant hawk-moth in
             # English") is named too
+            run = self._foreign_run(message) if unknown is listed and called is None else None
+            if run is not None and not any(u.start < run.end and run.start < u.end for u in named_unknown):
+                named_unknown.append(run)  # "modraszek ikar, the common blue"
             if (unknown is listed and shaped is not None and called is None
                     and not _described(message, shaped)
                     and not any(u.start < shaped.end and shaped.start < u.end for u in named_unknown)):
@@ -411,11 +425,13 @@ class ChatEngine:
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
-        if not unknown_name and not targets and (off_topic or plan is None or not plan.parts):
+        if not unknown_name and not targets and (off_topic or plan is None or not plan.parts or disowned):
             # "where does the brimstone live": no butterfly word (or nothing in the guide answers it),
             # but a name the guide lacks may be meant; say which
             maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
-                     or latin_pair(message, self.vocabulary) or article_name)
+                     or (None if named_animal else self._foreign_run(message, after=disowned_at))
+                     or latin_pair(message, self.vocabulary)
+                     or article_name)
             if maybe is not None:
                 return ChatReply(answer=not_covered_text(self.guide, as_typed(message, maybe.name)),
                                  species_id=focus, status="not_covered")
@@ -525,6 +541,36 @@ class ChatEngine:
                 continue
             compound = re.search(rf"\b{w}(?:-[a-z]+)+", norm)
             return Unknown(compound.group(0) if compound else w, k, k + 1)
+        return None
+
+    def _foreign_run(self, message: str, after: int = 0) -> Unknown | None:
+        """"mieniak tęczowiec", "borboleta-da-praia", "elma iç kurdu": two words or more in a row, typed in
+        lower case, that are no English word, no word of the guide and no slip of one (short ones and "da",
+        "de" may join them): a local name. Read only from a message being refused, to name it. ``after``:
+        the first token to look from."""
+        words = tokens(message)
+        typed = fold(message)
+
+        def strong(w: str) -> bool:
+            return (w.isalpha() and len(w) >= 4 and w not in STOPWORDS and w not in PLACES
+                    and not _looks_english(w, self._english) and self._foreign(w)
+                    and re.search(rf"\b{w}\b", typed) is not None)
+
+        def weak(w: str) -> bool:
+            return (w.isalpha() and 2 <= len(w) <= 3 and w not in STOPWORDS and w not in self._english
+                    and w not in self.vocabulary)
+
+        k = after
+        while k < len(words):
+            end = k
+            while end < len(words) and (strong(words[end]) or weak(words[end])
+                                        or (end > k and words[end] in _NAME_JOINERS)):
+                end += 1
+            while end > k and words[end - 1] in _NAME_JOINERS:
+                end -= 1
+            if end - k >= 2 and any(strong(w) for w in words[k:end]):
+                return Unknown(" ".join(words[k:end]), k, end)
+            k = max(end, k + 1)
         return None
 
     def _called_name(self, message: str) -> Unknown | None:
@@ -787,6 +833,8 @@ def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool
     if (mention.end < len(words) and words[mention.end] in OTHER_ANIMALS
             and not PLAIN_HEADS & set(words[mention.end:mention.end + 3])):
         return True  # (not "clearwing hummingbird moth")
+    if mention.end - mention.start == 1 and _a_bird(words, words[mention.start]):
+        return True  # "why do peacocks spread their tail feathers"
     if mention.end - mention.start != 1 or words[mention.start] not in _TITLES:
         return False
     found = re.search(rf"\b{re.escape(words[mention.start])}\b", message, re.IGNORECASE)
@@ -797,6 +845,21 @@ def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool
     return bool(_OF_A_PLACE.search(rest)) or (person is not None and normalize(person.group(1)) not in HEADS
                                                and person.group(1).lower() not in PLAIN_HEADS
                                                and found.group(0)[0].isupper())
+
+
+# words only a bird has; and what only the peacock bird does ("fans its tail", "screams all night")
+_FEATHERED = {"feather", "feathers", "feathered", "plumage", "peahen", "peahens", "peafowl", "peachick",
+              "peachicks", "beak", "beaks"}
+_PEACOCK_BIRD = {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans"}
+
+
+def _a_bird(words: Sequence[str], name: str) -> bool:
+    """Whether a one-word covered name stands for a bird: a message with feathers in it, or a peacock that
+    fans its tail or screams, and no butterfly, moth or caterpillar in it."""
+    said = set(words)
+    if said & LEPIDOPTERA_WORDS:
+        return False
+    return bool(said & _FEATHERED) or (name.rstrip("s") == "peacock" and bool(said & _PEACOCK_BIRD))
 
 
 def _alias_of_covered(words: Sequence[str], unknown: Unknown, mentions: Sequence[Mention]) -> bool:

@@ -89,11 +89,15 @@ butterflyfish butterflyfishes shark sharks whale whales dolphin dolphins turtle 
 monkey monkeys lion lions parrot parrots penguin penguins snail snails earthworm earthworms zebras giraffes
 caddisfly caddisflies mayfly mayflies stonefly stoneflies sawfly sawflies hoverfly hoverflies cranefly
 craneflies lacewings peacocks peahen peahens finch finches flycatcher flycatchers
+silverfish woodlouse woodlice earwig earwigs centipede centipedes millipede millipedes weevil weevils mite
+mites louse lice bedbug bedbugs locust locusts mantis mantises mantids planthopper planthoppers leafhopper
+leafhoppers whitefly whiteflies mealybug mealybugs
 """
 OTHER_ANIMALS = set(_OTHER_ANIMALS_TEXT.split())
 _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "larva",
                 "larvae", "pupa", "pupae", "chrysalis", "chrysalises", "cocoon", "cocoons",
                 "lepidoptera", "lepidopteran"}
+LEPIDOPTERA_WORDS = frozenset(_LEPIDOPTERA)
 
 
 # Every single-word cue, stemmed: a question word that names what is asked, never a foreign word.
@@ -176,6 +180,7 @@ def about_other_animal(words: list[str]) -> bool:
     """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
     # "hovering like a tiny hummingbird" compares a moth with one; it is not about hummingbirds
     found = {w for k, w in enumerate(words) if "like" not in words[max(0, k - 3):k]}
+    found |= {w[:-2] + "ies" for w in found if w.endswith("ys")}  # "dragonflys"
     return bool(found & OTHER_ANIMALS) and not found & _LEPIDOPTERA
 
 

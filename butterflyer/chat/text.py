@@ -29,10 +29,20 @@ _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
+# letters that no accent stripping turns into ASCII ("rusałka", "iç", "Đà Lạt", "Straße")
+_LETTERS = str.maketrans({"ł": "l", "Ł": "L", "ı": "i", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ð": "d",
+                          "æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe", "ß": "ss", "þ": "th"})
+
+
+def fold(text: str) -> str:
+    """ASCII-folded text with its case kept (accents removed)."""
+    folded = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
 def normalize(text: str) -> str:
     """Lower-case ASCII-folded text (accents removed), for matching."""
-    folded = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    return fold(text).lower()
 
 
 def split_sentences(text: str) -> list[str]:

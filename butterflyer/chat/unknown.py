@@ -277,12 +277,18 @@ def closest_covered(guide: FieldGuide, name: str) -> str | None:
 
 
 def as_typed(message: str, name: str) -> str:
-    """``name`` (normalised tokens) as the visitor wrote it, apostrophes and hyphens kept."""
-    from butterflyer.chat.text import normalize
-
+    """``name`` (normalised tokens) as the visitor wrote it: apostrophes, hyphens and accents kept, in
+    lower case ("sâu keo mùa thu", "rusałka pokrzywnik")."""
+    folded, origin = [], []
+    for k, char in enumerate(message):
+        for out in normalize(char):
+            folded.append(out)
+            origin.append(k)
     pattern = r"[^a-z0-9]+".join(re.escape(t) for t in name.split())
-    found = re.search(pattern, normalize(message))
-    return found.group(0) if found else name
+    found = re.search(pattern, "".join(folded))
+    if not found:
+        return name
+    return message[origin[found.start()]:origin[found.end() - 1] + 1].lower()
 
 
 def not_covered_text(guide: FieldGuide, name: str, *others: str) -> str:
