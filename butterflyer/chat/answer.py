@@ -269,7 +269,7 @@ class ChatEngine:
         words = tokens(message)
         linked = self.linker.find(message)
         mentions = [m for m in linked if not _another_thing(message, words, m)]
-        a_bird = any(m.end - m.start == 1 and _a_bird(words, words[m.start]) for m in linked)
+        another_sense = any(m.end - m.start == 1 and _another_sense(words, words[m.start]) for m in linked)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
@@ -341,10 +341,10 @@ class ChatEngine:
                 intent.sections = lead + [s for s in intent.sections if s not in lead]
         intent.on_domain = intent.on_domain or parse_intent(message, terms(message)).on_domain
         residual = [t for t in terms(unnamed) if t not in GENERIC]
-        # the question asked is about another animal, whatever the context ("my moth trap fills with
-        # caddisflies. how do I identify caddisfly species?")
+        # the question asked is about another animal or thing, whatever the context ("my moth trap fills
+        # with caddisflies. how do I identify caddisfly species?", "is Julia faster than Python")
         asked_words = tokens(asking)
-        named_animal = about_other_animal(words) or asks_about_other_animal(asked_words) or a_bird
+        other_subject = about_other_animal(words) or asks_about_other_animal(asked_words) or another_sense
 
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
@@ -356,7 +356,7 @@ class ChatEngine:
         disowned_at = len(tokens(normalize(message)[:not_this.start()])) if not_this is not None else 0
         follow_up = bool(current) and not disowned and (bool(PRONOUNS & set(tokens(message)))
                                        or (any(s not in ("overview", "facts") for s in intent.sections)
-                                           and not (named_animal and not named))
+                                           and not (other_subject and not named))
                                        or ("the" in words and not set(words) & _GENERAL_WORDS
                                            and not about_other_animal(words)))
         targets = named or ([current] if current and follow_up else [])
@@ -400,7 +400,7 @@ class ChatEngine:
             plan, off_topic = self.planner.general(query, self.retriever.embed(message), bool(name_like))
             if plan is not None and described and any(c.entry_kind == "species" for c, _ in plan.parts):
                 plan = None  # a description no species fits is not answered by one species' sentence
-            if not off_topic and named_animal:
+            if not off_topic and other_subject:
                 plan, off_topic = None, True  # "how do honeybees make honey": nectar is no butterfly cue
         if unknown_name and not off_topic:
             assert unknown is not None
@@ -429,7 +429,7 @@ class ChatEngine:
             # "where does the brimstone live": no butterfly word (or nothing in the guide answers it),
             # but a name the guide lacks may be meant; say which
             maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)
-                     or (None if named_animal else self._foreign_run(message, after=disowned_at))
+                     or (None if other_subject else self._foreign_run(message, after=disowned_at))
                      or latin_pair(message, self.vocabulary)
                      or article_name)
             if maybe is not None:
@@ -811,6 +811,8 @@ def _described(message: str, unknown: Unknown) -> bool:
             and tells_looks(" ".join(words[start:end]))  # "elephant hawk moth ... with fake eyes" names one
             and not (words and words[0] in {"where", "when", "how", "why", "does", "do", "is", "are"})):
         return True
+    if start >= 1 and words[start - 1] in _SAYS:
+        return False  # "look like bird poop, my tita says lime butterfly": what it is called
     if not is_description(message):
         return False
     if start >= 2 and words[start - 1] in {"and", "or"} and (words[start - 2] in COLOURS
@@ -818,6 +820,9 @@ def _described(message: str, unknown: Unknown) -> bool:
         return True
     return looks_qualified(words[start:end])
 
+
+# words a name follows when someone says what a thing is called
+_SAYS = {"says", "said", "say", "called", "named", "calls", "reckons", "thinks"}
 
 # titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
 _TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
@@ -833,7 +838,7 @@ def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool
     if (mention.end < len(words) and words[mention.end] in OTHER_ANIMALS
             and not PLAIN_HEADS & set(words[mention.end:mention.end + 3])):
         return True  # (not "clearwing hummingbird moth")
-    if mention.end - mention.start == 1 and _a_bird(words, words[mention.start]):
+    if mention.end - mention.start == 1 and _another_sense(words, words[mention.start]):
         return True  # "why do peacocks spread their tail feathers"
     if mention.end - mention.start != 1 or words[mention.start] not in _TITLES:
         return False
@@ -847,19 +852,29 @@ def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool
                                                and found.group(0)[0].isupper())
 
 
-# words only a bird has; and what only the peacock bird does ("fans its tail", "screams all night")
+# words only a bird has
 _FEATHERED = {"feather", "feathers", "feathered", "plumage", "peahen", "peahens", "peafowl", "peachick",
               "peachicks", "beak", "beaks"}
-_PEACOCK_BIRD = {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans"}
+# one-word covered names with another common sense, and words that only that sense goes with (a peacock
+# that fans its tail or screams, the Julia language, the Apollo missions, an atlas of maps, the moon)
+_OTHER_SENSE = {
+    "peacock": {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans"},
+    "julia": {"python", "programming", "code", "coding", "language", "compiler", "matlab", "script"},
+    "apollo": {"mission", "missions", "astronaut", "astronauts", "rocket", "nasa", "spacecraft", "lunar"},
+    "atlas": {"map", "maps", "road", "shrugged", "titan", "globe"},
+    "luna": {"lunar", "orbit", "spacecraft", "probe", "rover"},
+    "comet": {"orbit", "halley", "telescope", "nucleus", "asteroid", "meteor", "planet", "planets"},
+    "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "nile", "egyptian"},
+}
 
 
-def _a_bird(words: Sequence[str], name: str) -> bool:
-    """Whether a one-word covered name stands for a bird: a message with feathers in it, or a peacock that
-    fans its tail or screams, and no butterfly, moth or caterpillar in it."""
+def _another_sense(words: Sequence[str], name: str) -> bool:
+    """Whether a one-word covered name stands for something else: feathers (a bird), or a word only its
+    other sense goes with, and no butterfly, moth or caterpillar in the message."""
     said = set(words)
     if said & LEPIDOPTERA_WORDS:
         return False
-    return bool(said & _FEATHERED) or (name.rstrip("s") == "peacock" and bool(said & _PEACOCK_BIRD))
+    return bool(said & _FEATHERED) or bool(said & _OTHER_SENSE.get(name.rstrip("s"), set()))
 
 
 def _alias_of_covered(words: Sequence[str], unknown: Unknown, mentions: Sequence[Mention]) -> bool:

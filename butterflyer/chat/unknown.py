@@ -120,8 +120,9 @@ def _a_look(name: tuple[str, ...], toks: list[str], i: int, norm: str) -> bool:
 
 
 def _slip(word: str, typed: str) -> bool:
-    """Whether ``typed`` is a one-letter slip of a long name word ("empror" for "emperor")."""
-    return (len(word) >= 6 and len(typed) >= 5 and typed[0] == word[0]
+    """Whether ``typed`` is a one-letter slip of a name word of five letters or more ("empror" for
+    "emperor", "pansey" for "pansy")."""
+    return (len(word) >= 5 and len(typed) >= 5 and typed[0] == word[0]
             and edit_distance(word, typed, 1) <= 1)
 
 
