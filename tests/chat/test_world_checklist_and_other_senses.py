@@ -1,0 +1,138 @@
+"""Turn 16 readings: the world checklist (scientific, local-language and caterpillar names) and its lookup
+by word, local names typed as a run of unknown words, "not this one but ..." on a species page, and
+covered names used for something else (a peacock's feathers, the Julia language)."""
+
+from __future__ import annotations
+
+import pytest
+
+from butterflyer.chat.text import normalize, tokens
+from butterflyer.chat.unknown import (
+    _all_names,
+    _candidates,
+    _forms,
+    _heads,
+    _matches,
+    as_typed,
+    checklist,
+    find_unknown,
+)
+
+MESSAGES = [
+    "Is Papilio machaon the same as the old world swallowtail?",
+    "the purple empror came down to the puddle",
+    "Saw a peacock pansey sunning on the path near Chiang Mai",
+    "how big is the atlas moth and does the cecropia moth get bigger",
+    "large white caterpillars on my sprouts",
+    "zebra swallow tail on the pawpaw",
+    "what do monarchs eat",
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_the_word_lookup_finds_every_match_that_trying_every_name_finds(message: str) -> None:
+    toks = tokens(message)
+    stems = [_forms(t) for t in toks]
+    names = _all_names()
+    brute = [(name, i) for name in names for i in range(len(toks) - len(name) + 1)
+             if _matches(name, toks, stems, i)]
+    looked_up = [(name, i) for name, i in _candidates(toks, stems) if _matches(name, toks, stems, i)]
+    assert looked_up == brute  # the same matches, in the same order (name, then position)
+
+
+def test_the_checklist_holds_scientific_local_and_caterpillar_names() -> None:
+    names = {" ".join(name) for name in checklist()}
+    assert {"papilio machaon", "oomurasaki", "tomato hornworm", "sau keo mua thu"} <= names
+    assert len(names) > 2500
+
+
+@pytest.mark.parametrize("message, name", [
+    ("Is the Castalius rosimon on the jujube the same as the elbowed pierrot?", "castalius rosimon"),
+    ("the tordeuse des bourgeons de l'épinette is back in our firs", "tordeuse des bourgeons de l epinette"),
+    ("Saw a peacock pansey sunning on the path", "peacock pansey"),  # one slip in a five-letter word
+])
+def test_world_checklist_names_are_found(message: str, name: str) -> None:
+    found = find_unknown(message, [])
+    assert found is not None and found.name == name
+
+
+@pytest.mark.parametrize("message", [
+    "fat green caterpillar eating the oleander by our pool",
+    "spiky black caterpillars in a web on the nettles",
+    "caterpillars on the cucumber leaves, what butterfly are they",
+])
+def test_a_plant_a_moth_is_named_for_is_no_name_alone(message: str) -> None:
+    assert find_unknown(message, []) is None
+
+
+def test_one_word_short_names_come_from_butterfly_and_moth_names_only() -> None:
+    heads = _heads()
+    assert "cecropia" in heads
+    assert not {"oleander", "nettle", "leek", "bumblebee"} & heads
+
+
+def test_letters_without_an_accent_fold_to_ascii() -> None:
+    assert tokens("rusałka pokrzywnik") == ["rusalka", "pokrzywnik"]
+    assert normalize("Straße, Đà Lạt, iç, Søndre") == "strasse, da lat, ic, sondre"
+
+
+@pytest.mark.parametrize("message, name, typed", [
+    ("My maize is eaten by sâu keo mùa thu. Where?", "sau keo mua thu", "sâu keo mùa thu"),
+    ("Not this one but rusałka pokrzywnik: does it breed on nettles?", "rusalka pokrzywnik",
+     "rusałka pokrzywnik"),
+    ("the Queen of Spain Fritillary", "queen of spain fritillary", "queen of spain fritillary"),
+])
+def test_a_name_is_given_back_as_typed_with_its_accents(message: str, name: str, typed: str) -> None:
+    assert as_typed(message, name) == typed
+
+
+@pytest.mark.parametrize("message, name", [
+    ("wczoraj saw a mieniak tęczowiec on a forest road sucking at the mud, why does it drink from dung?",
+     "mieniak tęczowiec"),
+    ("the borboleta-da-praia from the restinga near Rio: is it still endangered?", "borboleta-da-praia"),
+])
+def test_a_run_of_unknown_lower_case_words_is_named_when_refused(tiny_engine, message: str,  # noqa: ANN001
+                                                                 name: str) -> None:
+    reply = tiny_engine.ask(message)
+    assert reply.status == "not_covered" and name in reply.answer
+
+
+def test_not_this_one_leaves_the_page_species_out(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("Not this one but modraszek ikar from my meadow near Kraków. "
+                            "How do I tell the female from the male?", species_id="MONARCH")
+    assert reply.status == "not_covered" and "modraszek ikar" in reply.answer and not reply.citations
+    page = tiny_engine.ask("How do I tell the female from the male?", species_id="MONARCH")
+    assert not page.refused  # the page's species is still the one asked about without it
+
+
+@pytest.mark.parametrize("message", [
+    "Why do peacocks spread their tail feathers?",
+    "My class asked why a peacock fans its tail. What is the reason?",
+    "Is Julia faster than Python for crunching our garden rainfall data?",
+    "Which Apollo mission first landed on the Moon, and who were the astronauts?",
+    "Silver, wriggly, wingless insects in my kitchen cupboard - silverfish? How do I get rid of them?",
+    "why do dragonflys have four wings",
+])
+def test_a_covered_name_in_another_sense_is_off_topic(message: str) -> None:
+    from butterflyer.chat.answer import default_engine
+
+    reply = default_engine().ask(message)
+    assert reply.status == "off_topic" and not reply.citations
+
+
+@pytest.mark.parametrize("message, label", [
+    ("why does the peacock butterfly have eyespots", "PEACOCK"),
+    ("what do peacock caterpillars eat", "PEACOCK"),
+    ("where do julia butterflies live", "JULIA"),
+])
+def test_the_butterfly_of_that_name_is_still_answered(message: str, label: str) -> None:
+    from butterflyer.chat.answer import default_engine
+
+    reply = default_engine().ask(message)
+    assert not reply.refused and label in {c.entry for c in reply.citations}
+
+
+def test_a_name_someone_says_is_no_description(tiny_engine) -> None:  # noqa: ANN001
+    reply = tiny_engine.ask("My calamansi tree is full of caterpillars that look like bird poop, my tita "
+                            "says lime butterfly. Will they kill the tree?")
+    assert reply.status == "not_covered" and "lime butterfly" in reply.answer
