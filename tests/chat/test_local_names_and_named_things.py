@@ -132,7 +132,7 @@ def test_a_scientific_name_after_a_description_is_named(tiny_engine) -> None:  #
 
 @pytest.mark.parametrize("message, name", [
     ("A big brown-and-orange butterfly comes to the fallen fruit. Locals call it the mariposa del madroño. "
-     "Does it eat the fruit?", "mariposa del madrono"),
+     "Does it eat the fruit?", "mariposa del madroño"),  # (named as typed, accent kept)
     ("My dill in Macon, Georgia is covered in caterpillars. My grandma always called 'em parsleyworms. "
      "What butterfly do parsleyworms turn into?", "parsleyworms"),
 ])

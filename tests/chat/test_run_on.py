@@ -241,7 +241,7 @@ def test_grader_reads_spelt_out_units_and_hyphenated_names() -> None:
 def test_a_capitalised_checklist_word_is_a_name() -> None:
     message = "Glasswing (Greta oto) -- how are its wings see-through?"
     found = find_unknown(message, [])
-    assert found is not None  # (the scientific name is on the checklist too, and a longer name is tried first)
+    assert found is not None  # (its scientific name is listed too, and a longer name is tried first)
     assert "glasswing" in {found.name, *(u.name for u in more_unknown(message, [], found))}
     assert find_unknown("the glasswing effect in windows", []) is None
 
