@@ -82,8 +82,15 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "resident": (re.compile(r"\b(all (the )?year|year[- ]round)\b[^?]*\bor\b|\b(resident|migrant|immigrant|"
                             r"come from abroad|comes from abroad|arrive from)\b|"
                             r"\b(fly|flies|come|comes) in( from \w+)?\s*(\?|$)|"
-                            r"\b(fly|flies|come|comes) in from\b"),
-                 re.compile(r"\b(migrants?|migrat\w*|immigrants?|resident|visitors?|arriv\w*|"
+                            r"\b(fly|flies|come|comes) in from\b|"
+                            # "where on earth have they come from", "do they come over from somewhere else",
+                            # "where do these go for the winter"
+                            r"\bwhere\b[^?.]{0,20}\b(have|had) (they|these|those|it|this|that|one) "
+                            r"(come|came)\b|"
+                            r"\b(come|comes|came) (over )?(from|fae) (somewhere|elsewhere|abroad|another)\b|"
+                            r"\bwhere (do|does|did) (they|these|those|it|this one|that one|the \w+) go\b"
+                            r"[^?.]{0,25}\bwinter\b"),
+                 re.compile(r"\b(migrants?|migrat\w*|immigrants?|resident|visitors?|arriv\w*|introduc\w*|native|"
                             r"overwinter\w*|hibernat\w*|spends? the winter|survive the winter)\b")),
     # who described or discovered it (and when): only a sentence naming the describer or the year answers
     "author": (re.compile(r"\bwho (first )?(described|discovered|found|classified)\b|\bdiscover\w*\b|"
