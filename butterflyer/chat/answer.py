@@ -63,6 +63,7 @@ from butterflyer.chat.names import (
     latin_pair,
     names_an_insect,
 )
+from butterflyer.chat.other_things import find_other_things
 from butterflyer.chat.plan import NUMBER_WORDS, SYNONYMS, Plan, Planner, Query, mentions_business
 from butterflyer.chat.reply import (
     GREETING,
@@ -268,7 +269,12 @@ class ChatEngine:
                                            QUESTION_WORDS, self.vocabulary))
         words = tokens(message)
         linked = self.linker.find(message)
-        mentions = [m for m in linked if not _another_thing(message, words, m)]
+        # "black-naped monarch", "Apollo 11": a covered name inside a listed thing is not that species
+        things = [(s, e) for s, e in find_other_things(words) if not _names_a_butterfly(words, e)]
+        mentions = [m for m in linked if not _another_thing(message, words, m)
+                    and not any(s <= m.start and m.end <= e for s, e in things)]
+        outside = {w for k, w in enumerate(words) if not any(s <= k < e for s, e in things)}
+        thing_only = bool(things) and not mentions and not outside & LEPIDOPTERA_WORDS
         another_sense = any(m.end - m.start == 1 and _another_sense(words, words[m.start]) for m in linked)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -276,8 +282,10 @@ class ChatEngine:
         # (a checklist name typed whole beats a slip-tolerant match: "cloudless sulphur" is no slip of
         # "clouded sulphur")
         exact_spans = [(m.start, m.end) for m in mentions if m.exact]
-        listed = find_unknown(message, exact_spans)
+        listed = find_unknown(message, exact_spans + things)
         shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
+        if shaped is not None and any(s < shaped.end and shaped.start < e for s, e in things):
+            shaped = None  # ("de Havilland Tiger Moth" is an aircraft)
         unknown = listed or shaped
         # "can I see morpho polyphemus, the white morpho?": a scientific name beside a listed one is named too
         latin = (shaped if listed is not None and shaped is not None and len(shaped.name.split()) == 2
@@ -344,7 +352,8 @@ class ChatEngine:
         # the question asked is about another animal or thing, whatever the context ("my moth trap fills
         # with caddisflies. how do I identify caddisfly species?", "is Julia faster than Python")
         asked_words = tokens(asking)
-        other_subject = about_other_animal(words) or asks_about_other_animal(asked_words) or another_sense
+        other_subject = (about_other_animal(words) or asks_about_other_animal(asked_words) or another_sense
+                         or thing_only)
 
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
@@ -866,6 +875,13 @@ _OTHER_SENSE = {
     "comet": {"orbit", "halley", "telescope", "nucleus", "asteroid", "meteor", "planet", "planets"},
     "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "nile", "egyptian"},
 }
+
+
+def _names_a_butterfly(words: Sequence[str], end: int) -> bool:
+    """Whether a listed thing ending at ``end`` begins a butterfly's name ("Queen Victoria's birdwing")."""
+    after = words[end + 1] if end + 1 < len(words) and words[end] == "s" else (words[end] if end < len(words)
+                                                                               else "")
+    return after in HEADS or after in LEPIDOPTERA_WORDS
 
 
 def _another_sense(words: Sequence[str], name: str) -> bool:
