@@ -18,7 +18,7 @@ from pathlib import Path
 
 from butterflyer.chat.describe import COLOURS
 from butterflyer.chat.embed import english_words
-from butterflyer.chat.intent import DOMAIN
+from butterflyer.chat.intent import DOMAIN, OTHER_ANIMALS
 from butterflyer.chat.schema import FieldGuide
 from butterflyer.chat.text import (
     STOPWORDS,
@@ -196,6 +196,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             continue
         if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
             continue
+        if i + n < len(toks) and toks[i + n] in OTHER_ANIMALS:
+            continue  # "a small blue bird": a look of another animal, not the small blue
         if i > 0 and toks[i - 1] in ("its", "their"):
             continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
         bare_head = name[0] in _heads() and name not in checklist()

@@ -136,3 +136,53 @@ def test_a_name_someone_says_is_no_description(tiny_engine) -> None:  # noqa: AN
     reply = tiny_engine.ask("My calamansi tree is full of caterpillars that look like bird poop, my tita "
                             "says lime butterfly. Will they kill the tree?")
     assert reply.status == "not_covered" and "lime butterfly" in reply.answer
+
+
+@pytest.mark.parametrize("message, span", [
+    ("a birder friend said black-naped monarch. do black-naped monarchs build cup nests?", (4, 7)),
+    ("which apollo 11 astronaut stayed in orbit", (1, 3)),
+    ("my grandfather flew a de havilland tiger moth", (4, 8)),
+])
+def test_things_named_like_butterflies_are_found(message: str, span: tuple[int, int]) -> None:
+    from butterflyer.chat.other_things import find_other_things
+
+    assert find_other_things(tokens(message))[0] == span
+
+
+@pytest.mark.parametrize("message", [
+    "Spotted a small blue bird in Kerala, a birder said black-naped monarch. Do black-naped monarchs build "
+    "cup nests?",
+    "My grandfather learned to fly on a de Havilland Tiger Moth. What engine did it use?",
+    "How do emperor penguins survive the Antarctic winter?",
+])
+def test_a_message_about_a_thing_named_like_a_butterfly_is_off_topic(message: str) -> None:
+    from butterflyer.chat.answer import default_engine
+
+    reply = default_engine().ask(message)
+    assert reply.status == "off_topic" and not reply.citations
+
+
+@pytest.mark.parametrize("message, label", [
+    ("what does the Queen Victoria's birdwing look like", None),  # a person's name begins a butterfly's
+    ("is the monarch flycatcher named after the monarch butterfly?", "MONARCH"),
+])
+def test_a_butterfly_beside_or_after_a_listed_thing_is_still_read(message: str, label: str | None) -> None:
+    from butterflyer.chat.answer import default_engine
+
+    reply = default_engine().ask(message)
+    if label is None:
+        assert reply.status == "not_covered" and "queen victoria's birdwing" in reply.answer.lower()
+    else:
+        assert reply.status != "off_topic"
+
+
+@pytest.mark.parametrize("message, asked", [
+    ("where on earth have they come from?", True),
+    ("dae they come over fae somewhere else or are they born here?", True),
+    ("where do these go for the winter?", True),
+    ("where does it live?", False),
+])
+def test_where_a_butterfly_has_come_from_asks_if_it_is_a_migrant(message: str, asked: bool) -> None:
+    from butterflyer.chat.asks import asks
+
+    assert ("resident" in asks(message)) == asked
