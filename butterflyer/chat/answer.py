@@ -146,9 +146,10 @@ _SHADE_WORDS = {"electric", "bright", "dark", "light", "pale", "deep", "metallic
                 "rich", "shimmering", "glittering", "vibrant"}
 _PATTERN_NOUNS = {"dots", "dot", "spots", "spot", "stripes", "stripe", "bands", "band", "patches", "patch",
                   "markings", "marks", "edges", "edge", "border", "borders", "lines", "line", "streaks"}
-# words that make a question about butterflies and moths in general, not about the page's species
+# what a visitor says to turn from the page's species to another ("not this one but the kahukura")
 _NOT_THIS = re.compile(r"\bnot (?:this|that) (?:one|species|butterfly|moth|page)\b"
                        r"|\bnot the (?:one|species|butterfly|moth) (?:on|in) (?:this|the) page\b")
+# words that make a question about butterflies and moths in general, not about the page's species
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
@@ -421,11 +422,11 @@ class ChatEngine:
                     and re.search(rf"\b{re.escape(pair.name)}\b", normalize(message))  # ("Macon, Georgia")
                     and not any(u.start < pair.end and pair.start < u.end for u in named_unknown)):
                 named_unknown.append(pair)
-            # a name shaped like one beside a listed one ("een groot avondrood ..., the elefant hawk-moth in
-            # English") is named too
+            # a local name beside a listed one ("modraszek ikar, the common blue") is named too, and so is
+            # a name shaped like one ("een groot avondrood ..., the elefant hawk-moth in English")
             run = self._foreign_run(message) if unknown is listed and called is None else None
             if run is not None and not any(u.start < run.end and run.start < u.end for u in named_unknown):
-                named_unknown.append(run)  # "modraszek ikar, the common blue"
+                named_unknown.append(run)
             if (unknown is listed and shaped is not None and called is None
                     and not _described(message, shaped)
                     and not any(u.start < shaped.end and shaped.start < u.end for u in named_unknown)):
@@ -553,7 +554,7 @@ class ChatEngine:
         return None
 
     def _foreign_run(self, message: str, after: int = 0) -> Unknown | None:
-        """"mieniak tęczowiec", "borboleta-da-praia", "elma iç kurdu": two words or more in a row, typed in
+        """"mieniak tęczowiec", "borboleta-da-praia", "modraszek ikar": two words or more in a row, typed in
         lower case, that are no English word, no word of the guide and no slip of one (short ones and "da",
         "de" may join them): a local name. Read only from a message being refused, to name it. ``after``:
         the first token to look from."""
