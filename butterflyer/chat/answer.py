@@ -107,6 +107,7 @@ from butterflyer.chat.unknown import (
     Unknown,
     as_typed,
     checklist,
+    checklist_index,
     find_unknown,
     more_unknown,
     not_covered_text,
@@ -182,6 +183,7 @@ class ChatEngine:
         # words questions are asked with ("wehres", "datyime", "glassiwng")
         self._spelled = frozenset(self.vocabulary | QUESTION_WORDS | CUE_WORDS | STOPWORDS
                                   | {w for name in checklist() for w in name} | set(SYNONYMS) | RUN_TOGETHER)
+        checklist_index()  # (built here, not on the first question)
         self.vocabulary |= {stem(t) for t in self.vocabulary}
         # every vocabulary word with one letter dropped: a question word one edit away from a guide word
         # shares one of these with it (a cheap stand-in for an edit-distance search)
@@ -274,8 +276,9 @@ class ChatEngine:
         things = [(s, e) for s, e in find_other_things(words) if not _names_a_butterfly(words, e)]
         mentions = [m for m in linked if not _another_thing(message, words, m)
                     and not any(s <= m.start and m.end <= e for s, e in things)]
-        outside = {w for k, w in enumerate(words) if not any(s <= k < e for s, e in things)}
-        thing_only = bool(things) and not mentions and not outside & LEPIDOPTERA_WORDS
+        # (a message about such a thing alone, with no butterfly word outside it, is off topic)
+        thing_only = bool(things) and not mentions and not {
+            w for k, w in enumerate(words) if not any(s <= k < e for s, e in things)} & LEPIDOPTERA_WORDS
         another_sense = any(m.end - m.start == 1 and _another_sense(words, words[m.start]) for m in linked)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
@@ -560,25 +563,21 @@ class ChatEngine:
         the first token to look from."""
         words = tokens(message)
         typed = fold(message)
-
-        def strong(w: str) -> bool:
-            return (w.isalpha() and len(w) >= 4 and w not in STOPWORDS and w not in PLACES
-                    and not _looks_english(w, self._english) and self._foreign(w)
-                    and re.search(rf"\b{w}\b", typed) is not None)
-
-        def weak(w: str) -> bool:
-            return (w.isalpha() and 2 <= len(w) <= 3 and w not in STOPWORDS and w not in self._english
-                    and w not in self.vocabulary)
-
+        # each word: a long foreign word typed in lower case, a short one, or neither
+        strong = [w.isalpha() and len(w) >= 4 and w not in STOPWORDS and w not in PLACES
+                  and not _looks_english(w, self._english) and self._foreign(w)
+                  and re.search(rf"\b{w}\b", typed) is not None for w in words]
+        weak = [w.isalpha() and 2 <= len(w) <= 3 and w not in STOPWORDS and w not in self._english
+                and w not in self.vocabulary for w in words]
         k = after
         while k < len(words):
             end = k
-            while end < len(words) and (strong(words[end]) or weak(words[end])
+            while end < len(words) and (strong[end] or weak[end]
                                         or (end > k and words[end] in _NAME_JOINERS)):
                 end += 1
             while end > k and words[end - 1] in _NAME_JOINERS:
                 end -= 1
-            if end - k >= 2 and any(strong(w) for w in words[k:end]):
+            if end - k >= 2 and any(strong[k:end]):
                 return Unknown(" ".join(words[k:end]), k, end)
             k = max(end, k + 1)
         return None
@@ -831,9 +830,6 @@ def _described(message: str, unknown: Unknown) -> bool:
     return looks_qualified(words[start:end])
 
 
-# words a name follows when someone says what a thing is called
-_SAYS = {"says", "said", "say", "called", "named", "calls", "reckons", "thinks"}
-
 # titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
 _TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
            "prince", "princess", "baron", "general", "captain", "lord", "commodore", "sultan", "tsar"}
@@ -879,10 +875,12 @@ _OTHER_SENSE = {
 
 
 def _names_a_butterfly(words: Sequence[str], end: int) -> bool:
-    """Whether a listed thing ending at ``end`` begins a butterfly's name ("Queen Victoria's birdwing")."""
-    after = words[end + 1] if end + 1 < len(words) and words[end] == "s" else (words[end] if end < len(words)
-                                                                               else "")
-    return after in HEADS or after in LEPIDOPTERA_WORDS
+    """Whether a listed thing ending at ``end`` begins a butterfly's name ("Queen Victoria's birdwing"):
+    the next word, past a possessive "s", is a group word."""
+    rest = list(words[end:])
+    if rest[:1] == ["s"]:
+        rest = rest[1:]
+    return bool(rest) and (rest[0] in HEADS or rest[0] in LEPIDOPTERA_WORDS)
 
 
 def _another_sense(words: Sequence[str], name: str) -> bool:
@@ -910,6 +908,8 @@ def _alias_of_covered(words: Sequence[str], unknown: Unknown, mentions: Sequence
 _CALLING = {"call", "calls", "called", "calling", "nicknamed", "as"}
 _CALLED_FILLER = {"it", "them", "em", "this", "these", "those", "they", "the", "a", "an", "one", "ones", "s"}
 _NAME_JOINERS = {"de", "del", "da", "do", "dos", "das", "la", "le", "el", "di", "van", "von"}
+# words a name follows when someone says what a thing is called ("my tita says lime butterfly")
+_SAYS = _CALLING - {"as", "calling"} | {"says", "said", "say", "named", "reckons", "thinks"}
 
 _SUFFIXES = ("s", "es", "er", "ers", "est", "ed", "ing", "ings", "ly", "ness", "less", "ful", "ish", "ies")
 

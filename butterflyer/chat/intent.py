@@ -97,7 +97,6 @@ OTHER_ANIMALS = set(_OTHER_ANIMALS_TEXT.split())
 _LEPIDOPTERA = {"butterfly", "butterflies", "moth", "moths", "caterpillar", "caterpillars", "larva",
                 "larvae", "pupa", "pupae", "chrysalis", "chrysalises", "cocoon", "cocoons",
                 "lepidoptera", "lepidopteran"}
-LEPIDOPTERA_WORDS = frozenset(_LEPIDOPTERA)
 
 
 # Every single-word cue, stemmed: a question word that names what is asked, never a foreign word.
@@ -130,6 +129,8 @@ GROUP_NOUNS = set(_GROUP_TEXT.split())
 
 # group words that are only ever butterflies or moths (not "owl", "tiger", "blue" ...)
 _LEPIDOPTERA |= GROUP_NOUNS - {"owl", "tiger", "nymph", "blue", "white", "copper"}
+# words that make a message about butterflies and moths: group nouns, life stages and group words
+LEPIDOPTERA_WORDS = frozenset(_LEPIDOPTERA)
 
 
 # things named after butterflies that are none ("butterfly stroke", "butterfly pea", "butterflies in my

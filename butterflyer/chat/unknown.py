@@ -142,12 +142,14 @@ def _matches(name: tuple[str, ...], toks: list[str], stems: list[set[str]], i: i
 
 @lru_cache(maxsize=1)
 def _all_names() -> tuple[tuple[str, ...], ...]:
-    """Checklist names, then the one-word heads, in the order they are tried."""
-    return (*checklist(), *((h,) for h in sorted(_heads())))
+    """Checklist names, then the one-word heads that are not checklist names themselves, in the order
+    they are tried: a name numbered ``len(checklist())`` or more is a bare head."""
+    listed = set(checklist())
+    return (*checklist(), *((h,) for h in sorted(_heads()) if (h,) not in listed))
 
 
 @lru_cache(maxsize=1)
-def _word_index() -> dict[str, tuple[tuple[int, int], ...]]:
+def checklist_index() -> dict[str, tuple[tuple[int, int], ...]]:
     """``(name number, word position)`` of every name word, by the word and by its stem."""
     index: dict[str, list[tuple[int, int]]] = {}
     for n, name in enumerate(_all_names()):
@@ -157,11 +159,11 @@ def _word_index() -> dict[str, tuple[tuple[int, int], ...]]:
     return {key: tuple(hits) for key, hits in index.items()}
 
 
-def _candidates(toks: list[str], stems: list[set[str]]) -> list[tuple[tuple[str, ...], int]]:
-    """``(name, start)`` pairs worth checking, in the order the checklist is tried (name, then start).
+def _candidates(toks: list[str], stems: list[set[str]]) -> list[tuple[tuple[str, ...], int, bool]]:
+    """``(name, start, bare head)`` worth checking, in the order the checklist is tried (name, then start).
     A name can match only where one of its words is typed as written (a one-word name has no slip, and a
     longer one at most one), so the words typed look up their names instead of every name being tried."""
-    names, index = _all_names(), _word_index()
+    names, index = _all_names(), checklist_index()
     found: set[tuple[int, int]] = set()
     for j, forms in enumerate(stems):
         for form in forms:
@@ -169,7 +171,8 @@ def _candidates(toks: list[str], stems: list[set[str]]) -> list[tuple[tuple[str,
                 i = j - k
                 if 0 <= i <= len(toks) - len(names[n]):
                     found.add((n, i))
-    return [(names[n], i) for n, i in sorted(found)]
+    listed = len(checklist())
+    return [(names[n], i, n >= listed) for n, i in sorted(found)]
 
 
 def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False) -> Unknown | None:
@@ -190,7 +193,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
     # a message about butterflies that names no covered species ("first brimstone of the year! what does it
     # lay its eggs on?"); "fire and brimstone" is none
     on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
-    for name, i in _candidates(toks, stems):
+    for name, i, bare_head in _candidates(toks, stems):
         n = len(name)
         if not _matches(name, toks, stems, i) or _a_look(name, toks, i, norm):
             continue
@@ -200,7 +203,6 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             continue  # "a small blue bird": a look of another animal, not the small blue
         if i > 0 and toks[i - 1] in ("its", "their"):
             continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
-        bare_head = name[0] in _heads() and name not in checklist()
         needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
         before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
         # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from butterflyer.chat.answer import default_engine
+from butterflyer.chat.asks import asks
+from butterflyer.chat.other_things import find_other_things
 from butterflyer.chat.text import normalize, tokens
 from butterflyer.chat.unknown import (
     _all_names,
@@ -36,8 +39,10 @@ def test_the_word_lookup_finds_every_match_that_trying_every_name_finds(message:
     names = _all_names()
     brute = [(name, i) for name in names for i in range(len(toks) - len(name) + 1)
              if _matches(name, toks, stems, i)]
-    looked_up = [(name, i) for name, i in _candidates(toks, stems) if _matches(name, toks, stems, i)]
-    assert looked_up == brute  # the same matches, in the same order (name, then position)
+    found = [(name, i, bare) for name, i, bare in _candidates(toks, stems) if _matches(name, toks, stems, i)]
+    assert [(name, i) for name, i, _ in found] == brute  # the same matches, in the same order
+    listed = set(checklist())
+    assert all(bare == (name not in listed and name[0] in _heads()) for name, _, bare in found)
 
 
 def test_the_checklist_holds_scientific_local_and_caterpillar_names() -> None:
@@ -106,16 +111,21 @@ def test_not_this_one_leaves_the_page_species_out(tiny_engine) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("message", [
+    # a covered name in another sense
     "Why do peacocks spread their tail feathers?",
     "My class asked why a peacock fans its tail. What is the reason?",
     "Is Julia faster than Python for crunching our garden rainfall data?",
     "Which Apollo mission first landed on the Moon, and who were the astronauts?",
+    # other animals
     "Silver, wriggly, wingless insects in my kitchen cupboard - silverfish? How do I get rid of them?",
     "why do dragonflys have four wings",
+    # things on the list of things named like butterflies
+    "Spotted a small blue bird in Kerala, a birder said black-naped monarch. Do black-naped monarchs build "
+    "cup nests?",
+    "My grandfather learned to fly on a de Havilland Tiger Moth. What engine did it use?",
+    "How do emperor penguins survive the Antarctic winter?",
 ])
-def test_a_covered_name_in_another_sense_is_off_topic(message: str) -> None:
-    from butterflyer.chat.answer import default_engine
-
+def test_a_message_about_something_else_is_off_topic(message: str) -> None:
     reply = default_engine().ask(message)
     assert reply.status == "off_topic" and not reply.citations
 
@@ -126,8 +136,6 @@ def test_a_covered_name_in_another_sense_is_off_topic(message: str) -> None:
     ("where do julia butterflies live", "JULIA"),
 ])
 def test_the_butterfly_of_that_name_is_still_answered(message: str, label: str) -> None:
-    from butterflyer.chat.answer import default_engine
-
     reply = default_engine().ask(message)
     assert not reply.refused and label in {c.entry for c in reply.citations}
 
@@ -144,36 +152,17 @@ def test_a_name_someone_says_is_no_description(tiny_engine) -> None:  # noqa: AN
     ("my grandfather flew a de havilland tiger moth", (4, 8)),
 ])
 def test_things_named_like_butterflies_are_found(message: str, span: tuple[int, int]) -> None:
-    from butterflyer.chat.other_things import find_other_things
-
     assert find_other_things(tokens(message))[0] == span
 
 
-@pytest.mark.parametrize("message", [
-    "Spotted a small blue bird in Kerala, a birder said black-naped monarch. Do black-naped monarchs build "
-    "cup nests?",
-    "My grandfather learned to fly on a de Havilland Tiger Moth. What engine did it use?",
-    "How do emperor penguins survive the Antarctic winter?",
-])
-def test_a_message_about_a_thing_named_like_a_butterfly_is_off_topic(message: str) -> None:
-    from butterflyer.chat.answer import default_engine
-
-    reply = default_engine().ask(message)
-    assert reply.status == "off_topic" and not reply.citations
+def test_a_person_s_name_that_begins_a_butterfly_s_is_no_listed_thing() -> None:
+    reply = default_engine().ask("what does the Queen Victoria's birdwing look like")
+    assert reply.status == "not_covered" and "queen victoria's birdwing" in reply.answer.lower()
 
 
-@pytest.mark.parametrize("message, label", [
-    ("what does the Queen Victoria's birdwing look like", None),  # a person's name begins a butterfly's
-    ("is the monarch flycatcher named after the monarch butterfly?", "MONARCH"),
-])
-def test_a_butterfly_beside_or_after_a_listed_thing_is_still_read(message: str, label: str | None) -> None:
-    from butterflyer.chat.answer import default_engine
-
-    reply = default_engine().ask(message)
-    if label is None:
-        assert reply.status == "not_covered" and "queen victoria's birdwing" in reply.answer.lower()
-    else:
-        assert reply.status != "off_topic"
+def test_a_butterfly_named_beside_a_listed_thing_is_still_read() -> None:
+    reply = default_engine().ask("is the monarch flycatcher named after the monarch butterfly?")
+    assert reply.status != "off_topic"
 
 
 @pytest.mark.parametrize("message, asked", [
@@ -183,6 +172,4 @@ def test_a_butterfly_beside_or_after_a_listed_thing_is_still_read(message: str, 
     ("where does it live?", False),
 ])
 def test_where_a_butterfly_has_come_from_asks_if_it_is_a_migrant(message: str, asked: bool) -> None:
-    from butterflyer.chat.asks import asks
-
     assert ("resident" in asks(message)) == asked
