@@ -36,10 +36,12 @@ from butterflyer.chat.intent import (
     DOMAIN,
     LEPIDOPTERA_WORDS,
     OTHER_ANIMALS,
+    PARTNERS,
     QUESTION_WORDS,
     about_other_animal,
     asking_clauses,
     asks_about_other_animal,
+    lepidoptera_words_at,
     names_butterfly_thing,
     parse_intent,
 )
@@ -154,12 +156,19 @@ _NOT_THIS = re.compile(r"\bnot (?:this|that) (?:one|species|butterfly|moth|page)
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
 
 
+def _disowned(words: Sequence[str], start: int) -> bool:
+    """Whether the name at ``words[start]`` is said not to be meant ("not the Cleopatra but ...")."""
+    before = list(words[max(0, start - 2):start])
+    return before[-1:] == ["not"] or before in (["not", "the"], ["not", "a"], ["not", "your"])
+
+
 def _asks_about_animal_groups(message: str) -> bool:
     """Whether the clauses that ask name other animals as a group ("are dragonflies and damselflies the
     same thing?") and no butterfly, moth or caterpillar."""
     words = tokens(asking_clauses(message))
-    groups = [w for w in words if w in OTHER_ANIMALS and w.endswith("s")]
-    return bool(groups) and about_other_animal(words)
+    # (one that butterflies never meet as predator or partner may be named in the singular: "a damselfly?")
+    groups = [w for w in words if w in OTHER_ANIMALS and (w.endswith("s") or w not in PARTNERS)]
+    return bool(groups) and about_other_animal(words) and about_other_animal(tokens(message))
 
 
 def _lacks_fact(reply: ChatReply) -> bool:
@@ -278,15 +287,18 @@ class ChatEngine:
                     and not any(s <= m.start and m.end <= e for s, e in things)]
         # (a message about such a thing alone, with no butterfly word outside it, is off topic)
         thing_only = bool(things) and not mentions and not {
-            w for k, w in enumerate(words) if not any(s <= k < e for s, e in things)} & LEPIDOPTERA_WORDS
-        another_sense = any(m.end - m.start == 1 and _another_sense(words, words[m.start]) for m in linked)
+            k for k in lepidoptera_words_at(words) if not any(s <= k < e for s, e in things)}
+        another_sense = any(_another_sense(words, m.start, m.end) for m in linked)
         # a species the guide lacks is refused even when a covered one is named beside it ("the
         # polyphemus's cousin the cecropia"): its facts would otherwise come from the covered one.
         # A checklist name first, then any phrase shaped like a name that no guide name matches whole
         # (a checklist name typed whole beats a slip-tolerant match: "cloudless sulphur" is no slip of
         # "clouded sulphur")
         exact_spans = [(m.start, m.end) for m in mentions if m.exact]
-        listed = find_unknown(message, exact_spans + things)
+        # (a covered name said not to be meant leaves the message as one that names none: "a brimstone? Not
+        # the Cleopatra on this page")
+        listed = find_unknown(message, [(m.start, m.end) for m in mentions
+                                        if m.exact and not _disowned(words, m.start)] + things)
         shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if shaped is not None and any(s < shaped.end and shaped.start < e for s, e in things):
             shaped = None  # ("de Havilland Tiger Moth" is an aircraft)
@@ -295,7 +307,14 @@ class ChatEngine:
         latin = (shaped if listed is not None and shaped is not None and len(shaped.name.split()) == 2
                  and shaped.name.split()[0] in self.shapes.genera
                  and (shaped.end <= listed.start or shaped.start >= listed.end) else None)
-        if unknown is not None and _described(message, unknown):
+        # "not the orchard swallowtail, I mean the lime butterfly": a listed name set against a covered one
+        # (or against the page's) is a name, whatever looks are told beside it
+        # (and so is one followed by its scientific name in brackets: "the lime butterfly (Papilio demoleus)")
+        contrasted = unknown is not None and unknown is listed and (
+            bool(_NOT_THIS.search(normalize(message))) or any(_disowned(words, m.start) for m in mentions)
+            or re.search(rf"\b{re.escape(unknown.name)}\w*\s*\(\s*[a-z]+ [a-z]+\s*\)",
+                         normalize(message)) is not None)
+        if unknown is not None and not contrasted and _described(message, unknown):
             # "black swallowtail with shiny blue hindwings" describes one, it names none; a scientific name
             # after it still names one ("..., labelled Parides sesostris")
             # (another listed name typed apart from it may still name one: "black-and-white checkered
@@ -390,7 +409,9 @@ class ChatEngine:
             return ChatReply(answer=OFF_TOPIC, species_id=focus, status="off_topic")
         query = Query(text=message, intent=intent, targets=targets, residual=residual,
                       foreign=set(terms(asking)) & {t for t in residual if self._foreign(t)})
-        if not unknown_name:
+        # ("is it the biggest beetle in the world": no size ranking of the guide's species answers that; a
+        # description still asks which species it fits: "a tiny hummingbird ... with antennae")
+        if not unknown_name and not (other_subject and not named and not described):
             special = self._special(message, named, residual, focus, compared,
                                     follow_up=bool(targets) and not named)
             if special is not None:
@@ -830,6 +851,9 @@ def _described(message: str, unknown: Unknown) -> bool:
     return looks_qualified(words[start:end])
 
 
+# other names of covered species that are everyday words: a name only written with a capital, after
+# "the" or before a group word ("the Flame", "flame butterfly")
+_EVERYDAY_NAMES = {"flame", "cosmopolitan"}
 # titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
 _TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
            "prince", "princess", "baron", "general", "captain", "lord", "commodore", "sultan", "tsar"}
@@ -844,8 +868,18 @@ def _another_thing(message: str, words: Sequence[str], mention: Mention) -> bool
     if (mention.end < len(words) and words[mention.end] in OTHER_ANIMALS
             and not PLAIN_HEADS & set(words[mention.end:mention.end + 3])):
         return True  # (not "clearwing hummingbird moth")
-    if mention.end - mention.start == 1 and _another_sense(words, words[mention.start]):
-        return True  # "why do peacocks spread their tail feathers"
+    if (mention.end - mention.start == 1 and not mention.exact and words[mention.start] in english_words()
+            and not set(words) & LEPIDOPTERA_WORDS):
+        return True  # "why did the monarchy end": an English word, no slip of a name, and no butterfly word
+    if mention.end - mention.start == 1 and words[mention.start] in _EVERYDAY_NAMES:
+        word = words[mention.start]
+        named = (re.search(rf"\b{word.capitalize()}\b", message) is not None
+                 or (mention.start > 0 and words[mention.start - 1] == "the")
+                 or (mention.end < len(words) and words[mention.end] in PLAIN_HEADS))
+        if not named:
+            return True  # "why are moths drawn to a flame": the word, not the Julia's other name
+    if _another_sense(words, mention.start, mention.end):
+        return True  # "why do peacocks spread their tail feathers", "the Painted Ladies houses"
     if mention.end - mention.start != 1 or words[mention.start] not in _TITLES:
         return False
     found = re.search(rf"\b{re.escape(words[mention.start])}\b", message, re.IGNORECASE)
@@ -867,10 +901,21 @@ _OTHER_SENSE = {
     "peacock": {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans"},
     "julia": {"python", "programming", "code", "coding", "language", "compiler", "matlab", "script"},
     "apollo": {"mission", "missions", "astronaut", "astronauts", "rocket", "nasa", "spacecraft", "lunar"},
-    "atlas": {"map", "maps", "road", "shrugged", "titan", "globe"},
+    "atlas": {"map", "maps", "road", "shrugged", "titan", "globe", "vertebra", "vertebrae", "cervical",
+              "spine", "skull", "bone", "bones"},
     "luna": {"lunar", "orbit", "spacecraft", "probe", "rover"},
     "comet": {"orbit", "halley", "telescope", "nucleus", "asteroid", "meteor", "planet", "planets"},
     "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "nile", "egyptian"},
+    "monarch": {"king", "kings", "throne", "crown", "crowned", "reign", "reigned", "reigning", "sovereign",
+                "coin", "coins", "kingdom", "royal", "budget", "budgeting", "finance", "finances"},
+    "question mark": {"punctuation", "sentence", "sentences", "spanish", "upside", "grammar", "exclamation",
+                      "keyboard", "typing"},
+    "malachite": {"mineral", "minerals", "gem", "gemstone", "gemstones", "ore", "crystal", "crystals",
+                  "polished", "jewellery", "jewelry", "pigment", "carbonate"},
+    "queen": {"king", "kings", "throne", "crown", "crowned", "coronation", "reign", "reigned", "majesty",
+              "royal", "monarchy", "jubilee", "elizabeth", "victoria", "palace"},
+    # (a name of two words: the row of Victorian houses in San Francisco)
+    "painted lady": {"houses", "victorian", "victorians", "architecture", "alamo"},
 }
 
 
@@ -883,13 +928,17 @@ def _names_a_butterfly(words: Sequence[str], end: int) -> bool:
     return bool(rest) and (rest[0] in HEADS or rest[0] in LEPIDOPTERA_WORDS)
 
 
-def _another_sense(words: Sequence[str], name: str) -> bool:
-    """Whether a one-word covered name stands for something else: feathers (a bird), or a word only its
-    other sense goes with, and no butterfly, moth or caterpillar in the message."""
+def _another_sense(words: Sequence[str], start: int, end: int) -> bool:
+    """Whether the covered name at ``words[start:end]`` stands for something else, with no butterfly, moth
+    or caterpillar in the message: a one-word name with feathers (a bird), or a word only its other sense
+    goes with ("Which monarch is on a 1911 gold sovereign", "the Painted Ladies houses")."""
     said = set(words)
     if said & LEPIDOPTERA_WORDS:
         return False
-    return bool(said & _FEATHERED) or bool(said & _OTHER_SENSE.get(name.rstrip("s"), set()))
+    name = " ".join(words[start:end])
+    sense = _OTHER_SENSE.get(name) or _OTHER_SENSE.get(name.rstrip("s")) or _OTHER_SENSE.get(
+        re.sub(r"ies$", "y", name), set())
+    return (end - start == 1 and bool(said & _FEATHERED)) or bool(said & sense)
 
 
 def _alias_of_covered(words: Sequence[str], unknown: Unknown, mentions: Sequence[Mention]) -> bool:

@@ -37,7 +37,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"during (territorial|courtship|mating)|to (defend|court)|"
                           r"by \w{2,}ing)\b|, so\b")),
-    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied)|resembl\w*|related|relatives?|pretend\w*|"
+    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied|ying)|resembl\w*|related|relatives?|"
+                            r"pretend\w*|"
                             r"same (genus|family|subfamily|group|tribe)|"
                             r"cousins?|look(s)? like(?!\s+(as|when|in|at|during|before|after|from)\b)"
                             r"(?=\s+\w)|"
@@ -81,6 +82,8 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     # "does it live in Britain all year or does it fly in?": whether it is resident or a migrant
     "resident": (re.compile(r"\b(all (the )?year|year[- ]round)\b[^?]*\bor\b|\b(resident|migrant|immigrant|"
                             r"come from abroad|comes from abroad|arrive from)\b|"
+                            # "does it live in ireland or just visit?"
+                            r"\b(just|only) (visit|visits|visiting|a visitor|visitors|passing through)\b|"
                             r"\b(fly|flies|come|comes) in( from \w+)?\s*(\?|$)|"
                             r"\b(fly|flies|come|comes) in from\b|"
                             # "where on earth have they come from", "do they come over from somewhere else",

@@ -165,7 +165,7 @@ def names_butterfly_thing(words: list[str]) -> bool:
 
 # animals that butterfly questions bring in as predators, partners or likenesses ("toxic to birds?", "why
 # does the large blue need ants", "bird or bug?"): asked about in a clause, they do not make it off topic
-_PARTNERS = {"bird", "birds", "bat", "bats", "bee", "bees", "bumblebee", "bumblebees", "ant", "ants", "wasp",
+PARTNERS = {"bird", "birds", "bat", "bats", "bee", "bees", "bumblebee", "bumblebees", "ant", "ants", "wasp",
              "wasps", "hornet", "hornets", "hummingbird", "hummingbirds", "spider", "spiders", "dragonfly",
              "dragonflies", "lizard", "lizards", "frog", "frogs", "toad", "toads", "aphid", "aphids"}
 
@@ -174,15 +174,43 @@ def asks_about_other_animal(asked: list[str]) -> bool:
     """Whether an asking clause (its tokens) is about another animal, one that butterfly questions do
     not bring in as a predator, partner or likeness ("how do I identify caddisfly species?", "why do
     zebras have stripes?")."""
-    return about_other_animal(asked) and bool(set(asked) & OTHER_ANIMALS - _PARTNERS)
+    return about_other_animal(asked) and bool(set(asked) & OTHER_ANIMALS - PARTNERS)
+
+
+# a butterfly word before one of these names a place or a tool, not an insect ("our butterfly house")
+_PLACES_FOR = {"house", "houses", "farm", "farms", "garden", "gardens", "park", "conservatory", "centre",
+               "center", "exhibit", "exhibition", "sanctuary", "reserve", "zoo", "dome", "pavilion", "world",
+               "net", "nets"}
+# life-stage words that other insects share ("caddisfly larvae", "bee pupae")
+_SHARED_STAGES = {"larva", "larvae", "pupa", "pupae", "cocoon", "cocoons"}
+_DISOWNING = re.compile(r"^(?:not|never|no)(?: (?:a|an|the|any))?$")
+
+
+def lepidoptera_words_at(words: list[str]) -> set[int]:
+    """Where a message (its tokens) speaks of a butterfly or moth: its Lepidoptera words, less a
+    butterfly word naming a place ("our butterfly house"), a life stage of another animal ("caddisfly
+    larvae") and a butterfly word disowned ("the flycatcher bird, not the butterfly")."""
+    at = set()
+    for k, w in enumerate(words):
+        if w not in LEPIDOPTERA_WORDS:
+            continue
+        if k + 1 < len(words) and words[k + 1] in _PLACES_FOR and w in ("butterfly", "butterflies", "moth"):
+            continue
+        if w in _SHARED_STAGES and k > 0 and words[k - 1] in OTHER_ANIMALS:
+            continue
+        if any(_DISOWNING.match(" ".join(words[k - n:k])) for n in (1, 2) if k >= n):
+            continue
+        at.add(k)
+    return at
 
 
 def about_other_animal(words: list[str]) -> bool:
-    """Whether a message (its tokens) names another animal and no butterfly, moth or caterpillar."""
+    """Whether a message (its tokens) names another animal and speaks of no butterfly, moth or
+    caterpillar (see ``lepidoptera_words_at``)."""
     # "hovering like a tiny hummingbird" compares a moth with one; it is not about hummingbirds
     found = {w for k, w in enumerate(words) if "like" not in words[max(0, k - 3):k]}
     found |= {w[:-2] + "ies" for w in found if w.endswith("ys")}  # "dragonflys"
-    return bool(found & OTHER_ANIMALS) and not found & _LEPIDOPTERA
+    return bool(found & OTHER_ANIMALS) and not lepidoptera_words_at(words)
 
 
 # Whole words that decide what a question asks: a visitor's slip of one of them ("caled",

@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from butterflyer.chat.describe import COLOURS
-from butterflyer.chat.intent import GROUP_NOUNS
+from butterflyer.chat.intent import GROUP_NOUNS, OTHER_ANIMALS
 from butterflyer.chat.measure import ALIASES, REGIONS
 from butterflyer.chat.text import STOPWORDS, clause_starts, hyphen_suffixes, normalize, stem, tokens
 from butterflyer.chat.unknown import LIKENESS, Unknown
@@ -232,9 +232,9 @@ class NameShapes:
         possessive = k + 1 < len(toks) and toks[k + 1] == "s"
         if w in PLACES or (k > 0 and toks[k - 1] in _COMPASS):
             return False  # "a Florida swallowtail", "the north American swallowtails" say where
-        if (len(w) > 3 and w.endswith("s") and not w.endswith("ss") and w[:-1] in self.english
-                and not self._in_names(w)):
-            return False  # a plural noun ("farmers hate cabbage whites", "kids adore painted ladies")
+        if (len(w) > 3 and w.endswith("s") and not w.endswith("ss")
+                and (w[:-1] in self.english or w in OTHER_ANIMALS) and not self._in_names(w)):
+            return False  # a plural noun ("farmers hate cabbage whites", "do dragonflies eat butterflies")
         if w in NAME_MODIFIERS or w in capital or possessive:
             return True
         if len(w) >= 6 and w.endswith("est") and any(r in self.english
@@ -244,7 +244,7 @@ class NameShapes:
         # ("i" only where it can be the subject: "why do i hate ...", not "kaiser-i-hind")
         subject = prev in _SUBJECTS and (prev != "i" or k < 2 or toks[k - 2] in STOPWORDS)
         if subject or (len(prev) > 3 and prev.endswith("s") and not prev.endswith("ss")
-                       and (prev in self.english or prev[:-1] in self.english)):
+                       and (prev in self.english or prev[:-1] in self.english or prev in OTHER_ANIMALS)):
             return False  # a verb after its subject: "gardeners hate cabbage whites", "ants babysit ..."
         return not self._known(w) and not w.endswith(("ing", "ed", "ly"))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from butterflyer.chat.text import stem, tokens
+from butterflyer.chat.text import tokens
 
 OTHER_THINGS = Path(__file__).resolve().parent / "guide" / "other_things.txt"
 
@@ -30,8 +30,10 @@ def other_things(path: Path = OTHER_THINGS) -> dict[str, tuple[tuple[str, ...], 
 
 
 def _same(word: str, typed: str) -> bool:
-    """A listed word as typed, or its plural ("black-naped monarchs", "emperor penguins")."""
-    return typed == word or typed in (f"{word}s", f"{word}es") or stem(typed) == stem(word)
+    """A listed word as typed, or its plural ("black-naped monarchs", "emperor penguins", "moth flies"),
+    never another inflection ("moth flying" is no moth fly)."""
+    return typed == word or typed in (f"{word}s", f"{word}es") or (
+        word.endswith("y") and typed == f"{word[:-1]}ies")
 
 
 def find_other_things(words: list[str]) -> list[tuple[int, int]]:

@@ -452,6 +452,10 @@ def defined_term(text: str) -> str | None:
     return None if word in TOPIC_GENERIC or word in {"butterfly", "moth", "this", "that", "it"} else word
 
 
+# words that say one species mimics another ("copying", "a mimic of", "imitates")
+_MIMICRY = re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied|ying)|pretend\w*)\b")
+
+
 def single(chunk: Chunk, j: int) -> Chunk:
     """A one-sentence view of ``chunk``."""
     return replace(chunk, id=f"{chunk.id}#{j}", sentences=(chunk.sentences[j],))
@@ -729,10 +733,28 @@ class Planner:
                 plan.add(chunk, 2)
         return plan
 
-    def kinship(self, a: str, b: str, by_descent: bool = False) -> Plan:
+    def mimicry(self, a: str, b: str) -> Plan:
+        """The sentences of either entry that say one of ``a`` and ``b`` mimics the other ("the red-spotted
+        purple is a mimic of the pipevine swallowtail"); an empty plan when the guide says none."""
+        plan = Plan()
+        for x, y in ((a, b), (b, a)):
+            for chunk in self.index.chunks:
+                if chunk.entry != x:
+                    continue
+                for j, sentence in enumerate(chunk.sentences):
+                    if y in self._others[chunk.id][j] and _MIMICRY.search(sentence.lower()):
+                        plan.add(single(chunk, j), 1)
+        return plan
+
+    def kinship(self, a: str, b: str, by_descent: bool = False, mimicry: bool = False) -> Plan:
         """"Is the atlas moth related to the luna moth?": both classifications (family, genus) side by
         side, which say how close they are; "does the viceroy copy the monarch?" (``by_descent``
-        False) takes the guide's own comparison of the two first when it has one."""
+        False) takes the guide's own sentence on the mimicry first (``mimicry``), then its comparison
+        of the two, when it has one."""
+        if mimicry:
+            plan = self.mimicry(a, b)
+            if plan.parts:
+                return plan
         if not by_descent:
             plan = self.compare(a, b)
             if any(c.section == "similar_species" for c, _ in plan.parts):
@@ -763,7 +785,8 @@ class Planner:
         if q.intent.compare and len(q.targets) >= 2:
             return self.compare(q.targets[0], q.targets[1])
         if "relation" in q.asks and len(q.targets) >= 2 and not set(q.asks) & {"reason"}:
-            return self.kinship(q.targets[0], q.targets[1], by_descent=asks_relatives(q.text))
+            return self.kinship(q.targets[0], q.targets[1], by_descent=asks_relatives(q.text),
+                                mimicry=bool(_MIMICRY.search(q.text.lower())))
         hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
         if not hits:
             return None

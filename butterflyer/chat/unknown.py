@@ -37,7 +37,10 @@ _EVERYDAY = {"gatekeeper", "harvester"}
 # Plants, foods and animals moths are named for ("leek moth", "sloth moth"): alone, the word is the thing
 _NAMED_FOR = {"acorn", "alder", "alfalfa", "bumblebee", "carob", "cucumber", "grapevine", "guineafowl",
               "honeycomb", "leek", "litchi", "lychee", "magpie", "mullein", "mung", "nettle", "oleander",
-              "pomegranate", "raisin", "rattlebox", "sloth", "sycamore", "taro", "turnip", "yucca"}
+              "pomegranate", "raisin", "rattlebox", "sloth", "sycamore", "taro", "turnip", "yucca",
+              "kowhai", "kumara", "lychnis", "nutmeg", "senecio", "spinach",
+              # and everyday things ("the streamer", "a chevron")
+              "chevron", "coronet", "festoon", "spangle", "streamer", "vestal"}
 # the group nouns a name said without them ends with ("cecropia moth"; a caterpillar's name is mostly its
 # plant's: "oleander caterpillar")
 _GROUPS = {"butterfly", "butterflies", "moth", "moths"}
@@ -203,6 +206,8 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             continue  # "a small blue bird": a look of another animal, not the small blue
         if i > 0 and toks[i - 1] in ("its", "their"):
             continue  # "the garden tiger flashes its red underwings": a part of it, not the red underwing
+        if guide_spans and toks[i + n - 1] == "underwings":
+            continue  # "why has the garden tiger got bright orange underwings": its wings, not the moths
         needs_context = n == 1 and (name[0] in _NEEDS_NOUN or bare_head)
         before_noun = i + 1 < len(toks) and toks[i + 1] in _FOLLOW
         # ("the first butterfly of the year was a brimstone": after "a" too, when no covered species is
@@ -229,6 +234,43 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
             if _foreign_modifier(toks, i, guide_spans, capital):
                 return Unknown(" ".join([toks[i - 1], *found]), i - 1, i + len(found))  # "muga silkworm"
             return Unknown(" ".join(found), i, i + len(found))
+    return _spaced_differently(toks, guide_spans, breaks)
+
+
+@lru_cache(maxsize=1)
+def _listed() -> frozenset[tuple[str, ...]]:
+    return frozenset(checklist())
+
+
+@lru_cache(maxsize=1)
+def _joined_names() -> dict[str, tuple[str, ...]]:
+    """Checklist names by their letters run together ("jinbandie" for "jin ban die"), where that is no
+    English word ("silver y" run together is "silvery") and has six letters or more."""
+    everyday = english_words()
+    joined: dict[str, tuple[str, ...]] = {}
+    for name in checklist():
+        key = "".join(name)
+        if len(key) >= 6 and key not in everyday:
+            joined.setdefault(key, name)
+    return joined
+
+
+def _spaced_differently(toks: list[str], guide_spans: list[tuple[int, int]], breaks: set[int]
+                        ) -> Unknown | None:
+    """A checklist name typed with its words run together or split apart, as romanised names often are
+    ("jia can" for the listed "jiacan", "jinban huifeng die" for "jinban huifengdie"); a run of up to five
+    words that lies inside no guide name and crosses no clause mark."""
+    joined, listed = _joined_names(), _listed()
+    for i in range(len(toks)):
+        for n in range(1, min(5, len(toks) - i) + 1):
+            if any(i + k in breaks for k in range(1, n)):
+                break
+            name = joined.get("".join(toks[i:i + n]))
+            if name is None or tuple(toks[i:i + n]) in listed:
+                continue  # (a name typed as listed was weighed, and maybe turned down, by find_unknown)
+            if any(s < i + n and i < e for s, e in guide_spans):
+                continue
+            return Unknown(" ".join(toks[i:i + n]), i, i + n)
     return None
 
 
