@@ -41,6 +41,7 @@ from butterflyer.chat.intent import (
     about_other_animal,
     asking_clauses,
     asks_about_other_animal,
+    disowned,
     lepidoptera_words_at,
     names_butterfly_thing,
     parse_intent,
@@ -154,12 +155,6 @@ _NOT_THIS = re.compile(r"\bnot (?:this|that) (?:one|species|butterfly|moth|page)
                        r"|\bnot the (?:one|species|butterfly|moth) (?:on|in) (?:this|the) page\b")
 # words that make a question about butterflies and moths in general, not about the page's species
 _GENERAL_WORDS = PLAIN_HEADS | {"insect", "insects", "lepidoptera", "species"}
-
-
-def _disowned(words: Sequence[str], start: int) -> bool:
-    """Whether the name at ``words[start]`` is said not to be meant ("not the Cleopatra but ...")."""
-    before = list(words[max(0, start - 2):start])
-    return before[-1:] == ["not"] or before in (["not", "the"], ["not", "a"], ["not", "your"])
 
 
 def _asks_about_animal_groups(message: str) -> bool:
@@ -298,7 +293,7 @@ class ChatEngine:
         # (a covered name said not to be meant leaves the message as one that names none: "a brimstone? Not
         # the Cleopatra on this page")
         listed = find_unknown(message, [(m.start, m.end) for m in mentions
-                                        if m.exact and not _disowned(words, m.start)] + things)
+                                        if m.exact and not disowned(words, m.start)] + things)
         shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if shaped is not None and any(s < shaped.end and shaped.start < e for s, e in things):
             shaped = None  # ("de Havilland Tiger Moth" is an aircraft)
@@ -311,7 +306,7 @@ class ChatEngine:
         # (or against the page's) is a name, whatever looks are told beside it
         # (and so is one followed by its scientific name in brackets: "the lime butterfly (Papilio demoleus)")
         contrasted = unknown is not None and unknown is listed and (
-            bool(_NOT_THIS.search(normalize(message))) or any(_disowned(words, m.start) for m in mentions)
+            bool(_NOT_THIS.search(normalize(message))) or any(disowned(words, m.start) for m in mentions)
             or re.search(rf"\b{re.escape(unknown.name)}\w*\s*\(\s*[a-z]+ [a-z]+\s*\)",
                          normalize(message)) is not None)
         if unknown is not None and not contrasted and _described(message, unknown):
@@ -383,10 +378,10 @@ class ChatEngine:
         # ("still on the zebra longwing page, but why do zebras have stripes?": another animal, and no "it")
         # "not this one but the kahukura": the page's species is what the question is not about
         not_this = _NOT_THIS.search(normalize(message)) if current else None
-        disowned = not_this is not None
+        page_disowned = not_this is not None
         # (the name after it: "this one is rusałka pawik in Polish. Not this one but rusałka pokrzywnik")
         disowned_at = len(tokens(normalize(message)[:not_this.start()])) if not_this is not None else 0
-        follow_up = bool(current) and not disowned and (bool(PRONOUNS & set(tokens(message)))
+        follow_up = bool(current) and not page_disowned and (bool(PRONOUNS & set(tokens(message)))
                                        or (any(s not in ("overview", "facts") for s in intent.sections)
                                            and not (other_subject and not named))
                                        or ("the" in words and not set(words) & _GENERAL_WORDS
@@ -459,7 +454,8 @@ class ChatEngine:
             text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
-        if not unknown_name and not targets and (off_topic or plan is None or not plan.parts or disowned):
+        if not unknown_name and not targets and (off_topic or plan is None or not plan.parts
+                                                 or page_disowned):
             # "where does the brimstone live": no butterfly word (or nothing in the guide answers it),
             # but a name the guide lacks may be meant; say which
             maybe = (find_unknown(message, [(m.start, m.end) for m in mentions], refusing=True)

@@ -23,6 +23,9 @@ WHY = re.compile(r"\bwhy\b|\bhow come\b|\bwhat makes\b|\bwhat('s| is) the (point
                  r"\b(function|purpose|job|role) of (the |its |their |these |those |that |this )\b|"
                  r"\bwhat (are|is)\b[^?]{0,60}\bfor\s*\??\s*$|"
                  r"\bhow (do|does|did) [^?]{0,60}\b(end up|come to (have|be)|get to have|get away with)\b")
+# words that say one species mimics another ("copying", "a mimic of", "imitates", "pretending to be")
+MIMICRY_WORDS = r"mimic\w*|imitat\w*|cop(?:y|ies|ied|ying)|pretend\w*"
+MIMICRY = re.compile(rf"\b({MIMICRY_WORDS})\b")
 ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "reason": (re.compile(WHY.pattern + r"|\bhow (do|does|can) .*\b(hide|escape|avoid|protect|survive|"
                                         r"find(?! (their|its|the) way)|feed|defend|frighten|scare|deter|"
@@ -37,8 +40,7 @@ ASKS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
                           r"to (get|obtain|gain|collect|escape|avoid|attract|warm|keep|find|follow)|"
                           r"during (territorial|courtship|mating)|to (defend|court)|"
                           r"by \w{2,}ing)\b|, so\b")),
-    "relation": (re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied|ying)|resembl\w*|related|relatives?|"
-                            r"pretend\w*|"
+    "relation": (re.compile(r"\b(" + MIMICRY_WORDS + r"|resembl\w*|related|relatives?|"
                             r"same (genus|family|subfamily|group|tribe)|"
                             r"cousins?|look(s)? like(?!\s+(as|when|in|at|during|before|after|from)\b)"
                             r"(?=\s+\w)|"

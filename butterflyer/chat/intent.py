@@ -8,6 +8,7 @@ guide, and a question whose cues point at a section the entry lacks is declined.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from butterflyer.chat.text import normalize, stem
@@ -183,7 +184,13 @@ _PLACES_FOR = {"house", "houses", "farm", "farms", "garden", "gardens", "park", 
                "net", "nets"}
 # life-stage words that other insects share ("caddisfly larvae", "bee pupae")
 _SHARED_STAGES = {"larva", "larvae", "pupa", "pupae", "cocoon", "cocoons"}
-_DISOWNING = re.compile(r"^(?:not|never|no)(?: (?:a|an|the|any))?$")
+_DISOWNING = re.compile(r"^(?:not|never|no)(?: (?:a|an|the|any|your))?$")
+
+
+def disowned(words: Sequence[str], k: int) -> bool:
+    """Whether the word at ``words[k]`` is said not to be meant ("not the butterfly", "not the Cleopatra
+    but ...", "no moths")."""
+    return any(_DISOWNING.match(" ".join(words[k - n:k])) for n in (1, 2) if k >= n)
 
 
 def lepidoptera_words_at(words: list[str]) -> set[int]:
@@ -198,7 +205,7 @@ def lepidoptera_words_at(words: list[str]) -> set[int]:
             continue
         if w in _SHARED_STAGES and k > 0 and words[k - 1] in OTHER_ANIMALS:
             continue
-        if any(_DISOWNING.match(" ".join(words[k - n:k])) for n in (1, 2) if k >= n):
+        if disowned(words, k):
             continue
         at.add(k)
     return at

@@ -17,7 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
-from butterflyer.chat.asks import ASKS, WHY, answers_ask, asks, asks_for_other
+from butterflyer.chat.asks import ASKS, MIMICRY, WHY, answers_ask, asks, asks_for_other
 from butterflyer.chat.chunks import Chunk
 from butterflyer.chat.describe import MOTH_OR_BUTTERFLY, PLAIN_HEADS, asks_moth_or_butterfly
 from butterflyer.chat.index import ChatIndex
@@ -452,10 +452,6 @@ def defined_term(text: str) -> str | None:
     return None if word in TOPIC_GENERIC or word in {"butterfly", "moth", "this", "that", "it"} else word
 
 
-# words that say one species mimics another ("copying", "a mimic of", "imitates")
-_MIMICRY = re.compile(r"\b(mimic\w*|imitat\w*|cop(y|ies|ied|ying)|pretend\w*)\b")
-
-
 def single(chunk: Chunk, j: int) -> Chunk:
     """A one-sentence view of ``chunk``."""
     return replace(chunk, id=f"{chunk.id}#{j}", sentences=(chunk.sentences[j],))
@@ -742,7 +738,7 @@ class Planner:
                 if chunk.entry != x:
                     continue
                 for j, sentence in enumerate(chunk.sentences):
-                    if y in self._others[chunk.id][j] and _MIMICRY.search(sentence.lower()):
+                    if y in self._others[chunk.id][j] and MIMICRY.search(sentence.lower()):
                         plan.add(single(chunk, j), 1)
         return plan
 
@@ -786,7 +782,7 @@ class Planner:
             return self.compare(q.targets[0], q.targets[1])
         if "relation" in q.asks and len(q.targets) >= 2 and not set(q.asks) & {"reason"}:
             return self.kinship(q.targets[0], q.targets[1], by_descent=asks_relatives(q.text),
-                                mimicry=bool(_MIMICRY.search(q.text.lower())))
+                                mimicry=bool(MIMICRY.search(q.text.lower())))
         hits = self.retriever.search(vec, " ".join(q.residual), q.intent, entries=q.targets, k=64)
         if not hits:
             return None

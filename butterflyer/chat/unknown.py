@@ -144,11 +144,16 @@ def _matches(name: tuple[str, ...], toks: list[str], stems: list[set[str]], i: i
 
 
 @lru_cache(maxsize=1)
+def _listed() -> frozenset[tuple[str, ...]]:
+    """The checklist names, for membership tests."""
+    return frozenset(checklist())
+
+
+@lru_cache(maxsize=1)
 def _all_names() -> tuple[tuple[str, ...], ...]:
     """Checklist names, then the one-word heads that are not checklist names themselves, in the order
     they are tried: a name numbered ``len(checklist())`` or more is a bare head."""
-    listed = set(checklist())
-    return (*checklist(), *((h,) for h in sorted(_heads()) if (h,) not in listed))
+    return (*checklist(), *((h,) for h in sorted(_heads()) if (h,) not in _listed()))
 
 
 @lru_cache(maxsize=1)
@@ -238,21 +243,11 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
 
 
 @lru_cache(maxsize=1)
-def _listed() -> frozenset[tuple[str, ...]]:
-    return frozenset(checklist())
-
-
-@lru_cache(maxsize=1)
-def _joined_names() -> dict[str, tuple[str, ...]]:
-    """Checklist names by their letters run together ("jinbandie" for "jin ban die"), where that is no
+def _joined_names() -> frozenset[str]:
+    """Checklist names with their letters run together ("jinbandie" for "jin ban die"), where that is no
     English word ("silver y" run together is "silvery") and has six letters or more."""
     everyday = english_words()
-    joined: dict[str, tuple[str, ...]] = {}
-    for name in checklist():
-        key = "".join(name)
-        if len(key) >= 6 and key not in everyday:
-            joined.setdefault(key, name)
-    return joined
+    return frozenset(key for name in checklist() if len(key := "".join(name)) >= 6 and key not in everyday)
 
 
 def _spaced_differently(toks: list[str], guide_spans: list[tuple[int, int]], breaks: set[int]
@@ -265,8 +260,7 @@ def _spaced_differently(toks: list[str], guide_spans: list[tuple[int, int]], bre
         for n in range(1, min(5, len(toks) - i) + 1):
             if any(i + k in breaks for k in range(1, n)):
                 break
-            name = joined.get("".join(toks[i:i + n]))
-            if name is None or tuple(toks[i:i + n]) in listed:
+            if "".join(toks[i:i + n]) not in joined or tuple(toks[i:i + n]) in listed:
                 continue  # (a name typed as listed was weighed, and maybe turned down, by find_unknown)
             if any(s < i + n and i < e for s, e in guide_spans):
                 continue
