@@ -11,7 +11,7 @@ about something else get a polite refusal.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -272,6 +272,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
+        typed = message
         message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
                                            QUESTION_WORDS, self.vocabulary))
         words = tokens(message)
@@ -293,7 +294,9 @@ class ChatEngine:
         # (a covered name said not to be meant leaves the message as one that names none: "a brimstone? Not
         # the Cleopatra on this page")
         listed = find_unknown(message, [(m.start, m.end) for m in mentions
-                                        if m.exact and not disowned(words, m.start)] + things)
+                                        if m.exact and not disowned(words, m.start)] + things,
+                              slipped_spans=[(m.start, m.end) for m in mentions if not m.exact],
+                              other_meant=current is not None and bool(_NOT_THIS.search(normalize(message))))
         shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if shaped is not None and any(s < shaped.end and shaped.start < e for s, e in things):
             shaped = None  # ("de Havilland Tiger Moth" is an aircraft)
@@ -438,20 +441,26 @@ class ChatEngine:
                              *([latin] if latin is not None else [])]
             pair = latin_pair(message, self.vocabulary)  # "the one labelled Acraea ranavalona"
             if (pair is not None and called is None and not set(pair.name.split()) & PLACES
+                    and not (unknown is listed and _a_place_shape(pair.name, self.shapes.genera))
                     and re.search(rf"\b{re.escape(pair.name)}\b", normalize(message))  # ("Macon, Georgia")
                     and not any(u.start < pair.end and pair.start < u.end for u in named_unknown)):
                 named_unknown.append(pair)
             # a local name beside a listed one ("modraszek ikar, the common blue") is named too, and so is
             # a name shaped like one ("een groot avondrood ..., the elefant hawk-moth in English")
-            run = self._foreign_run(message) if unknown is listed and called is None else None
+            # (never the page's own name said before "not this one": "this one is rusałka pawik in Polish")
+            run = (self._foreign_run(message, after=disowned_at) if unknown is listed and called is None
+                   else None)
             if run is not None and not any(u.start < run.end and run.start < u.end for u in named_unknown):
                 named_unknown.append(run)
+            # (two capitalised words that are no known genus and end in no group word are more likely a
+            # place: "in Puszcza Białowieska")
             if (unknown is listed and shaped is not None and called is None
                     and not _described(message, shaped)
+                    and not _a_place_shape(shaped.name, self.shapes.genera)
                     and not any(u.start < shaped.end and shaped.start < u.end for u in named_unknown)):
                 named_unknown.append(shaped)
             named_unknown.sort(key=lambda u: u.start)
-            text = not_covered_text(self.guide, *(as_typed(message, u.name) for u in named_unknown))
+            text = not_covered_text(self.guide, *(as_typed(typed, u.name) for u in named_unknown))
             return ChatReply(answer=text, species_id=focus,
                              status="not_covered")
         if not unknown_name and not targets and (off_topic or plan is None or not plan.parts
@@ -463,7 +472,7 @@ class ChatEngine:
                      or latin_pair(message, self.vocabulary)
                      or article_name)
             if maybe is not None:
-                return ChatReply(answer=not_covered_text(self.guide, as_typed(message, maybe.name)),
+                return ChatReply(answer=not_covered_text(self.guide, as_typed(typed, maybe.name)),
                                  species_id=focus, status="not_covered")
         if plan is None or not plan.parts:
             status: Status = "off_topic" if off_topic else "not_covered"
@@ -848,8 +857,8 @@ def _described(message: str, unknown: Unknown) -> bool:
 
 
 # other names of covered species that are everyday words: a name only written with a capital, after
-# "the" or before a group word ("the Flame", "flame butterfly")
-_EVERYDAY_NAMES = {"flame", "cosmopolitan"}
+# "the" or before a group word ("the Flame", "flame butterfly"; "at sunset" is a time of day)
+_EVERYDAY_NAMES = {"flame", "cosmopolitan", "sunset"}
 # titles that are also (words of) species names: "the last monarch of Madagascar", "Admiral Nelson"
 _TITLES = {"monarch", "queen", "king", "emperor", "empress", "viceroy", "admiral", "duke", "duchess",
            "prince", "princess", "baron", "general", "captain", "lord", "commodore", "sultan", "tsar"}
@@ -901,11 +910,14 @@ _OTHER_SENSE = {
               "spine", "skull", "bone", "bones"},
     "luna": {"lunar", "orbit", "spacecraft", "probe", "rover"},
     "comet": {"orbit", "halley", "telescope", "nucleus", "asteroid", "meteor", "planet", "planets"},
-    "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "nile", "egyptian"},
+    "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "ptolemy", "nile", "egypt", "egyptian", "asp",
+                  "alexandria", "reign", "reigned", "ruled", "dynasty", "octavian", "tomb"},
     "monarch": {"king", "kings", "throne", "crown", "crowned", "reign", "reigned", "reigning", "sovereign",
                 "coin", "coins", "kingdom", "royal", "budget", "budgeting", "finance", "finances"},
     "question mark": {"punctuation", "sentence", "sentences", "spanish", "upside", "grammar", "exclamation",
                       "keyboard", "typing"},
+    "cinnabar": {"mineral", "minerals", "mercury", "ore", "crystal", "crystals", "rock", "rocks", "pigment",
+                 "vermilion", "lacquer", "gem", "gemstone"},
     "malachite": {"mineral", "minerals", "gem", "gemstone", "gemstones", "ore", "crystal", "crystals",
                   "polished", "jewellery", "jewelry", "pigment", "carbonate"},
     "queen": {"king", "kings", "throne", "crown", "crowned", "coronation", "reign", "reigned", "majesty",
@@ -913,6 +925,12 @@ _OTHER_SENSE = {
     # (a name of two words: the row of Victorian houses in San Francisco)
     "painted lady": {"houses", "victorian", "victorians", "architecture", "alamo"},
 }
+
+
+def _a_place_shape(name: str, genera: Collection[str]) -> bool:
+    """Whether a two-word name shape is neither a binomial of a known genus nor ends in a group word."""
+    words = name.split()
+    return len(words) == 2 and words[0] not in genera and words[1] not in HEADS
 
 
 def _names_a_butterfly(words: Sequence[str], end: int) -> bool:

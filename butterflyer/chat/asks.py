@@ -174,9 +174,16 @@ def asks(text: str) -> list[str]:
     found = [kind for kind, (question, _) in ASKS.items() if question.search(low)]
     if _CONTRAST.search(low):
         found = [k for k in found if k != "kind"]  # "the difference between a moth and a butterfly"
+    if "resident" in found and _WHERE_IN.search(low) and not ASKS["resident"][1].search(low):
+        found.remove("resident")  # "which part of the world does it fly in": where, not whether it stays
     return [k for k in found if not (k == "name" and "scientific" in found)]
 
 
+# a question whose "in" closes a where ("what countries does it fly in")
+_WHERE_IN = re.compile(r"\b(which|what) (parts?|countr(y|ies)|regions?|areas?|places?|states?|provinces?|"
+                       r"continents?|habitats?|kinds? of \w+|sorts? of \w+|types? of \w+)\b[^?.]*\b"
+                       r"(fly|flies|"
+                       r"come|comes) in\s*(\?|$)")
 _CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apart|versus|vs|tell)\b")
 
 

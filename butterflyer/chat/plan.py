@@ -200,6 +200,7 @@ def explains_name(sentence: str, name: str) -> bool:
 _WHICH_SPECIES = re.compile(r"\b(which|what) (moths?|butterfl\w+|species|ones?|kinds?|sorts?|types?)\b|"
                             r"\bturns? into\b|\bcalled\b")
 _PLACE_PREPOSITIONS = {"on", "at", "in", "near", "around", "by", "onto", "over"}
+_OWNERS = {"my", "our", "your"}
 _DETERMINERS = {"my", "our", "your", "the", "a", "an", "his", "her", "their", "some", "this", "that"}
 # the stage a question names is behind it: "after it comes out of its cocoon", "once it emerges from the pupa"
 _EMERGED = re.compile(r"\b(out of|emerg\w* from|hatch\w* from|leaves?|left)\s+(its|the|a|their|his|her)?\s*"
@@ -337,6 +338,14 @@ class Query:
         return out
 
     @cached_property
+    def context(self) -> set[str]:
+        """Terms for the visitor's own people, things and places: a word after "my", "our" or "your" ("my
+        class wants to raise some", "my students") and a place it is said at (:attr:`placed`)."""
+        words = tokens(self.asking)
+        owned = {w for k, w in enumerate(words[1:], 1) if words[k - 1] in _OWNERS}
+        return set(terms(" ".join(owned))) | self.placed
+
+    @cached_property
     def lex_words(self) -> set[str]:
         """The words a sentence should share with the question: those of the clauses that ask, when context
         stands apart ("I want to see the autumn migration" is no part of "how do they find their way"; a
@@ -367,7 +376,8 @@ SYNONYMS = {"eat": "feed", "food": "feed", "diet": "feed", "big": "large", "larg
             "copy": "mimic", "copi": "mimic", "resemble": "mimic", "resembl": "mimic", "travel": "migrat",
             "hibernat": "winter", "hibernate": "winter", "call": "name", "poison": "toxic",
             "poisonous": "toxic", "toxin": "toxic", "distasteful": "toxic", "venomous": "toxic",
-            "smell": "scent", "noise": "sound", "noises": "sound",
+            "smell": "scent", "noise": "sound", "noises": "sound", "rotten": "rot", "decay": "rot",
+            "decaying": "rot",
             "nocturnal": "day", "night": "day", "nighttime": "day", "afternoon": "day",
             "see-through": "transparent", "clear": "transparent",
             "daylight": "day", "daytime": "day", "diurnal": "day", "feeler": "antenna", "feelers": "antenna",
@@ -681,7 +691,8 @@ class Planner:
         # none of the question's own words only matches its section ("size"), not the question
         # (unless the sentence clearly means what is asked: "noise" is no guide word, "hissing sound" is)
         picked = q.pick == (chunk.id, j)
-        if q.foreign and not picked and self.lex(q.content, chunk, j) == 0 and not (
+        # (words for the visitor's own class or town are context: "do we get it in veracruz")
+        if q.foreign - q.context and not picked and self.lex(q.content, chunk, j) == 0 and not (
                 q.asks and answers_ask(chunk.sentences[j], q.asks)):
             return False
         units = QUANTITY_UNITS.get(q.measure or "")

@@ -12,6 +12,7 @@ was asked about and offers the closest covered species only as a marked suggesti
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,11 +35,15 @@ CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
 _EVERYDAY = {"gatekeeper", "harvester"}
+# articles of other languages, never a word of a name ("een groot avondrood", "ein Kleiner Fuchs")
+_FOREIGN_ARTICLES = {"een", "ein", "eine", "einen", "einem", "un", "une", "una", "uno", "il", "gli", "los",
+                     "las",
+                     "les", "der", "das", "het", "ett", "et", "o", "os", "um", "uma"}
 # Plants, foods and animals moths are named for ("leek moth", "sloth moth"): alone, the word is the thing
 _NAMED_FOR = {"acorn", "alder", "alfalfa", "bumblebee", "carob", "cucumber", "grapevine", "guineafowl",
               "honeycomb", "leek", "litchi", "lychee", "magpie", "mullein", "mung", "nettle", "oleander",
               "pomegranate", "raisin", "rattlebox", "sloth", "sycamore", "taro", "turnip", "yucca",
-              "kowhai", "kumara", "lychnis", "nutmeg", "senecio", "spinach",
+              "kowhai", "kumara", "lychnis", "mistletoe", "nutmeg", "primrose", "senecio", "spinach",
               # and everyday things ("the streamer", "a chevron")
               "chevron", "coronet", "festoon", "spangle", "streamer", "vestal"}
 # the group nouns a name said without them ends with ("cecropia moth"; a caterpillar's name is mostly its
@@ -122,25 +127,46 @@ def _a_look(name: tuple[str, ...], toks: list[str], i: int, norm: str) -> bool:
     return i + len(name) < len(toks) and toks[i + len(name)] in _PATTERNS
 
 
+_VOWELS = frozenset("aeiouy")
+
+
 def _slip(word: str, typed: str) -> bool:
-    """Whether ``typed`` is a one-letter slip of a name word of five letters or more ("empror" for
-    "emperor", "pansey" for "pansy")."""
-    return (len(word) >= 5 and len(typed) >= 5 and typed[0] == word[0]
-            and edit_distance(word, typed, 1) <= 1)
+    """Whether ``typed`` is a slip of a name word of five letters or more, keeping its first letter: one
+    letter off ("empror" for "emperor", "pansey" for "pansy"), or the same consonants in the same places
+    with up to two vowels misheard ("emporer" for "emperor", "swallowtale" for "swallowtail")."""
+    if len(word) < 5 or len(typed) < 5 or typed[0] != word[0]:
+        return False
+    return edit_distance(word, typed, 1) <= 1 or _vowels_misheard(word, typed)
+
+
+def _vowels_misheard(word: str, typed: str) -> bool:
+    """Whether ``typed`` spells ``word`` by ear: as long, the same consonants in the same order, at most
+    two edits apart ("emporer" for "emperor", "swallowtale" for "swallowtail")."""
+    if len(word) != len(typed) or word == typed:
+        return False
+    consonants = [c for c in word if c not in _VOWELS]
+    return consonants == [c for c in typed if c not in _VOWELS] and edit_distance(word, typed, 2) <= 2
 
 
 def _matches(name: tuple[str, ...], toks: list[str], stems: list[set[str]], i: int) -> bool:
     """Whether checklist ``name`` is typed at token ``i``: every word as written (any inflection), or, in
-    a name of two words or more, all but one long word, which is a one-letter slip ("purple empror",
-    "gulf fritilary")."""
+    a name of two words or more, all but one long word, which is a slip ("purple empror", "gulf
+    fritilary"), or the last word short of its last letter ("holly blu")."""
     slips = 0
     for k, word in enumerate(name):
         if word in stems[i + k] or stem(word) in stems[i + k]:
             continue
         slips += 1
-        if slips > 1 or len(name) < 2 or not _slip(word, toks[i + k]):
+        # (the last word may also be cut short by a letter: "holly blu")
+        cut = k == len(name) - 1 and len(word) >= 4 and toks[i + k] == word[:-1]
+        if slips > 1 or len(name) < 2 or not (cut or _slip(word, toks[i + k])):
             return False
     return True
+
+
+def _slipped(name: tuple[str, ...], stems: list[set[str]], i: int) -> bool:
+    """Whether checklist ``name``, matched at token ``i``, has a word typed with a slip."""
+    return any(word not in stems[i + k] and stem(word) not in stems[i + k] for k, word in enumerate(name))
 
 
 @lru_cache(maxsize=1)
@@ -183,27 +209,33 @@ def _candidates(toks: list[str], stems: list[set[str]]) -> list[tuple[tuple[str,
     return [(names[n], i, n >= listed) for n, i in sorted(found)]
 
 
-def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False) -> Unknown | None:
+def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: bool = False,
+                 slipped_spans: Sequence[tuple[int, int]] = (), other_meant: bool = False) -> Unknown | None:
     """The first checklist name in ``message`` that no equal-or-longer guide name covers.
 
     An ordinary word on the checklist ("brimstone"), or a name said without its group noun
     ("the cecropia"), counts only before a group noun, or after "the" in a message that is
     clearly about butterflies (a group noun or a covered species in it). ``refusing``: the
     message is being refused as off topic anyway, so "the brimstone" after "the" is taken as the
-    name it may be, and the refusal can say which species the guide lacks."""
+    name it may be, and the refusal can say which species the guide lacks. ``slipped_spans``: covered
+    names typed with slips; a checklist name typed with a slip inside one is that covered name ("afican
+    giant swallowtale" holds no "giant swallowtail"). ``other_meant``: the message says a species other
+    than its page's is meant ("not this one but the brimstone"), which makes it about butterflies."""
     toks = tokens(message)
     norm = normalize(message)
     stems = [_forms(t) for t in toks]
     breaks = clause_starts(message)  # "long tails, blue & orange eyespot" holds no "long-tailed blue"
     likeness = hyphen_suffixes(message, LIKENESS)
     capital = {normalize(m.group(0)) for m in re.finditer(r"\b[A-Z][a-z]+", message)}
-    about_butterflies = refusing or bool(_ABOUT & set(toks)) or bool(guide_spans)
+    about_butterflies = refusing or other_meant or bool(_ABOUT & set(toks)) or bool(guide_spans)
     # a message about butterflies that names no covered species ("first brimstone of the year! what does it
     # lay its eggs on?"); "fire and brimstone" is none
     on_domain = not guide_spans and bool(DOMAIN & {stem(t) for t in toks})
     for name, i, bare_head in _candidates(toks, stems):
         n = len(name)
         if not _matches(name, toks, stems, i) or _a_look(name, toks, i, norm):
+            continue
+        if any(s <= i and i + n <= e for s, e in slipped_spans) and _slipped(name, stems, i):
             continue
         if any(i + k in breaks for k in range(1, n)) or i + n in likeness:
             continue
@@ -236,7 +268,7 @@ def find_unknown(message: str, guide_spans: list[tuple[int, int]], refusing: boo
                                  for s, e in guide_spans)
         if not covered:
             found = toks[i:i + n] + ([toks[i + 1]] if n == 1 and before_noun else [])
-            if _foreign_modifier(toks, i, guide_spans, capital):
+            if _foreign_modifier(toks, i, guide_spans, capital, norm):
                 return Unknown(" ".join([toks[i - 1], *found]), i - 1, i + len(found))  # "muga silkworm"
             return Unknown(" ".join(found), i, i + len(found))
     return _spaced_differently(toks, guide_spans, breaks)
@@ -268,7 +300,8 @@ def _spaced_differently(toks: list[str], guide_spans: list[tuple[int, int]], bre
     return None
 
 
-def _foreign_modifier(toks: list[str], i: int, guide_spans: list[tuple[int, int]], capital: set[str]) -> bool:
+def _foreign_modifier(toks: list[str], i: int, guide_spans: list[tuple[int, int]], capital: set[str],
+                      norm: str) -> bool:
     """Whether the word before a checklist name at ``i`` is a non-English word that makes a longer name
     ("muga silkworm", "eri silkworm"): lower case (a capital is more often a place), no stopword, in
     no covered name. English here is the encoder's vocabulary only: the large offline dictionary holds
@@ -277,7 +310,10 @@ def _foreign_modifier(toks: list[str], i: int, guide_spans: list[tuple[int, int]
         return False
     word = toks[i - 1]
     return (word.isalpha() and len(word) >= 3 and word not in english_words() and word not in STOPWORDS
-            and word not in capital and not any(s <= i - 1 < e for s, e in guide_spans))
+            and word not in _FOREIGN_ARTICLES and word not in capital
+            and not any(s <= i - 1 < e for s, e in guide_spans)
+            # ("emerald-patched cattleheart (Parides sesostris)": a bracket parts them)
+            and re.search(rf"\b{re.escape(word)}\s+{re.escape(toks[i])}\b", norm) is not None)
 
 
 def more_unknown(message: str, guide_spans: list[tuple[int, int]], found: Unknown,
@@ -318,8 +354,9 @@ def closest_covered(guide: FieldGuide, name: str) -> str | None:
 
 
 def as_typed(message: str, name: str) -> str:
-    """``name`` (normalised tokens) as the visitor wrote it: apostrophes, hyphens and accents kept, in
-    lower case ("sâu keo mùa thu", "rusałka pokrzywnik")."""
+    """``name`` (normalised tokens) as the visitor wrote it in ``message``: apostrophes, hyphens and
+    accents kept, in lower case ("sâu keo mùa thu", "rusałka pokrzywnik"), and slips kept where the name
+    was read from a repaired spelling ("purpel emperor")."""
     folded, origin = [], []
     for k, char in enumerate(message):
         for out in normalize(char):
@@ -327,9 +364,17 @@ def as_typed(message: str, name: str) -> str:
             origin.append(k)
     pattern = r"[^a-z0-9]+".join(re.escape(t) for t in name.split())
     found = re.search(pattern, "".join(folded))
-    if not found:
-        return name
-    return message[origin[found.start()]:origin[found.end() - 1] + 1].lower()
+    if found:
+        return message[origin[found.start()]:origin[found.end() - 1] + 1].lower()
+    # the name was read from a repaired spelling ("purpel" read as "purple"): the same words as typed
+    words = list(re.finditer(r"[a-z0-9]+", "".join(folded)))
+    want = name.split()
+    for i in range(len(words) - len(want) + 1):
+        run = words[i:i + len(want)]
+        if all(w.group(0) == t or (w.group(0)[0] == t[0] and edit_distance(w.group(0), t, 2) <= 2)
+               for w, t in zip(run, want, strict=True)):
+            return message[origin[run[0].start()]:origin[run[-1].end() - 1] + 1].lower()
+    return name
 
 
 def not_covered_text(guide: FieldGuide, name: str, *others: str) -> str:
