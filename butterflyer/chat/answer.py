@@ -903,15 +903,18 @@ _FEATHERED = {"feather", "feathers", "feathered", "plumage", "peahen", "peahens"
 # one-word covered names with another common sense, and words that only that sense goes with (a peacock
 # that fans its tail or screams, the Julia language, the Apollo missions, an atlas of maps, the moon)
 _OTHER_SENSE = {
-    "peacock": {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans"},
+    "peacock": {"tail", "tails", "scream", "screams", "screaming", "screech", "screeches", "crest", "fans",
+                "dance", "dances", "dancing", "monsoon", "national"},
     "julia": {"python", "programming", "code", "coding", "language", "compiler", "matlab", "script"},
     "apollo": {"mission", "missions", "astronaut", "astronauts", "rocket", "nasa", "spacecraft", "lunar"},
     "atlas": {"map", "maps", "road", "shrugged", "titan", "globe", "vertebra", "vertebrae", "cervical",
-              "spine", "skull", "bone", "bones"},
+              "spine", "skull", "bone", "bones", "mountains", "marrakech", "marrakesh", "morocco", "hike",
+              "hiking", "trek", "trekking", "randonnee", "toubkal"},
     "luna": {"lunar", "orbit", "spacecraft", "probe", "rover"},
     "comet": {"orbit", "halley", "telescope", "nucleus", "asteroid", "meteor", "planet", "planets"},
     "cleopatra": {"pharaoh", "antony", "caesar", "ptolemaic", "ptolemy", "nile", "egypt", "egyptian", "asp",
-                  "alexandria", "reign", "reigned", "ruled", "dynasty", "octavian", "tomb"},
+                  "alexandria", "reign", "reigned", "ruled", "dynasty", "octavian", "tomb", "snake", "snakes",
+                  "suicide"},
     "monarch": {"king", "kings", "throne", "crown", "crowned", "reign", "reigned", "reigning", "sovereign",
                 "coin", "coins", "kingdom", "royal", "budget", "budgeting", "finance", "finances"},
     "question mark": {"punctuation", "sentence", "sentences", "spanish", "upside", "grammar", "exclamation",

@@ -133,13 +133,37 @@ def compare(guide: FieldGuide, a: str, b: str) -> SizeAnswer | None:
     return SizeAnswer([(text, [big.label, small.label])])
 
 
+# a colour said of the insect itself ("the biggest blue butterfly", "largest yellow moth"), read as its look;
+# "the blues" alone stays the group
+_HUES = ("blue", "green", "yellow", "orange", "red", "white", "black", "brown", "purple", "pink")
+_ASKED_HUE = re.compile(rf"\b({'|'.join(_HUES)}) (butterfly|butterflies|moth|moths|one|ones)\b")
+
+
+def asked_hue(norm: str) -> str | None:
+    """The colour a ranking question gives the insect ("biggest blue butterfly" -> "blue"), if any."""
+    m = _ASKED_HUE.search(norm)
+    return m.group(1) if m else None
+
+
+def mainly(entry: SpeciesEntry, hue: str) -> bool:
+    """Whether the first identification sentence gives ``hue`` as the insect's own colour ("is a brilliant,
+    metallic blue", "is brilliant electric blue above"), not a spot's or a sheen's."""
+    first = re.split(r"(?<=[.!?])\s", entry.identification.strip())[0].lower()
+    # (only describing words between: "a small member of the blue family" is brown)
+    return re.search(rf"\b(is|are)\s+(an?\s+)?((?!(of|the|with|and|in|on|member|family)\b)[a-z]+,?\s+){{0,4}}"
+                     rf"([a-z]+-)?{hue}\b(?!-)", first) is not None
+
+
 def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
-    """The largest (or smallest) species matching the question's kind, group and region."""
+    """The largest (or smallest) species matching the question's kind, group, colour and region."""
     norm = normalize(text)
     words = set(re.findall(r"[a-z]+", norm))
     kind = ("moth" if words & {"moth", "moths"}
             else "butterfly" if words & {"butterfly", "butterflies"} else None)
+    hue = asked_hue(norm)
     group = _group(norm)
+    if group is not None and group == hue and not re.search(rf"\b{hue}s\b", norm):
+        group = None  # "the biggest blue butterfly" is blue to look at, not one of the blues
     family = _GROUPS[group] if group else None
     region = region_of(norm)
     small = bool(_MOST.search(norm) and _MOST.search(norm).group(1) in _SMALL)  # type: ignore[union-attr]
@@ -150,12 +174,14 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
             continue
         if region and not any(w in normalize(e.distribution) for w in REGIONS[region]):
             continue
+        if hue and not mainly(e, hue):
+            continue
         pool.append(e)
     if not pool:
         return None
     pool.sort(key=lambda e: (_span(e) or 0.0), reverse=not small)
     best = pool[0]
-    what = group or kind or "species"
+    what = " ".join(w for w in (hue if hue and not group else None, group or kind or "species") if w)
     where = f" in {region.title().replace('The ', 'the ')}" if region else ""
     adj = "smallest" if small else "largest"
     sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "

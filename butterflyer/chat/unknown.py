@@ -39,6 +39,8 @@ _EVERYDAY = {"gatekeeper", "harvester"}
 _FOREIGN_ARTICLES = {"een", "ein", "eine", "einen", "einem", "un", "une", "una", "uno", "il", "gli", "los",
                      "las",
                      "les", "der", "das", "het", "ett", "et", "o", "os", "um", "uma"}
+# articles a local name may begin with ("le citron", "la vanessa")
+_NAME_ARTICLES = {"the", "le", "la", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "de", "het"}
 # Plants, foods and animals moths are named for ("leek moth", "sloth moth"): alone, the word is the thing
 _NAMED_FOR = {"acorn", "alder", "alfalfa", "bumblebee", "carob", "cucumber", "grapevine", "guineafowl",
               "honeycomb", "leek", "litchi", "lychee", "magpie", "mullein", "mung", "nettle", "oleander",
@@ -132,11 +134,12 @@ _VOWELS = frozenset("aeiouy")
 
 def _slip(word: str, typed: str) -> bool:
     """Whether ``typed`` is a slip of a name word of five letters or more, keeping its first letter: one
-    letter off ("empror" for "emperor", "pansey" for "pansy"), or the same consonants in the same places
-    with up to two vowels misheard ("emporer" for "emperor", "swallowtale" for "swallowtail")."""
+    letter off ("empror" for "emperor", "pansey" for "pansy"; two in a word of nine letters or more), or the
+    same consonants in the same order with vowels misheard ("emporer" for "emperor")."""
     if len(word) < 5 or len(typed) < 5 or typed[0] != word[0]:
         return False
-    return edit_distance(word, typed, 1) <= 1 or _vowels_misheard(word, typed)
+    limit = 2 if len(word) >= 9 else 1  # a long word may lose two letters ("tortoishell")
+    return edit_distance(word, typed, limit) <= limit or _vowels_misheard(word, typed)
 
 
 def _vowels_misheard(word: str, typed: str) -> bool:
@@ -381,8 +384,9 @@ def not_covered_text(guide: FieldGuide, name: str, *others: str) -> str:
     """The refusal: what was asked about (every name the guide lacks), and a clearly marked suggestion."""
     names = list(dict.fromkeys([name, *others]))  # (typed twice, named once)
     name, others = names[0], tuple(names[1:])
-    said = " or the ".join(names)
-    text = (f"My field guide has no entry for the {said}, so I can't tell you about "
+    # ("le citron" takes no second article)
+    said = " or ".join(n if n.split()[0] in _NAME_ARTICLES else f"the {n}" for n in names)
+    text = (f"My field guide has no entry for {said}, so I can't tell you about "
             f"{'them' if others else 'it'} (the guide covers 100 other species).")
     near = next((n for n in map(lambda x: closest_covered(guide, x), [name, *others]) if n), None)
     if near is not None:

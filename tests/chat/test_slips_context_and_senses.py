@@ -141,3 +141,39 @@ def test_the_refusal_names_only_the_species(message: str, page: str | None, name
                                             not_named: str) -> None:
     reply = default_engine().ask(message, species_id=page)
     assert reply.refused and named in reply.answer and not_named not in reply.answer
+
+
+@pytest.mark.parametrize("message, first, not_in", [
+    ("whats the biggest blue butterfly", "blue morpho", "atala"),
+    ("which blue butterfly is smallest", "Adonis blue", "brown argus"),  # "of the blue family" is brown
+])
+def test_a_colour_said_of_the_insect_ranks_by_its_look(message: str, first: str, not_in: str) -> None:
+    reply = default_engine().ask(message)
+    assert first in reply.answer and not_in not in reply.answer
+
+
+def test_the_blues_are_still_the_group() -> None:
+    from butterflyer.chat.guide import load_guide
+    from butterflyer.chat.measure import asked_hue, mainly
+
+    guide = load_guide()
+    assert asked_hue("the biggest blue butterfly") == "blue"
+    assert asked_hue("the biggest of the blues") is None
+    assert mainly(guide.species["BLUE MORPHO"], "blue")
+    assert not mainly(guide.species["POLYPHEMUS MOTH"], "blue")  # a blue ring in an eyespot
+
+
+@pytest.mark.parametrize("message", [
+    "peacock is indias national bird, why do they dance when it rains",
+    "how did cleopatra actually die, was it really a snake",
+    "randonnée dans l'atlas depuis marrakech en avril, trop froid?",
+])
+def test_more_other_senses(message: str) -> None:
+    reply = default_engine().ask(message)
+    assert reply.refused and not reply.citations
+
+
+def test_a_local_name_with_its_own_article_takes_no_second_one() -> None:
+    message = "c'est le citron qui vole en mars. does le citron sleep the winter as adult?"
+    reply = default_engine().ask(message, species_id="CLEOPATRA")
+    assert reply.refused and "no entry for le citron" in reply.answer
