@@ -157,7 +157,9 @@ def test_compress_in_late_stage_mode(records_uri: str, tmp_path: Path) -> None:
     rows = {r["name"]: r for r in report["rows"]}
     teacher_macs = rows["efficientnet_lite0 teacher (PyTorch)"]["macs"]
     assert rows["pruned + KD (ONNX fp32)"]["macs"] <= 0.8 * 1.03 * teacher_macs
-    assert rows["pruned + KD (ONNX fp32)"]["parity_max_prob_diff"] < 1e-4
+    # an untrained tiny model's probabilities differ by up to 3e-4 between PyTorch and ONNX Runtime kernels on
+    # some CPUs (seen on an AMD EPYC host); a wrong export differs by far more
+    assert rows["pruned + KD (ONNX fp32)"]["parity_max_prob_diff"] < 1e-3
     pruned = ModelMeta.load(tmp_path / "out" / "pruned")
     info = pruned.extra["compression"]
     assert info["mode"] == "last 3 stages on cached maps" and len(info["rounds"][0]["epochs"]) == 2
