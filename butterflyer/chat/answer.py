@@ -272,7 +272,7 @@ class ChatEngine:
         if species_id is not None and species_id not in self.guide.species:
             raise ChatError(f"unknown species_id {species_id!r}; use a dataset label such as 'MONARCH'")
         current = species_id or self._species_from_history(history or [])
-        typed = message
+        typed = message  # as the visitor wrote it: a refusal names what was typed, not its repair
         message = strip_frame(repair_typos(repair_question_words(repair_swaps(message, self._spelled)),
                                            QUESTION_WORDS, self.vocabulary))
         words = tokens(message)
@@ -293,10 +293,12 @@ class ChatEngine:
         exact_spans = [(m.start, m.end) for m in mentions if m.exact]
         # (a covered name said not to be meant leaves the message as one that names none: "a brimstone? Not
         # the Cleopatra on this page")
+        # "not this one but the kahukura": the page's species is what the question is not about
+        not_this = _NOT_THIS.search(normalize(message)) if current else None
         listed = find_unknown(message, [(m.start, m.end) for m in mentions
                                         if m.exact and not disowned(words, m.start)] + things,
                               slipped_spans=[(m.start, m.end) for m in mentions if not m.exact],
-                              other_meant=current is not None and bool(_NOT_THIS.search(normalize(message))))
+                              other_meant=not_this is not None)
         shaped = self.shapes.find(message, [Span(m.label, m.start, m.end) for m in mentions])
         if shaped is not None and any(s < shaped.end and shaped.start < e for s, e in things):
             shaped = None  # ("de Havilland Tiger Moth" is an aircraft)
@@ -379,8 +381,6 @@ class ChatEngine:
         # on a species page a question about "the" part of an insect with no group word in it ("what's the
         # long pointy nose for") is about that species; "how do butterflies migrate" is general
         # ("still on the zebra longwing page, but why do zebras have stripes?": another animal, and no "it")
-        # "not this one but the kahukura": the page's species is what the question is not about
-        not_this = _NOT_THIS.search(normalize(message)) if current else None
         page_disowned = not_this is not None
         # (the name after it: "this one is rusałka pawik in Polish. Not this one but rusałka pokrzywnik")
         disowned_at = len(tokens(normalize(message)[:not_this.start()])) if not_this is not None else 0

@@ -35,10 +35,10 @@ CHECKLIST = Path(__file__).resolve().parent / "guide" / "other_species.txt"
 # single checklist words that are also ordinary words count only when a group noun follows
 _NEEDS_NOUN = {"brimstone", "grayling", "gatekeeper", "ringlet", "harvester", "sachem", "glasswing"}
 _EVERYDAY = {"gatekeeper", "harvester"}
-# articles of other languages, never a word of a name ("een groot avondrood", "ein Kleiner Fuchs")
-_FOREIGN_ARTICLES = {"een", "ein", "eine", "einen", "einem", "un", "une", "una", "uno", "il", "gli", "los",
-                     "las",
-                     "les", "der", "das", "het", "ett", "et", "o", "os", "um", "uma"}
+# articles of other languages (of three letters or more, as a modifier must be), never a word of a name
+# ("een groot avondrood", "ein Kleiner Fuchs")
+_FOREIGN_ARTICLES = {"een", "ein", "eine", "einen", "einem", "une", "una", "uno", "gli", "los", "las", "les",
+                     "der", "das", "het", "ett", "uma"}
 # articles a local name may begin with ("le citron", "la vanessa")
 _NAME_ARTICLES = {"the", "le", "la", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "de", "het"}
 # Plants, foods and animals moths are named for ("leek moth", "sloth moth"): alone, the word is the thing
