@@ -182,8 +182,7 @@ def asks(text: str) -> list[str]:
 # a question whose "in" closes a where ("what countries does it fly in")
 _WHERE_IN = re.compile(r"\b(which|what) (parts?|countr(y|ies)|regions?|areas?|places?|states?|provinces?|"
                        r"continents?|habitats?|kinds? of \w+|sorts? of \w+|types? of \w+)\b[^?.]*\b"
-                       r"(fly|flies|"
-                       r"come|comes) in\s*(\?|$)")
+                       r"(fly|flies|come|comes) in\s*(\?|$)")
 _CONTRAST = re.compile(r"\b(difference|differences|differ|between|tell apart|apart|versus|vs|tell)\b")
 
 

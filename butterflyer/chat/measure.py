@@ -181,7 +181,9 @@ def rank(guide: FieldGuide, text: str) -> SizeAnswer | None:
         return None
     pool.sort(key=lambda e: (_span(e) or 0.0), reverse=not small)
     best = pool[0]
-    what = " ".join(w for w in (hue if hue and not group else None, group or kind or "species") if w)
+    what = group or kind or "species"
+    if hue and not group:
+        what = f"{hue} {what}"  # "Of the 3 blue butterfly species ..."
     where = f" in {region.title().replace('The ', 'the ')}" if region else ""
     adj = "smallest" if small else "largest"
     sentence = (f"Of the {len(pool)} {what} species{where} with a wingspan in my guide, the "
